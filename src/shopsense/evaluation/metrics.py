@@ -1,0 +1,102 @@
+"""Ranking metrics, one ranked list at a time, plus the single-target fast path.
+
+All ``@k`` metrics look at the first ``k`` entries of ``ranked``; ``relevant`` maps item
+ids to gains (binary relevance: gain 1).
+
+Example::
+
+    >>> ndcg_at_k(["a", "b", "c"], {"b": 1.0}, k=3)   # 1 / log2(3)
+    0.6309297535714575
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+T = TypeVar("T")
+
+
+def hit_at_k(ranked: Sequence[T], relevant: Mapping[T, float], k: int) -> float:
+    """1.0 if any relevant item is in the top ``k``."""
+    return 1.0 if any(item in relevant for item in ranked[:k]) else 0.0
+
+
+def recall_at_k(ranked: Sequence[T], relevant: Mapping[T, float], k: int) -> float:
+    """Share of the relevant items found in the top ``k``."""
+    positive = [item for item, gain in relevant.items() if gain > 0]
+    if not positive:
+        return 0.0
+    found = sum(1 for item in ranked[:k] if relevant.get(item, 0.0) > 0)
+    return found / len(positive)
+
+
+def dcg_at_k(gains: Sequence[float], k: int) -> float:
+    return sum(g / math.log2(i + 2) for i, g in enumerate(gains[:k]))
+
+
+def ndcg_at_k(ranked: Sequence[T], relevant: Mapping[T, float], k: int) -> float:
+    """Normalised DCG with linear gains (graded relevance allowed)."""
+    ideal = dcg_at_k(sorted(relevant.values(), reverse=True), k)
+    if ideal <= 0:
+        return 0.0
+    return dcg_at_k([relevant.get(item, 0.0) for item in ranked], k) / ideal
+
+
+def reciprocal_rank(
+    ranked: Sequence[T], relevant: Mapping[T, float], k: int | None = None
+) -> float:
+    """1 / position of the first relevant item (0 when none in the top ``k``)."""
+    for i, item in enumerate(ranked[:k] if k else ranked):
+        if relevant.get(item, 0.0) > 0:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def average_precision(ranked: Sequence[T], relevant: Mapping[T, float], k: int) -> float:
+    """AP@k: mean precision at each relevant hit, over min(#relevant, k)."""
+    positive = sum(1 for gain in relevant.values() if gain > 0)
+    if positive == 0:
+        return 0.0
+    hits, total = 0, 0.0
+    for i, item in enumerate(ranked[:k]):
+        if relevant.get(item, 0.0) > 0:
+            hits += 1
+            total += hits / (i + 1)
+    return total / min(positive, k)
+
+
+def single_target_metrics(
+    ranks: npt.NDArray[np.int64], ks: Sequence[int] = (5, 10, 20)
+) -> dict[str, float]:
+    """HR / NDCG / MRR @k averaged over users, from each user's 0-based target rank.
+
+    ``ranks[u]`` is where user ``u``'s one held-out item landed in the full ranking
+    (``-1`` or anything ``>= max(ks)`` counts as a miss), as in leave-one-out protocols.
+    """
+    ranks = np.asarray(ranks, dtype=np.int64)
+    out: dict[str, float] = {}
+    if ranks.size == 0:
+        return out
+    found = ranks >= 0
+    for k in ks:
+        hit = found & (ranks < k)
+        out[f"HR@{k}"] = float(hit.mean())
+        gain = np.zeros(ranks.shape, dtype=np.float64)
+        gain[hit] = 1.0 / np.log2(ranks[hit] + 2.0)
+        out[f"NDCG@{k}"] = float(gain.mean())
+        rr = np.zeros(ranks.shape, dtype=np.float64)
+        rr[hit] = 1.0 / (ranks[hit] + 1.0)
+        out[f"MRR@{k}"] = float(rr.mean())
+    return out
+
+
+def catalog_coverage(recommended: Sequence[Sequence[T]], n_items: int) -> float:
+    """Share of the catalog that appears in at least one list."""
+    if n_items <= 0:
+        return 0.0
+    return len({item for items in recommended for item in items}) / n_items

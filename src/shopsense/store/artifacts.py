@@ -1,0 +1,93 @@
+"""Artifact store: versioned model bundles on the file system.
+
+A bundle is a directory ``<root>/bundles/<bundle_id>/`` holding ``manifest.json`` and one
+sub-directory per artifact. Bundles are built in a hidden staging directory and renamed
+into place, so a reader never sees half a bundle. ``published`` marks the bundles that
+passed their quality gate; :meth:`ArtifactStore.latest` returns the newest of those.
+
+Example::
+
+    >>> import tempfile
+    >>> from shopsense.store.artifacts import ArtifactStore
+    >>> store = ArtifactStore(tempfile.mkdtemp())
+    >>> with store.build({"models": ["popularity"]}) as staging:
+    ...     (staging.path / "popularity").mkdir()
+    >>> store.latest().manifest["models"]
+    ['popularity']
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shopsense.errors import StoreError
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A finished bundle on disk."""
+
+    id: str
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def published(self) -> bool:
+        return bool(self.manifest.get("published", False))
+
+
+class ArtifactStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._bundles = self.root / "bundles"
+        self._staging = self.root / ".staging"
+
+    @contextmanager
+    def build(self, manifest: dict[str, Any], publish: bool = True) -> Iterator[Bundle]:
+        """Stage a new bundle; it appears (atomically) only if the block finishes."""
+        created = datetime.now(UTC)
+        bundle_id = created.strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]
+        staging = self._staging / bundle_id
+        staging.mkdir(parents=True)
+        full = {**manifest, "id": bundle_id, "created_at": created.isoformat()}
+        full["published"] = publish
+        bundle = Bundle(bundle_id, staging, full)
+        try:
+            yield bundle
+            (staging / MANIFEST).write_text(json.dumps(bundle.manifest, indent=2, default=str))
+            self._bundles.mkdir(parents=True, exist_ok=True)
+            staging.replace(self._bundles / bundle_id)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def list(self) -> list[Bundle]:
+        """All finished bundles, oldest first."""
+        if not self._bundles.exists():
+            return []
+        found = []
+        for path in sorted(self._bundles.iterdir()):
+            manifest_path = path / MANIFEST
+            if not manifest_path.is_file():
+                continue
+            try:
+                manifest = json.loads(manifest_path.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise StoreError(f"unreadable bundle manifest {manifest_path}: {exc}") from exc
+            found.append(Bundle(path.name, path, manifest))
+        return found
+
+    def latest(self) -> Bundle | None:
+        """The newest published bundle, or ``None``."""
+        published = [b for b in self.list() if b.published]
+        return published[-1] if published else None

@@ -1,0 +1,191 @@
+"""Narrow storage interfaces: the catalog, the event log and the artifact store.
+
+Backends: SQL (SQLite by default, PostgreSQL by URL) in :mod:`shopsense.store.sql`, and
+in-memory fakes for tests in :mod:`shopsense.store.memory`. Both pass the same contract
+tests (``tests/store/test_contract.py``).
+
+Reads of events are columnar and streamed (:class:`EventBatch`): millions of events are
+never held as Python objects at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from shopsense.domain import Event, EventKind, Product
+
+EVENT_COLUMNS = (
+    "event_id",
+    "user_id",
+    "session_id",
+    "kind",
+    "item_id",
+    "query",
+    "request_id",
+    "position",
+    "quantity",
+    "price",
+    "timestamp",
+)
+
+
+def to_micros(moment: datetime) -> int:
+    """UTC epoch microseconds: how timestamps are stored (portable and sortable)."""
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """A slice of the event log as columns, in storage order.
+
+    String columns are object arrays (``None`` where absent); ``timestamp`` is int64 UTC
+    epoch microseconds; ``position`` / ``quantity`` are int64 with -1 for absent;
+    ``price`` is float64 with NaN for absent. All arrays have shape ``(n,)``.
+    """
+
+    event_id: npt.NDArray[np.object_]
+    user_id: npt.NDArray[np.object_]
+    session_id: npt.NDArray[np.object_]
+    kind: npt.NDArray[np.object_]
+    item_id: npt.NDArray[np.object_]
+    query: npt.NDArray[np.object_]
+    request_id: npt.NDArray[np.object_]
+    position: npt.NDArray[np.int64]
+    quantity: npt.NDArray[np.int64]
+    price: npt.NDArray[np.float64]
+    timestamp: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.event_id)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[object]]) -> EventBatch:
+        """Build from rows ordered as :data:`EVENT_COLUMNS` (timestamps in microseconds)."""
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(EVENT_COLUMNS)
+        data = dict(zip(EVENT_COLUMNS, columns, strict=True))
+
+        def ints(name: str) -> npt.NDArray[np.int64]:
+            return np.array([-1 if v is None else v for v in data[name]], dtype=np.int64)
+
+        def objs(name: str) -> npt.NDArray[np.object_]:
+            out = np.empty(len(data[name]), dtype=object)
+            out[:] = data[name]
+            return out
+
+        return cls(
+            event_id=objs("event_id"),
+            user_id=objs("user_id"),
+            session_id=objs("session_id"),
+            kind=objs("kind"),
+            item_id=objs("item_id"),
+            query=objs("query"),
+            request_id=objs("request_id"),
+            position=ints("position"),
+            quantity=ints("quantity"),
+            price=np.array([np.nan if v is None else v for v in data["price"]], dtype=np.float64),
+            timestamp=np.array(data["timestamp"], dtype=np.int64),
+        )
+
+    @classmethod
+    def concat(cls, batches: Iterable[EventBatch]) -> EventBatch:
+        parts = list(batches)
+        if not parts:
+            return cls.from_rows([])
+        return cls(
+            **{f.name: np.concatenate([getattr(b, f.name) for b in parts]) for f in fields(cls)}
+        )
+
+
+def event_row(event: Event) -> tuple[object, ...]:
+    """An event as a storage row ordered as :data:`EVENT_COLUMNS`."""
+    return (
+        event.event_id,
+        event.user_id,
+        event.session_id,
+        event.kind.value,
+        event.item_id,
+        event.query,
+        event.request_id,
+        event.position,
+        event.quantity,
+        event.price,
+        to_micros(event.timestamp),
+    )
+
+
+class CatalogWriter(Protocol):
+    def upsert(self, products: Sequence[Product]) -> None: ...
+
+
+class EventWriter(Protocol):
+    def append(self, events: Sequence[Event]) -> int:
+        """Store events whose ``event_id`` is new; return how many were new."""
+        ...
+
+
+class Catalog(Protocol):
+    """The products of the shop, keyed by id."""
+
+    def writer(self) -> AbstractContextManager[CatalogWriter]:
+        """One transaction: everything written through it lands together or not at all."""
+        ...
+
+    def upsert(self, products: Sequence[Product]) -> None:
+        """Insert or replace products in one transaction."""
+        ...
+
+    def get(self, product_id: str) -> Product | None: ...
+
+    def get_many(self, product_ids: Sequence[str]) -> list[Product]:
+        """The known products among ``product_ids``, in the order asked."""
+        ...
+
+    def ids(self) -> set[str]: ...
+
+    def count(self) -> int: ...
+
+    def iter_products(self, batch_size: int = 10_000) -> Iterator[list[Product]]: ...
+
+    def delete(self, product_ids: Sequence[str]) -> int: ...
+
+
+class EventLog(Protocol):
+    """Append-only log of events, idempotent on ``event_id``."""
+
+    def writer(self) -> AbstractContextManager[EventWriter]:
+        """One transaction: everything written through it lands together or not at all."""
+        ...
+
+    def append(self, events: Sequence[Event]) -> int:
+        """Store a batch in one transaction; return how many events were new."""
+        ...
+
+    def count(self) -> int: ...
+
+    def count_by_kind(self) -> dict[EventKind, int]: ...
+
+    def user_count(self) -> int: ...
+
+    def iter_batches(self, batch_size: int = 100_000) -> Iterator[EventBatch]:
+        """All events in storage order, ``batch_size`` at a time, as columns."""
+        ...
+
+    def user_history(self, user_id: str, limit: int = 100) -> list[Event]:
+        """The user's most recent events, oldest first."""
+        ...
+
+    def delete_user(self, user_id: str) -> int:
+        """Remove the user and all of the user's events; return how many events went."""
+        ...

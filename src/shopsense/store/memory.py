@@ -1,0 +1,134 @@
+"""In-memory fakes of the catalog and the event log, for tests.
+
+They keep the same promises as the SQL backend (idempotent ``event_id``, all-or-nothing
+writers) and pass the same contract tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from shopsense.domain import Event, EventKind, Product
+from shopsense.store.base import EventBatch, event_row
+
+
+class _CatalogWriter:
+    def __init__(self) -> None:
+        self.staged: dict[str, Product] = {}
+
+    def upsert(self, batch: Sequence[Product]) -> None:
+        for product in batch:
+            self.staged[product.id] = product
+
+
+class InMemoryCatalog:
+    def __init__(self) -> None:
+        self._products: dict[str, Product] = {}
+
+    @contextmanager
+    def writer(self) -> Iterator[_CatalogWriter]:
+        writer = _CatalogWriter()
+        yield writer
+        now = datetime.now(UTC)
+        for product in writer.staged.values():
+            old = self._products.get(product.id)
+            created = product.created_at or (old.created_at if old else now)
+            self._products[product.id] = product.model_copy(update={"created_at": created})
+
+    def upsert(self, batch: Sequence[Product]) -> None:
+        with self.writer() as writer:
+            writer.upsert(batch)
+
+    def get(self, product_id: str) -> Product | None:
+        return self._products.get(product_id)
+
+    def get_many(self, product_ids: Sequence[str]) -> list[Product]:
+        return [self._products[i] for i in product_ids if i in self._products]
+
+    def ids(self) -> set[str]:
+        return set(self._products)
+
+    def count(self) -> int:
+        return len(self._products)
+
+    def iter_products(self, batch_size: int = 10_000) -> Iterator[list[Product]]:
+        ordered = [self._products[k] for k in sorted(self._products)]
+        for start in range(0, len(ordered), batch_size):
+            yield ordered[start : start + batch_size]
+
+    def delete(self, product_ids: Sequence[str]) -> int:
+        gone = [i for i in set(product_ids) if i in self._products]
+        for product_id in gone:
+            del self._products[product_id]
+        return len(gone)
+
+
+class _EventWriter:
+    def __init__(self, known: set[str]) -> None:
+        self._known = known
+        self.staged: dict[str, Event] = {}
+
+    def append(self, batch: Sequence[Event]) -> int:
+        new = 0
+        for event in batch:
+            if event.event_id not in self._known and event.event_id not in self.staged:
+                self.staged[event.event_id] = event
+                new += 1
+        return new
+
+
+class InMemoryEventLog:
+    def __init__(self) -> None:
+        self._events: dict[str, Event] = {}
+        self._users: set[str] = set()
+
+    @contextmanager
+    def writer(self) -> Iterator[_EventWriter]:
+        writer = _EventWriter(set(self._events))
+        yield writer
+        self._events.update(writer.staged)
+        self._users.update(e.user_id for e in writer.staged.values())
+
+    def append(self, batch: Sequence[Event]) -> int:
+        with self.writer() as writer:
+            return writer.append(batch)
+
+    def count(self) -> int:
+        return len(self._events)
+
+    def count_by_kind(self) -> dict[EventKind, int]:
+        counts = dict.fromkeys(EventKind, 0)
+        for event in self._events.values():
+            counts[event.kind] += 1
+        return counts
+
+    def user_count(self) -> int:
+        return len(self._users)
+
+    def iter_batches(self, batch_size: int = 100_000) -> Iterator[EventBatch]:
+        ordered = list(self._events.values())
+        for start in range(0, len(ordered), batch_size):
+            yield EventBatch.from_rows([event_row(e) for e in ordered[start : start + batch_size]])
+
+    def user_history(self, user_id: str, limit: int = 100) -> list[Event]:
+        mine = [e for e in self._events.values() if e.user_id == user_id]
+        mine.sort(key=lambda e: e.timestamp)
+        return mine[-limit:] if limit else []
+
+    def delete_user(self, user_id: str) -> int:
+        gone = [k for k, e in self._events.items() if e.user_id == user_id]
+        for key in gone:
+            del self._events[key]
+        self._users.discard(user_id)
+        return len(gone)
+
+
+class InMemoryStore:
+    def __init__(self) -> None:
+        self.catalog = InMemoryCatalog()
+        self.events = InMemoryEventLog()
+
+    def close(self) -> None:
+        pass

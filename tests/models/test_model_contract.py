@@ -1,0 +1,114 @@
+"""The contract every recommender passes (implicit's RecommenderBaseTestMixin idea).
+
+Fixture with a known answer: six shoppers buy A, B and C together; four others buy D, E
+and F. Shopper "target" has A and B only. Every model must recommend C first: popularity
+because C (5 shoppers) beats D-F (4), collaborative models because C co-occurs with A, B.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shopsense.domain import Event
+from shopsense.errors import ModelError
+from shopsense.features.interactions import InteractionData
+from shopsense.models import ALS, MODELS, Popularity, Recommender, load_model
+from shopsense.store import InMemoryStore
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def known_answer_data() -> InteractionData:
+    baskets = {f"a{i}": "ABC" for i in range(5)}
+    baskets |= {f"d{i}": "DEF" for i in range(4)}
+    baskets["target"] = "AB"
+    store = InMemoryStore()
+    events = []
+    for user, items in baskets.items():
+        for k, item in enumerate(items):
+            events.append(
+                Event(
+                    event_id=f"{user}-{item}",
+                    user_id=user,
+                    kind="purchase",
+                    item_id=item,
+                    timestamp=T0 + timedelta(minutes=k),
+                )
+            )
+    store.events.append(events)
+    return InteractionData.from_events(store.events.iter_batches(), items=list("ABCDEFG"))
+
+
+FACTORIES = {
+    "popularity": Popularity,
+    "trending": lambda: Popularity(half_life_days=7.0),
+    "als": lambda: ALS(factors=4, iterations=20, regularization=0.01),
+}
+
+
+def test_every_registered_model_is_covered() -> None:
+    assert set(MODELS) <= set(FACTORIES)
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def model(request: pytest.FixtureRequest) -> Recommender:
+    return FACTORIES[request.param]().fit(known_answer_data())  # type: ignore[no-any-return]
+
+
+def test_known_answer(model: Recommender) -> None:
+    items, _ = model.recommend("target", n=1)
+    assert list(items) == ["C"]
+
+
+def test_recommendations_are_sorted_unseen_and_sized(model: Recommender) -> None:
+    items, scores = model.recommend("target", n=4)
+    assert len(items) == len(scores) == 4
+    assert not {"A", "B"} & set(items)
+    assert np.all(np.diff(scores) <= 0)
+    assert items.dtype.kind == "U"
+    seen_too, _ = model.recommend("target", n=7, exclude_seen=False)
+    assert {"A", "B"} <= set(seen_too)
+
+
+def test_filter_mask_is_respected(model: Recommender) -> None:
+    allowed = np.array([item in "DEF" for item in model.items_.to_list()])
+    items, _ = model.recommend("target", n=5, filter=allowed)
+    assert set(items) <= set("DEF")
+
+
+def test_unknown_user_gets_popular_items(model: Recommender) -> None:
+    items, _ = model.recommend("somebody-new", n=3)
+    assert len(items) == 3
+
+
+def test_save_load_round_trip(model: Recommender, tmp_path: Path) -> None:
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert type(loaded) is type(model)
+    assert loaded.get_params() == model.get_params()
+    for user in ("target", "a1", "d0", "nobody"):
+        a, sa = model.recommend(user, n=5)
+        b, sb = loaded.recommend(user, n=5)
+        assert list(a) == list(b)
+        np.testing.assert_allclose(sa, sb, rtol=1e-6)
+
+
+def test_unfitted_model_says_so() -> None:
+    with pytest.raises(ModelError, match="not fitted"):
+        Popularity().recommend("x")
+
+
+def test_als_similar_items_and_fold_in() -> None:
+    als = ALS(factors=4, iterations=20, regularization=0.01).fit(known_answer_data())
+    similar, _ = als.similar_items("D", n=2)
+    assert set(similar) == {"E", "F"}
+    # A brand-new shopper who just bought D: fold-in ranks E/F above A-C.
+    vector = als.user_vector(["D"], [8.0])
+    scores = als.scores_for_vector(vector)
+    ranking = [als.items_.id(int(i)) for i in np.argsort(-scores)]
+    assert ranking.index("E") < ranking.index("A")
+    assert ranking.index("F") < ranking.index("B")

@@ -1,0 +1,117 @@
+"""The storage contract, run on SQLite (memory and file) and the in-memory fake."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from factories import T0, event, product
+from shopsense.domain import EventKind
+from shopsense.store import InMemoryStore, SqlStore
+
+
+def test_same_event_id_is_stored_once(store: SqlStore | InMemoryStore) -> None:
+    assert store.events.append([event(1), event(2)]) == 2
+    assert store.events.append([event(1), event(3)]) == 1
+    assert store.events.count() == 3
+
+
+def test_repeated_id_inside_one_batch_is_stored_once(store: SqlStore | InMemoryStore) -> None:
+    assert store.events.append([event(1), event(1)]) == 1
+    assert store.events.count() == 1
+
+
+def test_catalog_upsert_replaces_and_keeps_created_at(store: SqlStore | InMemoryStore) -> None:
+    created = datetime(2025, 5, 1, tzinfo=UTC)
+    store.catalog.upsert([product(1, created_at=created), product(2)])
+    store.catalog.upsert([product(1, title="New title")])
+    assert store.catalog.count() == 2
+    found = store.catalog.get("P1")
+    assert found is not None
+    assert found.title == "New title"
+    assert found.created_at == created
+    assert found.category == ("Home", "Kitchen")
+
+
+def test_get_many_keeps_the_asked_order_and_skips_unknown(store: SqlStore | InMemoryStore) -> None:
+    store.catalog.upsert([product(i) for i in range(5)])
+    assert [p.id for p in store.catalog.get_many(["P3", "nope", "P1"])] == ["P3", "P1"]
+
+
+def test_writer_rolls_back_everything_on_error(store: SqlStore | InMemoryStore) -> None:
+    store.events.append([event(1)])
+    with pytest.raises(RuntimeError), store.events.writer() as writer:
+        writer.append([event(2), event(3)])
+        raise RuntimeError("boom")
+    assert store.events.count() == 1
+    with pytest.raises(RuntimeError), store.catalog.writer() as catalog:
+        catalog.upsert([product(9)])
+        raise RuntimeError("boom")
+    assert store.catalog.count() == 0
+
+
+def test_streaming_reads_in_batches_keep_storage_order(store: SqlStore | InMemoryStore) -> None:
+    store.events.append([event(i, user=f"U{i % 3}") for i in range(25)])
+    batches = list(store.events.iter_batches(batch_size=10))
+    assert [len(b) for b in batches] == [10, 10, 5]
+    ids = np.concatenate([b.event_id for b in batches])
+    assert list(ids) == [f"E{i}" for i in range(25)]
+    assert batches[0].timestamp.dtype == np.int64
+    assert set(batches[0].kind) == {"view"}
+
+
+def test_counts(store: SqlStore | InMemoryStore) -> None:
+    store.events.append(
+        [event(1), event(2, kind="purchase", quantity=2, price=3.0), event(3, user="U2")]
+    )
+    assert store.events.count() == 3
+    assert store.events.user_count() == 2
+    by_kind = store.events.count_by_kind()
+    assert by_kind[EventKind.VIEW] == 2
+    assert by_kind[EventKind.PURCHASE] == 1
+    assert by_kind[EventKind.SEARCH] == 0
+
+
+def test_user_history_is_latest_events_oldest_first(store: SqlStore | InMemoryStore) -> None:
+    store.events.append([event(i, item=f"P{i}") for i in range(10)] + [event(99, user="U2")])
+    history = store.events.user_history("U1", limit=3)
+    assert [e.item_id for e in history] == ["P7", "P8", "P9"]
+    assert history[0].timestamp.tzinfo is not None
+
+
+def test_delete_user_removes_all_their_events(store: SqlStore | InMemoryStore) -> None:
+    store.events.append([event(i, user="U1") for i in range(4)] + [event(10, user="U2")])
+    assert store.events.delete_user("U1") == 4
+    assert store.events.count() == 1
+    assert store.events.user_count() == 1
+    assert store.events.user_history("U1") == []
+
+
+def test_search_events_round_trip(store: SqlStore | InMemoryStore) -> None:
+    store.events.append([event(1, kind="search", item=None, query="red mug")])
+    (stored,) = store.events.user_history("U1")
+    assert stored.kind is EventKind.SEARCH
+    assert stored.query == "red mug"
+    assert stored.item_id is None
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids=st.lists(st.integers(min_value=0, max_value=30), max_size=40))
+def test_appending_any_sequence_twice_changes_nothing(ids: list[int]) -> None:
+    store = SqlStore("sqlite://")
+    batch = [event(i) for i in ids]
+    first = store.events.append(batch)
+    assert first == len(set(ids))
+    assert store.events.append(batch) == 0
+    assert store.events.count() == len(set(ids))
+
+
+def test_timestamps_round_trip_exactly(store: SqlStore | InMemoryStore) -> None:
+    moment = T0.replace(microsecond=123456)
+    store.events.append([event(1, timestamp=moment)])
+    (stored,) = store.events.user_history("U1")
+    assert stored.timestamp == moment
