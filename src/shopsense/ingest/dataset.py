@@ -56,13 +56,13 @@ def ingest_dataset(
     events = IngestReport(f"{dataset.name} events")
     bar = progress(f"{dataset.name} events") if progress else None
     with store.events.writer() as writer:
-        for chunk in _chunks(dataset.events, batch_size):
-            new = writer.append(chunk)
-            events.rows += len(chunk)
+        for event_chunk in _chunks(dataset.events, batch_size):
+            new = writer.append(event_chunk)
+            events.rows += len(event_chunk)
             events.written += new
-            events.duplicates += len(chunk) - new
+            events.duplicates += len(event_chunk) - new
             if bar is not None:
-                bar.update(len(chunk))
+                bar.update(len(event_chunk))
     if bar is not None:
         bar.close()
     events.seconds = time.perf_counter() - started

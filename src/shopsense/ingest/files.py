@@ -170,7 +170,7 @@ def _read_jsonl(path: Path, mapping: dict[str, str], limit: int | None = None) -
             if not isinstance(record, dict):
                 yield number, ValidationError(path.name, number, "(row)", "expected a JSON object")
                 continue
-            yield number, {mapping.get(k, k): v for k, v in record.items() if v is not None}
+            yield number, {str(mapping.get(k, k)): v for k, v in record.items() if v is not None}
 
 
 def _read_parquet(path: Path, mapping: dict[str, str]) -> Iterator[Record]:
