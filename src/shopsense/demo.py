@@ -37,7 +37,9 @@ def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def explain(model: Recommender, history: list[str], item_id: str) -> str:
+def explain(
+    model: Recommender, history: list[str], item_id: str, titles: dict[str, str] | None = None
+) -> str:
     """Why ``item_id`` is recommended: the most similar item the shopper interacted with."""
     if isinstance(model, ALS) and history:
         index = model.items_.indices(history)
@@ -47,7 +49,9 @@ def explain(model: Recommender, history: list[str], item_id: str) -> str:
             factors = model.item_factors_
             norms = np.linalg.norm(factors[known], axis=1) * np.linalg.norm(factors[target])
             similarity = factors[known] @ factors[target] / np.maximum(norms, 1e-9)
-            return f"because you viewed {history[int(np.argmax(similarity))]}"
+            because = str(model.items_.id(int(known[int(np.argmax(similarity))])))
+            name = (titles or {}).get(because, because)
+            return f"because you viewed {name[:40]}"
     return "popular with shoppers"
 
 
@@ -62,7 +66,8 @@ def recommendations_for(
     store = open_store(settings)
     history = [e.item_id for e in store.events.user_history(user_id, 50) if e.item_id]
     item_ids, scores = model.recommend(user_id, n=n)
-    products = {p.id: p for p in store.catalog.get_many(list(item_ids))}
+    products = {p.id: p for p in store.catalog.get_many([*item_ids, *history])}
+    titles = {pid: p.title for pid, p in products.items()}
     rows = []
     for item_id, score in zip(item_ids, scores, strict=True):
         product = products.get(str(item_id))
@@ -72,7 +77,7 @@ def recommendations_for(
                 "score": float(score),
                 "title": product.title if product else "",
                 "category": product.category_path if product else "",
-                "because": explain(model, history, str(item_id)),
+                "because": explain(model, history, str(item_id), titles),
             }
         )
     return rows
@@ -122,7 +127,8 @@ def run_demo(settings: Settings, n_products: int = 5000, n_users: int = 2000, se
             print(f"    {item_id}  {titles.get(item_id, '')}")
         print("  recommended for you (ALS):")
         for row in recommendations_for(settings, user_id, "als", 5):
-            print(f"    {row['item_id']}  {row['title'][:60]:<60}  ({row['because']})")
+            print(f"    {row['item_id']}  {row['title'][:60]}")
+            print(f"            {row['because']}")
     print(f"\ndemo finished in {time.perf_counter() - started:.1f} s; data in {settings.data_dir}")
     print("try: shopsense recommend " + shoppers[0] + " | shopsense stats | shopsense --help")
     return 0
