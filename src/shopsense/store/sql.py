@@ -172,6 +172,8 @@ class _SqlCatalogWriter:
     def upsert(self, batch: Sequence[Product]) -> None:
         if not batch:
             return
+        # One statement may not touch a row twice (PostgreSQL): the last version of an id wins.
+        batch = list({p.id: p for p in batch}.values())
         now = _now_micros()
         # Rows that give created_at overwrite it; the others keep the stored one.
         with_created = [_product_row(p, now) for p in batch if p.created_at is not None]
@@ -203,12 +205,13 @@ class _SqlEventWriter:
             result = self._conn.exec_driver_sql(
                 _SQLITE_INSERT_EVENTS, [event_row(e) for e in batch]
             )
+            inserted = int(result.rowcount)
         else:
+            # Other drivers batch rows into multi-row statements whose rowcount is unknown:
+            # count the rows the database reports back as inserted.
             rows = [dict(zip(EVENT_COLUMNS, event_row(e), strict=True)) for e in batch]
-            result = self._conn.execute(
-                _insert(self._conn, events).on_conflict_do_nothing(index_elements=["event_id"]),
-                rows,
-            )
+            stmt = _insert(self._conn, events).on_conflict_do_nothing(index_elements=["event_id"])
+            inserted = len(self._conn.execute(stmt.returning(events.c.seq), rows).all())
         now = _now_micros()
         new_users = {e.user_id for e in batch}
         if self._conn.dialect.name == "sqlite":
@@ -218,7 +221,7 @@ class _SqlEventWriter:
                 _insert(self._conn, users).on_conflict_do_nothing(index_elements=["id"]),
                 [{"id": u, "created_at": now} for u in new_users],
             )
-        return int(result.rowcount)
+        return inserted
 
 
 class SqlCatalog:
