@@ -14,7 +14,6 @@ import pytest
 
 from shopsense.store import InMemoryStore, SqlStore
 
-
 POSTGRES_URL = os.environ.get("SHOPSENSE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite-memory", "sqlite-file", "fake"] + (["postgres"] if POSTGRES_URL else [])
 
