@@ -33,7 +33,7 @@ def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
         lines.append(f"{name:<12}{cells}")
     users = next(iter(metrics.values()), {}).get("users")
     if users:
-        lines.append(f"(leave-last-out, full ranking over all items, {int(users):,} test users)")
+        lines.append(f"(leave-one-out, full ranking over all items, {int(users):,} test users)")
     return "\n".join(lines)
 
 

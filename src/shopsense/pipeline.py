@@ -19,7 +19,7 @@ from typing import Any
 from shopsense.config import Settings
 from shopsense.errors import ConfigError, ModelError
 from shopsense.evaluation.offline import evaluate
-from shopsense.evaluation.split import leave_last_out
+from shopsense.evaluation.split import leave_one_out
 from shopsense.features.interactions import InteractionData
 from shopsense.models import MODELS, Recommender, load_model
 from shopsense.store.artifacts import ArtifactStore, Bundle
@@ -74,14 +74,14 @@ def train(
         raise ModelError("no events with items to train on; ingest events first")
     metrics: dict[str, dict[str, float]] = {}
     if evaluate_first:
-        split = leave_last_out(data)
+        split = leave_one_out(data)
         for name in models:
-            step(f"evaluating {name} (leave-last-out, full ranking)")
+            step(f"evaluating {name} (leave-one-out, full ranking)")
             metrics[name] = evaluate(make_model(name), split, stage="test")
     manifest: dict[str, Any] = {
         "models": list(models),
         "metrics": metrics,
-        "data": {"users": data.n_users, "items": data.n_items, "interactions": data.matrix.nnz},
+        "data": {"users": data.n_users, "items": data.n_items, "events": data.n_events},
         "event_weights": {k.value: w for k, w in settings.event_weights.weights.items()},
     }
     artifacts = ArtifactStore(settings.artifacts_dir)

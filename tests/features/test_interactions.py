@@ -77,6 +77,7 @@ def test_last_seen_is_the_latest_time_per_cell(tmp_path: Path) -> None:
     loaded = InteractionData.load(tmp_path / "d")
     assert (loaded.matrix != data.matrix).nnz == 0
     assert loaded.users == data.users
+    assert list(loaded.sequence(0)) == list(data.sequence(0))
 
 
 @given(st.lists(st.text(min_size=1, max_size=5), max_size=30))
@@ -87,3 +88,18 @@ def test_idmap_round_trips(ids: list[str]) -> None:
         assert m.id(m.index(value)) == value
     assert list(m.indices([*ids, "\x00unknown"])[-1:]) == [-1] or "\x00unknown" in ids
     np.testing.assert_array_equal(m.ids(range(len(m))), np.array(m.to_list(), dtype=str))
+
+
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=3),
+        st.lists(st.sampled_from("abcdef"), min_size=1, max_size=10),
+        max_size=6,
+    )
+)
+def test_sequences_round_trip_with_repeats_collapsed(seqs: dict[str, list[str]]) -> None:
+    data = InteractionData.from_sequences(seqs)
+    for user, items in seqs.items():
+        collapsed = [x for i, x in enumerate(items) if i == 0 or items[i - 1] != x]
+        assert list(data.items.ids(data.sequence(data.users.index(user)))) == collapsed
+        assert data.matrix[data.users.index(user)].sum() == len(items)

@@ -112,3 +112,15 @@ def test_als_similar_items_and_fold_in() -> None:
     ranking = [als.items_.id(int(i)) for i in np.argsort(-scores)]
     assert ranking.index("E") < ranking.index("A")
     assert ranking.index("F") < ranking.index("B")
+    # Folding in a known shopper's own training history reproduces the trained factors.
+    np.testing.assert_allclose(
+        als.scores("a0", history=["A", "B", "C"]), als.scores("a0"), rtol=0.1, atol=0.05
+    )
+
+
+def test_fresh_history_is_used_at_once(model: Recommender) -> None:
+    items, _ = model.recommend("target", n=3, history=["A", "B", "D"])
+    assert not {"A", "B", "D"} & set(items)
+    if model.name != "popularity":
+        new, _ = model.recommend("somebody-new", n=2, history=["D"])
+        assert set(new) == {"E", "F"}

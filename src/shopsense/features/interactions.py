@@ -1,22 +1,23 @@
-"""Weighted user x item interaction matrices built from the event log.
+"""Interaction data: the positive-event log, and the matrices and sequences built from it.
 
 Each event adds its kind's weight (view < click < cart < purchase, from config) to the
 (user, item) cell, optionally decayed by age with a half-life. Events are streamed in
-columnar batches, never loaded as Python objects.
+columnar batches, never loaded as Python objects. The log keeps every positive event in
+(user, time) order, so splits can cut it and sequence models can read it.
 
 Example::
 
-    >>> from shopsense.store import InMemoryStore
-    >>> data = InteractionData.from_events(InMemoryStore().events.iter_batches())
-    >>> data.matrix.shape
-    (0, 0)
+    >>> data = InteractionData.from_sequences({"u1": ["a", "b", "c"], "u2": ["b", "c"]})
+    >>> data.matrix.shape, list(data.items.ids(data.sequence(0)))
+    ((2, 3), ['a', 'b', 'c'])
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -28,20 +29,24 @@ from shopsense.features.idmap import IdMap
 from shopsense.store.base import EventBatch
 
 MICROS_PER_DAY = 86_400 * 1_000_000
+IntArray = npt.NDArray[np.int64]
 
 
-@dataclass
+@dataclass(eq=False)
 class InteractionData:
-    """Users, items and their weighted interactions.
+    """Users, items and the log of their positive interactions.
 
-    ``matrix``: CSR ``(n_users, n_items)`` float32 of summed event weights.
-    ``last_seen``: CSR of the same shape with the latest interaction time (epoch micros).
+    The log arrays all have shape ``(n_events,)`` and are sorted by (user, time):
+    ``log_user`` / ``log_item`` are indices into ``users`` / ``items``, ``log_time`` is
+    epoch microseconds (or any increasing order key), ``log_weight`` the event's weight.
     """
 
     users: IdMap
     items: IdMap
-    matrix: sp.csr_matrix
-    last_seen: sp.csr_matrix
+    log_user: IntArray
+    log_item: IntArray
+    log_time: IntArray
+    log_weight: npt.NDArray[np.float32]
 
     @property
     def n_users(self) -> int:
@@ -50,6 +55,33 @@ class InteractionData:
     @property
     def n_items(self) -> int:
         return len(self.items)
+
+    @property
+    def n_events(self) -> int:
+        return int(self.log_user.size)
+
+    # --- construction ------------------------------------------------------------------
+    @classmethod
+    def from_log(
+        cls,
+        users: IdMap,
+        items: IdMap,
+        user: IntArray,
+        item: IntArray,
+        time: IntArray,
+        weight: npt.NDArray[np.floating] | None = None,
+    ) -> InteractionData:
+        """Build from unsorted log arrays (sorted here by user, then time, stably)."""
+        order = np.lexsort((time, user))
+        w = np.ones(user.size, np.float32) if weight is None else np.asarray(weight, np.float32)
+        return cls(
+            users,
+            items,
+            np.asarray(user, np.int64)[order],
+            np.asarray(item, np.int64)[order],
+            np.asarray(time, np.int64)[order],
+            w[order],
+        )
 
     @classmethod
     def from_events(
@@ -61,20 +93,17 @@ class InteractionData:
         now_micros: int | None = None,
         items: Iterable[str] | None = None,
     ) -> InteractionData:
-        """Aggregate event batches into weighted interactions.
+        """Aggregate event batches; kinds with weight 0 (impressions, searches) are skipped.
 
         ``items``: the catalog's ids, so products without events still get a column
         (cold-start items); events on ids outside it are added after them.
         """
         weight_of = {k.value: float(w) for k, w in (weights or DEFAULT_EVENT_WEIGHTS).items()}
         user_ix: dict[str, int] = {}
-        item_ix: dict[str, int] = dict.fromkeys(items or (), 0)
-        for i, key in enumerate(item_ix):
-            item_ix[key] = i
-        rows: list[npt.NDArray[np.int64]] = []
-        cols: list[npt.NDArray[np.int64]] = []
-        vals: list[npt.NDArray[np.float64]] = []
-        times: list[npt.NDArray[np.int64]] = []
+        item_ix: dict[str, int] = {}
+        for key in items or ():
+            item_ix.setdefault(key, len(item_ix))
+        parts: list[tuple[IntArray, IntArray, IntArray, npt.NDArray[np.float64]]] = []
         for batch in batches:
             w = np.array([weight_of.get(k, 0.0) for k in batch.kind], dtype=np.float64)
             keep = (w > 0) & np.array([i is not None for i in batch.item_id], dtype=bool)
@@ -82,52 +111,125 @@ class InteractionData:
                 continue
             u = np.array([user_ix.setdefault(x, len(user_ix)) for x in batch.user_id[keep]])
             it = np.array([item_ix.setdefault(x, len(item_ix)) for x in batch.item_id[keep]])
-            rows.append(u)
-            cols.append(it)
-            vals.append(w[keep])
-            times.append(batch.timestamp[keep])
-        shape = (len(user_ix), len(item_ix))
-        if not rows:
-            empty = sp.csr_matrix(shape, dtype=np.float32)
-            return cls(IdMap(user_ix), IdMap(item_ix), empty, empty.astype(np.int64))
-        r, c, v, t = (np.concatenate(x) for x in (rows, cols, vals, times))
-        if half_life_days:
+            parts.append((u, it, batch.timestamp[keep], w[keep]))
+        if parts:
+            u, it, t, w = (np.concatenate(x) for x in zip(*parts, strict=True))
+        else:
+            u = it = t = np.empty(0, np.int64)
+            w = np.empty(0, np.float64)
+        if half_life_days and t.size:
             now = now_micros if now_micros is not None else int(t.max())
-            age_days = np.maximum(now - t, 0) / MICROS_PER_DAY
-            v = v * np.power(0.5, age_days / half_life_days)
-        matrix = sp.csr_matrix((v.astype(np.float32), (r, c)), shape=shape)
-        matrix.sum_duplicates()
-        # Summing would add times; keep the latest time per cell instead.
-        order = np.lexsort((t, c, r))
-        r_s, c_s, t_s = r[order], c[order], t[order]
-        last_mask = np.ones(len(order), dtype=bool)
-        last_mask[:-1] = (r_s[1:] != r_s[:-1]) | (c_s[1:] != c_s[:-1])
-        last = sp.csr_matrix((t_s[last_mask], (r_s[last_mask], c_s[last_mask])), shape=shape)
-        return cls(IdMap(user_ix), IdMap(item_ix), matrix, last)
+            w = w * np.power(0.5, np.maximum(now - t, 0) / MICROS_PER_DAY / half_life_days)
+        return cls.from_log(IdMap(user_ix), IdMap(item_ix), u, it, t, w)
 
-    def restrict(self, keep: sp.csr_matrix) -> InteractionData:
-        """A copy whose interactions are only the non-zero cells of ``keep``."""
-        mask = keep.astype(bool).astype(np.float32)
+    @classmethod
+    def from_sequences(
+        cls, sequences: Mapping[str, Sequence[str]], items: Iterable[str] | None = None
+    ) -> InteractionData:
+        """Ordered item lists per user (weight 1 each; the position is the time)."""
+        item_ix: dict[str, int] = {}
+        for key in items or ():
+            item_ix.setdefault(key, len(item_ix))
+        users = IdMap(sequences)
+        lengths = np.array([len(s) for s in sequences.values()], dtype=np.int64)
+        item = np.array(
+            [item_ix.setdefault(i, len(item_ix)) for s in sequences.values() for i in s],
+            dtype=np.int64,
+        )
+        user = np.repeat(np.arange(len(users), dtype=np.int64), lengths)
+        starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        time = np.arange(item.size, dtype=np.int64) - starts
+        return cls.from_log(users, IdMap(item_ix), user, item, time)
+
+    def subset(self, keep: npt.NDArray[np.bool_]) -> InteractionData:
+        """The same users and items with only the log rows where ``keep`` is true."""
         return InteractionData(
             self.users,
             self.items,
-            self.matrix.multiply(mask).tocsr(),
-            self.last_seen.multiply(mask.astype(np.int64)).tocsr(),
+            self.log_user[keep],
+            self.log_item[keep],
+            self.log_time[keep],
+            self.log_weight[keep],
         )
 
+    # --- derived views -----------------------------------------------------------------
+    @cached_property
+    def matrix(self) -> sp.csr_matrix:
+        """CSR ``(n_users, n_items)`` float32: summed weights per cell."""
+        shape = (self.n_users, self.n_items)
+        m = sp.csr_matrix((self.log_weight, (self.log_user, self.log_item)), shape=shape)
+        m.sum_duplicates()
+        return m
+
+    @cached_property
+    def last_seen(self) -> sp.csr_matrix:
+        """CSR of the latest time per cell (log order is by time within a user)."""
+        shape = (self.n_users, self.n_items)
+        if self.n_events == 0:
+            return sp.csr_matrix(shape, dtype=np.int64)
+        key = self.log_user * max(self.n_items, 1) + self.log_item
+        last = np.ones(key.size, dtype=bool)
+        order = np.lexsort((self.log_time, key))
+        k_sorted = key[order]
+        last[:-1] = k_sorted[1:] != k_sorted[:-1]
+        chosen = order[last]
+        return sp.csr_matrix(
+            (self.log_time[chosen], (self.log_user[chosen], self.log_item[chosen])), shape=shape
+        )
+
+    @cached_property
+    def _sequences(self) -> tuple[IntArray, IntArray, IntArray]:
+        """(indptr, items, position of each log row) with consecutive repeats collapsed."""
+        n = self.n_events
+        new = np.ones(n, dtype=bool)
+        if n:
+            new[1:] = (self.log_user[1:] != self.log_user[:-1]) | (
+                self.log_item[1:] != self.log_item[:-1]
+            )
+        seq_items = self.log_item[new]
+        seq_users = self.log_user[new]
+        counts = np.bincount(seq_users, minlength=self.n_users)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        global_pos = np.cumsum(new) - 1
+        position = global_pos - indptr[self.log_user]
+        return indptr, seq_items.astype(np.int64), position.astype(np.int64)
+
+    def sequence(self, user: int) -> IntArray:
+        """The user's items in time order, consecutive repeats collapsed."""
+        indptr, items, _ = self._sequences
+        return items[indptr[user] : indptr[user + 1]]
+
+    @property
+    def sequence_lengths(self) -> IntArray:
+        return np.diff(self._sequences[0])
+
+    @property
+    def log_position(self) -> IntArray:
+        """For each log row, the index of its step in the user's collapsed sequence."""
+        return self._sequences[2]
+
+    # --- persistence -------------------------------------------------------------------
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        sp.save_npz(directory / "matrix.npz", self.matrix)
-        sp.save_npz(directory / "last_seen.npz", self.last_seen)
+        np.savez(
+            directory / "log.npz",
+            user=self.log_user,
+            item=self.log_item,
+            time=self.log_time,
+            weight=self.log_weight,
+        )
         ids = {"users": self.users.to_list(), "items": self.items.to_list()}
         (directory / "ids.json").write_text(json.dumps(ids))
 
     @classmethod
     def load(cls, directory: Path) -> InteractionData:
         ids = json.loads((directory / "ids.json").read_text())
-        return cls(
-            IdMap(ids["users"]),
-            IdMap(ids["items"]),
-            sp.load_npz(directory / "matrix.npz").tocsr(),
-            sp.load_npz(directory / "last_seen.npz").tocsr(),
-        )
+        with np.load(directory / "log.npz", allow_pickle=False) as log:
+            return cls(
+                IdMap(ids["users"]),
+                IdMap(ids["items"]),
+                log["user"],
+                log["item"],
+                log["time"],
+                log["weight"],
+            )

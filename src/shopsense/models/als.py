@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from shopsense.errors import ModelError
 from shopsense.features.interactions import InteractionData
-from shopsense.models.base import FloatArray, Recommender
+from shopsense.models.base import FloatArray, Histories, Recommender
 
 
 @dataclasses.dataclass(eq=False)
@@ -41,6 +41,7 @@ class ALS(Recommender):
 
     user_factors_: FloatArray = dataclasses.field(init=False, repr=False)
     item_factors_: FloatArray = dataclasses.field(init=False, repr=False)
+    gram_: npt.NDArray[np.float64] | None = dataclasses.field(init=False, repr=False, default=None)
 
     def _confidence(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
         if self.scaling not in ("linear", "log"):
@@ -70,9 +71,18 @@ class ALS(Recommender):
         # nobody touched score 0 instead of noise.
         self.item_factors_[np.diff(data.matrix.tocsc().indptr) == 0] = 0.0
         self.user_factors_[np.diff(data.matrix.indptr) == 0] = 0.0
+        self.gram_ = None
 
-    def _user_scores(self, user: int) -> FloatArray:
-        scores: FloatArray = self.item_factors_ @ self.user_factors_[user]
+    def _score(self, histories: Histories) -> FloatArray:
+        if histories.fresh:
+            vectors = (
+                np.stack([self._fold_in(histories.matrix[i]) for i in range(len(histories))])
+                if len(histories)
+                else np.zeros((0, self.factors), np.float32)
+            )
+        else:
+            vectors = self.user_factors_[histories.users]
+        scores: FloatArray = vectors @ self.item_factors_.T
         return scores
 
     def _item_scores(self, item: int) -> FloatArray:
@@ -84,21 +94,34 @@ class ALS(Recommender):
     def user_vector(self, item_ids: Sequence[str], weights: Sequence[float]) -> FloatArray:
         """Factors of a shopper with these (item, weight) interactions: one ALS half-step.
 
-        Solves ``(YᵀY + Yᵀ(C - I)Y + λI) u = YᵀC p`` for the shopper alone, so fresh events
-        change recommendations without retraining. Unknown items are ignored.
+        Fresh events change recommendations without retraining. Unknown items are ignored.
         """
         self._require_fit()
         index = self.items_.indices(list(item_ids))
         known = index >= 0
-        y = self.item_factors_[index[known]].astype(np.float64)
-        w = np.asarray(weights, dtype=np.float64)[known]
-        if self.scaling == "log":
-            w = np.log1p(w)
-        confidence = 1.0 + self.alpha * w
-        gram = self.item_factors_.T.astype(np.float64) @ self.item_factors_
-        a = gram + (y.T * (confidence - 1.0)) @ y + self.regularization * np.eye(self.factors)
-        b = y.T @ confidence
-        return np.linalg.solve(a, b).astype(np.float32)
+        row = sp.csr_matrix(
+            (
+                np.asarray(weights, np.float32)[known],
+                (np.zeros(known.sum(), np.int64), index[known]),
+            ),
+            shape=(1, len(self.items_)),
+        )
+        row.sum_duplicates()
+        return self._fold_in(row)
+
+    def _fold_in(self, row: sp.csr_matrix) -> FloatArray:
+        """Solve ``(YᵀY + Yᵀ(C - I)Y + λI) u = YᵀC p`` for one shopper's weighted row."""
+        y = self.item_factors_[row.indices].astype(np.float64)
+        confidence = 1.0 + self.alpha * self._confidence(row).data.astype(np.float64)
+        a = self._gram() + (y.T * (confidence - 1.0)) @ y
+        a[np.diag_indices_from(a)] += self.regularization
+        return np.linalg.solve(a, y.T @ confidence).astype(np.float32)
+
+    def _gram(self) -> npt.NDArray[np.float64]:
+        if self.gram_ is None:
+            factors = self.item_factors_.astype(np.float64)
+            self.gram_ = factors.T @ factors
+        return self.gram_.copy()
 
     def scores_for_vector(self, vector: FloatArray) -> FloatArray:
         scores: FloatArray = self.item_factors_ @ vector
@@ -110,3 +133,4 @@ class ALS(Recommender):
     def _set_state(self, arrays: dict[str, npt.NDArray[Any]]) -> None:
         self.user_factors_ = arrays["user_factors_"]
         self.item_factors_ = arrays["item_factors_"]
+        self.gram_ = None

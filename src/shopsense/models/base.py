@@ -5,11 +5,17 @@ Models are dataclasses: hyper-parameters are the dataclass fields (no logic in
 ``similar_items`` return ``(item_ids, scores)`` arrays, best first; ``save`` / ``load``
 write JSON + npz, never pickle.
 
+Scoring works on :class:`Histories`: what is known about a batch of shoppers at request
+time (their interaction rows and ordered item sequences). A model scores its own training
+histories by default; pass fresh ones (``recommend(..., history=[...])``) and a new event
+changes the next answer at once, without retraining.
+
 Example::
 
-    >>> from shopsense.models import Popularity
-    >>> model = Popularity().fit(data)                        # doctest: +SKIP
-    >>> item_ids, scores = model.recommend("U0001", n=10)     # doctest: +SKIP
+    >>> from shopsense.models import ALS
+    >>> model = ALS().fit(data)                                              # doctest: +SKIP
+    >>> item_ids, scores = model.recommend("U0001", n=10)                    # doctest: +SKIP
+    >>> model.recommend("new-shopper", history=["P00012", "P00450"])         # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -29,11 +36,12 @@ from shopsense.features.idmap import IdMap
 from shopsense.features.interactions import InteractionData
 
 FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 Recommendation = tuple[npt.NDArray[np.str_], npt.NDArray[np.float32]]
 
 
-def top_k(scores: FloatArray, n: int) -> npt.NDArray[np.int64]:
+def top_k(scores: FloatArray, n: int) -> IntArray:
     """Indices of the ``n`` highest finite scores, best first (ties by lower index)."""
     finite = np.flatnonzero(np.isfinite(scores))
     if n <= 0 or finite.size == 0:
@@ -47,15 +55,64 @@ def top_k(scores: FloatArray, n: int) -> npt.NDArray[np.int64]:
     return chosen[order].astype(np.int64)
 
 
+@dataclasses.dataclass(frozen=True)
+class Histories:
+    """A batch of ``b`` shoppers as the model sees them when scoring.
+
+    ``users``: ``(b,)`` indices into the model's users, -1 for shoppers it never trained on.
+    ``matrix``: CSR ``(b, n_items)`` of weighted interactions.
+    ``sequences``: ``b`` arrays of item indices in time order (consecutive repeats collapsed).
+    ``fresh``: ``False`` when these are exactly the histories the model trained on, so a
+    model may use what it learned per user (e.g. ALS user factors) instead of recomputing.
+    """
+
+    users: IntArray
+    matrix: sp.csr_matrix
+    sequences: list[IntArray]
+    fresh: bool
+
+    def __len__(self) -> int:
+        return int(self.users.size)
+
+    @property
+    def empty_rows(self) -> BoolArray:
+        empty: BoolArray = np.diff(self.matrix.indptr) == 0
+        return empty
+
+    @classmethod
+    def from_data(cls, data: InteractionData, users: IntArray, fresh: bool = True) -> Histories:
+        """Rows ``users`` of ``data`` (whose item map must be the model's)."""
+        users = np.asarray(users, dtype=np.int64)
+        return cls(
+            users=users,
+            matrix=data.matrix[users],
+            sequences=[data.sequence(int(u)) for u in users],
+            fresh=fresh,
+        )
+
+    @classmethod
+    def from_items(
+        cls, items: IntArray, weights: Sequence[float] | None, n_items: int, user: int = -1
+    ) -> Histories:
+        """One shopper from an ordered list of item indices (optionally weighted)."""
+        items = np.asarray(items, dtype=np.int64)
+        w = np.ones(items.size, np.float32) if weights is None else np.asarray(weights, np.float32)
+        row = sp.csr_matrix((w, (np.zeros(items.size, np.int64), items)), shape=(1, n_items))
+        row.sum_duplicates()
+        keep = np.ones(items.size, dtype=bool)
+        keep[1:] = items[1:] != items[:-1]
+        return cls(np.array([user], np.int64), row, [items[keep]], fresh=True)
+
+
 @dataclasses.dataclass(eq=False)
 class Recommender(ABC):
-    """Base class: shared state (id maps, seen items, popularity fallback) and the API."""
+    """Base class: shared state (id maps, training histories, popularity) and the API."""
 
     name: ClassVar[str]
 
     users_: IdMap = dataclasses.field(init=False, repr=False)
     items_: IdMap = dataclasses.field(init=False, repr=False)
-    user_items_: sp.csr_matrix = dataclasses.field(init=False, repr=False)
+    train_: InteractionData = dataclasses.field(init=False, repr=False)
     item_popularity_: FloatArray = dataclasses.field(init=False, repr=False)
 
     # --- what each model implements -------------------------------------------------
@@ -64,15 +121,15 @@ class Recommender(ABC):
         """Learn from ``data`` (the shared state is already set)."""
 
     @abstractmethod
-    def _user_scores(self, user: int) -> FloatArray:
-        """Scores of every item for the known user at index ``user``, shape ``(n_items,)``."""
+    def _score(self, histories: Histories) -> FloatArray:
+        """Scores of every item for each shopper, shape ``(b, n_items)``."""
 
     def _item_scores(self, item: int) -> FloatArray:
         """Similarity of every item to item ``item``, shape ``(n_items,)``."""
         raise ModelError(f"{self.name} does not compute item similarity")
 
     def _cold_scores(self) -> FloatArray:
-        """Scores for a user the model does not know: popularity unless overridden."""
+        """Scores for a shopper with no history at all: popularity unless overridden."""
         return self.item_popularity_
 
     def _state(self) -> dict[str, npt.NDArray[Any]]:
@@ -86,8 +143,8 @@ class Recommender(ABC):
     def fit(self, data: InteractionData) -> Self:
         self.users_ = data.users
         self.items_ = data.items
-        self.user_items_ = data.matrix.tocsr()
-        binary = (self.user_items_ > 0).astype(np.float32)
+        self.train_ = data
+        binary = (data.matrix > 0).astype(np.float32)
         self.item_popularity_ = np.asarray(binary.sum(axis=0), dtype=np.float32).ravel()
         self._fit(data)
         return self
@@ -100,13 +157,52 @@ class Recommender(ABC):
         if not self.fitted:
             raise ModelError(f"{self.name} is not fitted; call fit() or load() first")
 
-    def scores(self, user_id: str) -> FloatArray:
-        """Every item's score for the user; popularity for users the model does not know."""
+    def training_histories(self, users: IntArray) -> Histories:
+        """The histories the model was trained on, for known user indices."""
+        return Histories.from_data(self.train_, users, fresh=False)
+
+    def score(self, histories: Histories) -> FloatArray:
+        """Scores ``(b, n_items)``; shoppers with no history at all get :meth:`_cold_scores`."""
+        self._require_fit()
+        scores = np.asarray(self._score(histories), dtype=np.float32)
+        cold = histories.empty_rows & (histories.users < 0)
+        if cold.any():
+            scores[cold] = self._cold_scores()
+        return scores
+
+    def histories_for(
+        self,
+        user_id: str,
+        history: Sequence[str] | None = None,
+        weights: Sequence[float] | None = None,
+    ) -> Histories:
+        """The shopper as known from training, or from ``history`` (item ids, oldest first)."""
         self._require_fit()
         user = self.users_.get(user_id)
-        if user is None:
-            return np.asarray(self._cold_scores(), dtype=np.float32)
-        return np.asarray(self._user_scores(user), dtype=np.float32)
+        if history is None:
+            if user is None:
+                empty = sp.csr_matrix((1, len(self.items_)), dtype=np.float32)
+                return Histories(np.array([-1]), empty, [np.empty(0, np.int64)], fresh=True)
+            return self.training_histories(np.array([user]))
+        index = self.items_.indices(list(history))
+        known = index >= 0
+        w = None if weights is None else np.asarray(weights, np.float32)[known]
+        return Histories.from_items(
+            index[known],
+            None if w is None else list(w),
+            len(self.items_),
+            -1 if user is None else user,
+        )
+
+    def scores(
+        self,
+        user_id: str,
+        history: Sequence[str] | None = None,
+        weights: Sequence[float] | None = None,
+    ) -> FloatArray:
+        """Every item's score for one shopper, shape ``(n_items,)``."""
+        scores: FloatArray = self.score(self.histories_for(user_id, history, weights))[0]
+        return scores
 
     def recommend(
         self,
@@ -114,20 +210,21 @@ class Recommender(ABC):
         n: int = 10,
         exclude_seen: bool = True,
         filter: BoolArray | None = None,
+        history: Sequence[str] | None = None,
+        weights: Sequence[float] | None = None,
     ) -> Recommendation:
-        """The user's top ``n`` items, best first.
+        """The shopper's top ``n`` items, best first.
 
-        ``filter``: boolean mask over the model's items (``True`` = may be shown).
-        Unknown users get the most popular items.
+        ``history``: the shopper's item ids, oldest first, to use instead of what the model
+        trained on (fresh events, a session). ``filter``: boolean mask over the model's
+        items (``True`` = may be shown). Shoppers with no history get popular items.
         """
-        scores = self.scores(user_id).copy()
+        histories = self.histories_for(user_id, history, weights)
+        scores = self.score(histories)[0].copy()
         if filter is not None:
             scores[~filter] = -np.inf
         if exclude_seen:
-            user = self.users_.get(user_id)
-            if user is not None:
-                row = self.user_items_
-                scores[row.indices[row.indptr[user] : row.indptr[user + 1]]] = -np.inf
+            scores[histories.matrix.indices] = -np.inf
         best = top_k(scores, n)
         return self.items_.ids(best), scores[best].astype(np.float32)
 
@@ -148,14 +245,9 @@ class Recommender(ABC):
     def save(self, directory: Path) -> None:
         self._require_fit()
         directory.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "model": self.name,
-            "params": self.get_params(),
-            "users": self.users_.to_list(),
-            "items": self.items_.to_list(),
-        }
+        meta = {"model": self.name, "params": self.get_params()}
         (directory / "model.json").write_text(json.dumps(meta))
-        sp.save_npz(directory / "user_items.npz", self.user_items_)
+        self.train_.save(directory / "train")
         arrays = {"item_popularity_": self.item_popularity_, **self._state()}
         np.savez(directory / "state.npz", **arrays)  # type: ignore[arg-type]
 
@@ -166,13 +258,12 @@ class Recommender(ABC):
             if meta["model"] != cls.name:
                 raise ModelError(f"{directory} holds a {meta['model']} model, not {cls.name}")
             model = cls(**meta["params"])
-            model.users_ = IdMap(meta["users"])
-            model.items_ = IdMap(meta["items"])
-            model.user_items_ = sp.load_npz(directory / "user_items.npz").tocsr()
+            train = InteractionData.load(directory / "train")
             with np.load(directory / "state.npz", allow_pickle=False) as arrays:
                 state = {k: arrays[k] for k in arrays.files}
         except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
             raise ModelError(f"cannot load {cls.name} from {directory}: {exc}") from exc
+        model.users_, model.items_, model.train_ = train.users, train.items, train
         model.item_popularity_ = state.pop("item_popularity_")
         model._set_state(state)
         return model

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shopsense.features.interactions import MICROS_PER_DAY, InteractionData
-from shopsense.models.base import FloatArray, Recommender
+from shopsense.models.base import FloatArray, Histories, Recommender
 
 
 @dataclasses.dataclass(eq=False)
@@ -44,8 +44,8 @@ class Popularity(Recommender):
             np.float32
         )
 
-    def _user_scores(self, user: int) -> FloatArray:
-        return self.counts_
+    def _score(self, histories: Histories) -> FloatArray:
+        return np.broadcast_to(self.counts_, (len(histories), self.counts_.size)).copy()
 
     def _cold_scores(self) -> FloatArray:
         return self.counts_
