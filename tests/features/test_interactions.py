@@ -16,7 +16,7 @@ from shopsense.store import InMemoryStore
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def ev(i: int, user: str, item: str | None, kind: str, days: float = 0.0) -> Event:
+def ev(i: int, user: str, item: str | None, kind: str, days: float = 0.0, **more: object) -> Event:
     extra: dict[str, object] = {"query": "q"} if kind == "search" else {}
     return Event.model_validate(
         {
@@ -26,6 +26,7 @@ def ev(i: int, user: str, item: str | None, kind: str, days: float = 0.0) -> Eve
             "item_id": item,
             "timestamp": T0 + timedelta(days=days),
             **extra,
+            **more,
         }
     )
 
@@ -103,3 +104,18 @@ def test_sequences_round_trip_with_repeats_collapsed(seqs: dict[str, list[str]])
         collapsed = [x for i, x in enumerate(items) if i == 0 or items[i - 1] != x]
         assert list(data.items.ids(data.sequence(data.users.index(user)))) == collapsed
         assert data.matrix[data.users.index(user)].sum() == len(items)
+
+
+def test_group_by_session_makes_baskets() -> None:
+    store = InMemoryStore()
+    store.events.append(
+        [
+            ev(1, "u", "a", "purchase", session_id="s1"),
+            ev(2, "u", "b", "purchase", session_id="s1"),
+            ev(3, "u", "c", "purchase", session_id="s2"),
+            ev(4, "v", "a", "purchase"),
+        ]
+    )
+    data = InteractionData.from_events(store.events.iter_batches(), group_by="session")
+    assert sorted(data.users.to_list()) == ["s1", "s2", "v"]
+    assert data.matrix[data.users.index("s1")].nnz == 2

@@ -62,7 +62,9 @@ def rank_targets(
 ) -> RankingResult:
     """Score every user with targets at ``stage`` and compute the ranking metrics.
 
-    The model must already be fitted on ``split.train``.
+    The model must already be fitted (on ``split.train``, or on ``split.train_full`` for
+    the test stage); the input histories are the stage's (``train`` for validation,
+    ``train_full`` for test), so a model fitted on other data folds them in as fresh.
     """
     inputs = split.train if stage == "valid" else split.train_full
     targets = split.valid_targets if stage == "valid" else split.test_targets
@@ -73,7 +75,7 @@ def rank_targets(
     top = np.full((users.size, k_max), -1, dtype=np.int64)
     for start in range(0, users.size, batch_size):
         batch = users[start : start + batch_size]
-        histories = Histories.from_data(inputs, batch, fresh=inputs is not split.train)
+        histories = Histories.from_data(inputs, batch, fresh=inputs is not model.train_)
         scores = model.score(histories).astype(np.float32, copy=True)
         rows = np.repeat(np.arange(batch.size), np.diff(histories.matrix.indptr))
         scores[rows, histories.matrix.indices] = -np.inf
@@ -137,10 +139,17 @@ def evaluate(
     stage: Stage = "test",
     ks: Sequence[int] = (5, 10, 20),
     seed: int = 0,
+    refit: bool = True,
 ) -> dict[str, float]:
-    """Fit on ``split.train``, then rank the held-out targets of ``stage``."""
+    """Fit, then rank the held-out targets of ``stage``.
+
+    Validation fits on ``split.train``. Test fits on ``split.train_full`` (training plus
+    validation events, the usual "retrain with the chosen hyper-parameters" step) unless
+    ``refit=False``, which keeps the ``split.train`` model and feeds it the validation
+    step as a fresh input, as SASRec / S3-Rec's published code does.
+    """
     started = time.perf_counter()
-    model.fit(split.train)
+    model.fit(split.train_full if stage == "test" and refit else split.train)
     train_seconds = time.perf_counter() - started
     started = time.perf_counter()
     result = rank_targets(model, split, stage, ks, seed=seed)

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -92,11 +93,14 @@ class InteractionData:
         half_life_days: float | None = None,
         now_micros: int | None = None,
         items: Iterable[str] | None = None,
+        group_by: Literal["user", "session"] = "user",
     ) -> InteractionData:
         """Aggregate event batches; kinds with weight 0 (impressions, searches) are skipped.
 
         ``items``: the catalog's ids, so products without events still get a column
         (cold-start items); events on ids outside it are added after them.
+        ``group_by="session"`` makes each session (or basket) a row instead of each user,
+        for "bought together" co-occurrence; events without a session use their user.
         """
         weight_of = {k.value: float(w) for k, w in (weights or DEFAULT_EVENT_WEIGHTS).items()}
         user_ix: dict[str, int] = {}
@@ -109,7 +113,11 @@ class InteractionData:
             keep = (w > 0) & np.array([i is not None for i in batch.item_id], dtype=bool)
             if not keep.any():
                 continue
-            u = np.array([user_ix.setdefault(x, len(user_ix)) for x in batch.user_id[keep]])
+            owners = batch.user_id[keep]
+            if group_by == "session":
+                sessions = batch.session_id[keep]
+                owners = np.where(sessions == None, owners, sessions)  # noqa: E711
+            u = np.array([user_ix.setdefault(x, len(user_ix)) for x in owners])
             it = np.array([item_ix.setdefault(x, len(item_ix)) for x in batch.item_id[keep]])
             parts.append((u, it, batch.timestamp[keep], w[keep]))
         if parts:
