@@ -16,7 +16,7 @@ $(VENV)/.demo-deps: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[ml,dev]"
+	$(PIP) install -e ".[ml,report,dev]"
 	touch $@ $(VENV)/.demo-deps
 
 demo: $(VENV)/.demo-deps

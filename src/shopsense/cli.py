@@ -161,6 +161,40 @@ def cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from shopsense.evaluation.report import text_table, write_html_report
+    from shopsense.evaluation.runner import evaluate_data, run_evaluation
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    try:
+        params = json.loads(args.params) if args.params else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f'--params must be JSON like \'{{"als": {{"factors": 128}}}}\': {exc}')
+    common: dict[str, Any] = {
+        "protocol": args.protocol,
+        "stage": args.stage,
+        "params": params,
+        "on_model": lambda m: print(f"- {m}", file=sys.stderr, flush=True),
+    }
+    if args.format == "store":
+        from shopsense.pipeline import build_interactions
+
+        data = build_interactions(open_store(settings), settings)
+        report = evaluate_data(str(settings.data_dir), data, models, **common)
+    else:
+        if not args.path:
+            raise ConfigError(f"--path is required with --format {args.format}")
+        report = run_evaluation(args.format, Path(args.path), models, **common)
+    if args.report:
+        index = write_html_report(report, Path(args.report))
+        print(f"report: {index}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        print(text_table(report))
+    return 0
+
+
 def cmd_delete_user(args: argparse.Namespace, settings: Settings) -> int:
     removed = open_store(settings).events.delete_user(args.user)
     print(f"removed user {args.user!r} and {removed} events")
@@ -249,6 +283,23 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("-n", type=int, default=10)
     rec.add_argument("--model", default="als")
     rec.add_argument("--json", action="store_true")
+
+    ev = add("evaluate", cmd_evaluate, "offline evaluation of models on a dataset or the store")
+    ev.add_argument(
+        "--format",
+        default="store",
+        help="s3rec, sasrec, unisrec, diginetica, yoochoose, or store (default: the "
+        "data dir's events)",
+    )
+    ev.add_argument("--path", help="dataset file or folder (not needed for --format store)")
+    ev.add_argument("--models", default="popularity,als", help="comma-separated model names")
+    ev.add_argument("--protocol", default="leave-one-out", choices=["leave-one-out", "temporal"])
+    ev.add_argument(
+        "--stage", default="test", choices=["valid", "test"], help="tune on valid, report test"
+    )
+    ev.add_argument("--params", help='JSON hyper-parameters per model: {"als": {"factors": 128}}')
+    ev.add_argument("--json", action="store_true", help="print the results as JSON")
+    ev.add_argument("--report", metavar="DIR", help="write an HTML report with plots to DIR")
 
     dele = add("delete-user", cmd_delete_user, "remove a shopper and all of their events")
     dele.add_argument("user")

@@ -15,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy.stats import rankdata
 
 from shopsense.evaluation.metrics import (
     average_precision,
@@ -120,16 +121,25 @@ def _add(sums: dict[str, float], key: str, value: float) -> None:
 def _beyond_accuracy(
     top: npt.NDArray[np.int64], n_items: int, train: InteractionData, ks: Sequence[int]
 ) -> dict[str, float]:
-    """Catalog coverage and novelty (mean self-information of recommended items) at each k."""
+    """Coverage, novelty and popularity bias of the recommended lists at each k.
+
+    Novelty: mean self-information ``-log2 p(i)`` of recommended items (p = share of users).
+    PopularityPercentile: mean popularity percentile of recommended items (1 = the most
+    popular item, 0.5 = typical), a popularity-bias gauge.
+    """
     users_per_item = np.asarray((train.matrix > 0).sum(axis=0)).ravel()
     p = (users_per_item + 1.0) / (max(train.n_users, 1) + 1.0)
     information = -np.log2(p)
+    ranks = rankdata(users_per_item, method="average")
+    percentile = (ranks - 1) / max(users_per_item.size - 1, 1)
     out: dict[str, float] = {}
     for k in ks:
         head = top[:, :k]
         valid = head >= 0
-        out[f"Coverage@{k}"] = float(np.unique(head[valid]).size / max(n_items, 1))
-        out[f"Novelty@{k}"] = float(information[head[valid]].mean()) if valid.any() else 0.0
+        chosen = head[valid]
+        out[f"Coverage@{k}"] = float(np.unique(chosen).size / max(n_items, 1))
+        out[f"Novelty@{k}"] = float(information[chosen].mean()) if chosen.size else 0.0
+        out[f"PopularityPercentile@{k}"] = float(percentile[chosen].mean()) if chosen.size else 0.0
     return out
 
 

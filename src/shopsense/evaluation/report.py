@@ -1,0 +1,131 @@
+"""Text tables and an HTML report with plots for an :class:`EvaluationReport`.
+
+``write_html_report(report, directory)`` writes ``index.html``, ``results.json`` and three
+PNG plots: metric by model and K, training time, popularity bias.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from shopsense.errors import ConfigError
+from shopsense.evaluation.runner import EvaluationReport
+
+TABLE_COLUMNS = ("HR@10", "NDCG@10", "HR@20", "NDCG@20", "MRR@10", "Coverage@10", "train_seconds")
+
+
+def text_table(report: EvaluationReport, columns: tuple[str, ...] = TABLE_COLUMNS) -> str:
+    """A plain-text table, one row per model."""
+    width = max([len(n) for n in report.results] + [5]) + 2
+    header = f"{'model':<{width}}" + "".join(f"{c:>14}" for c in columns)
+    lines = [
+        f"{report.dataset} ({report.stats['users']:,} users, {report.stats['items']:,} items, "
+        f"{report.stats['interactions']:,} interactions) - {report.protocol}, {report.stage}, "
+        "full ranking",
+        header,
+        "-" * len(header),
+    ]
+    for name, metrics in report.results.items():
+        cells = "".join(f"{metrics.get(c, float('nan')):>14.4f}" for c in columns)
+        lines.append(f"{name:<{width}}{cells}")
+    return "\n".join(lines)
+
+
+def _plots(report: EvaluationReport, directory: Path) -> list[tuple[str, str]]:
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ConfigError(
+            "the HTML report needs matplotlib: pip install 'shopsense[report]'"
+        ) from exc
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(report.results)
+    made: list[tuple[str, str]] = []
+    ks = sorted(
+        {int(k.split("@")[1]) for m in report.results.values() for k in m if k.startswith("NDCG@")}
+    )
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric in zip(axes, ("NDCG", "HR"), strict=True):
+        width = 0.8 / max(len(names), 1)
+        for i, name in enumerate(names):
+            values = [report.results[name].get(f"{metric}@{k}", 0.0) for k in ks]
+            ax.bar([j + i * width for j in range(len(ks))], values, width, label=name)
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(ks))], [f"@{k}" for k in ks])
+        ax.set_title(f"{metric} by K")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(directory / "metric_by_k.png", dpi=110)
+    made.append(("metric_by_k.png", "NDCG and HR at each cut-off K"))
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.barh(names, [report.results[n].get("train_seconds", 0.0) for n in names])
+    ax.set_xscale("log")
+    ax.set_xlabel("training time, seconds (log scale)")
+    fig.tight_layout()
+    fig.savefig(directory / "train_time.png", dpi=110)
+    made.append(("train_time.png", "Training wall time"))
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.scatter(
+        [report.results[n].get("PopularityPercentile@10", 0.0) for n in names],
+        [report.results[n].get("NDCG@10", 0.0) for n in names],
+    )
+    for n in names:
+        ax.annotate(
+            n,
+            (
+                report.results[n].get("PopularityPercentile@10", 0.0),
+                report.results[n].get("NDCG@10", 0.0),
+            ),
+            fontsize=8,
+        )
+    ax.set_xlabel("mean popularity percentile of recommended items (1 = most popular)")
+    ax.set_ylabel("NDCG@10")
+    fig.tight_layout()
+    fig.savefig(directory / "popularity_bias.png", dpi=110)
+    made.append(("popularity_bias.png", "Popularity bias against accuracy"))
+    plt.close(fig)
+    return made
+
+
+def write_html_report(report: EvaluationReport, directory: Path) -> Path:
+    """Write the report folder; returns the path of ``index.html``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "results.json").write_text(json.dumps(report.to_json(), indent=2))
+    plots = _plots(report, directory)
+    columns = sorted({k for m in report.results.values() for k in m})
+    rows = "".join(
+        "<tr><th>"
+        + html.escape(name)
+        + "</th>"
+        + "".join(f"<td>{metrics.get(c, float('nan')):.4f}</td>" for c in columns)
+        + "</tr>"
+        for name, metrics in report.results.items()
+    )
+    figures = "".join(
+        f'<figure><img src="{src}" alt="{html.escape(caption)}"><figcaption>'
+        f"{html.escape(caption)}</figcaption></figure>"
+        for src, caption in plots
+    )
+    stats = ", ".join(f"{v:,} {k}" for k, v in report.stats.items())
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ShopSense evaluation: {html.escape(report.dataset)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}}
+table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}
+figure{{display:inline-block;margin:1rem}}</style></head><body>
+<h1>Evaluation: {html.escape(report.dataset)}</h1>
+<p>{html.escape(stats)}. Protocol: {html.escape(report.protocol)} ({html.escape(report.stage)}),
+full ranking over all items, the input history's items excluded, ties broken at random.</p>
+<table><tr><th>model</th>{"".join(f"<th>{html.escape(c)}</th>" for c in columns)}</tr>{rows}</table>
+{figures}
+</body></html>"""
+    index = directory / "index.html"
+    index.write_text(page)
+    return index

@@ -1,0 +1,128 @@
+"""Run several models through one protocol on one dataset: what ``shopsense evaluate`` does.
+
+Example::
+
+    >>> report = run_evaluation("s3rec", Path("Beauty.txt"), ["popularity", "als"])  # doctest: +SKIP
+    >>> report.results["als"]["NDCG@10"]                                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from shopsense.errors import ConfigError
+from shopsense.evaluation.offline import Stage, evaluate
+from shopsense.evaluation.split import Split, leave_one_out, temporal_split
+from shopsense.features.interactions import InteractionData
+from shopsense.models import MODELS, Recommender
+
+log = logging.getLogger(__name__)
+
+Protocol = Literal["leave-one-out", "temporal"]
+SEQUENCE_FORMATS = ("s3rec", "sasrec", "unisrec")
+
+
+@dataclass
+class EvaluationReport:
+    dataset: str
+    protocol: str
+    stage: str
+    stats: dict[str, int]
+    results: dict[str, dict[str, float]] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "protocol": self.protocol,
+            "stage": self.stage,
+            "stats": self.stats,
+            "results": self.results,
+            "params": self.params,
+        }
+
+
+def load_interactions(format: str, path: Path) -> tuple[str, InteractionData]:
+    """A dataset's interactions: sequence formats directly, event formats through events."""
+    from shopsense.ingest.datasets import read_dataset, read_sequences
+
+    if format in SEQUENCE_FORMATS:
+        sequences = read_sequences(format, path)
+        name = path.stem if path.is_file() else path.name
+        return name, InteractionData.from_sequences(sequences)
+    dataset = read_dataset(format, path)
+    from shopsense.store import InMemoryStore
+
+    store = InMemoryStore()
+    store.events.append(list(dataset.events))
+    return dataset.name, InteractionData.from_events(store.events.iter_batches())
+
+
+def make_split(data: InteractionData, protocol: str) -> Split:
+    if protocol == "leave-one-out":
+        return leave_one_out(data)
+    if protocol == "temporal":
+        return temporal_split(data)
+    raise ConfigError(f"unknown protocol {protocol!r}; use leave-one-out or temporal")
+
+
+def build_model(name: str, params: Mapping[str, Any] | None = None) -> Recommender:
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))}")
+    try:
+        return MODELS[name](**dict(params or {}))
+    except TypeError as exc:
+        raise ConfigError(f"bad parameters for {name}: {exc}") from exc
+
+
+def run_evaluation(
+    format: str,
+    path: Path,
+    models: Sequence[str],
+    *,
+    protocol: str = "leave-one-out",
+    stage: Stage = "test",
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    ks: Sequence[int] = (5, 10, 20),
+    on_model: Callable[[str], None] | None = None,
+) -> EvaluationReport:
+    """Evaluate ``models`` (names from the registry) on one dataset and protocol."""
+    for name in models:
+        build_model(name, (params or {}).get(name))
+    name, data = load_interactions(format, path)
+    return evaluate_data(
+        name, data, models, protocol=protocol, stage=stage, params=params, ks=ks, on_model=on_model
+    )
+
+
+def evaluate_data(
+    name: str,
+    data: InteractionData,
+    models: Sequence[str],
+    *,
+    protocol: str = "leave-one-out",
+    stage: Stage = "test",
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    ks: Sequence[int] = (5, 10, 20),
+    on_model: Callable[[str], None] | None = None,
+) -> EvaluationReport:
+    """Evaluate ``models`` on interactions already loaded (a dataset or the shop's store)."""
+    split = make_split(data, protocol)
+    report = EvaluationReport(
+        dataset=name,
+        protocol=split.protocol,
+        stage=stage,
+        stats={"users": data.n_users, "items": data.n_items, "interactions": data.n_events},
+    )
+    for model_name in models:
+        if on_model:
+            on_model(model_name)
+        model = build_model(model_name, (params or {}).get(model_name))
+        report.results[model_name] = evaluate(model, split, stage, ks)
+        report.params[model_name] = model.get_params()
+        log.info("%s: %s", model_name, report.results[model_name])
+    return report
