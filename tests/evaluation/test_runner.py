@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from factories import SHARED_DATASETS
 
+from factories import SHARED_DATASETS
 from shopsense.cli import main
 from shopsense.evaluation.offline import evaluate
 from shopsense.evaluation.runner import run_evaluation

@@ -116,9 +116,11 @@ def write_html_report(report: EvaluationReport, directory: Path) -> Path:
     )
     stats = ", ".join(f"{v:,} {k}" for k, v in report.stats.items())
     page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ShopSense evaluation: {html.escape(report.dataset)}</title>
+<html lang="en"><head><meta charset="utf-8">
+<title>ShopSense evaluation: {html.escape(report.dataset)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}}
-table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}
+table{{border-collapse:collapse;font-size:13px}}
+td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}
 figure{{display:inline-block;margin:1rem}}</style></head><body>
 <h1>Evaluation: {html.escape(report.dataset)}</h1>
 <p>{html.escape(stats)}. Protocol: {html.escape(report.protocol)} ({html.escape(report.stage)}),

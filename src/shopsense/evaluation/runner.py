@@ -2,8 +2,8 @@
 
 Example::
 
-    >>> report = run_evaluation("s3rec", Path("Beauty.txt"), ["popularity", "als"])  # doctest: +SKIP
-    >>> report.results["als"]["NDCG@10"]                                             # doctest: +SKIP
+    >>> report = run_evaluation("s3rec", Path("Beauty.txt"), ["als"])  # doctest: +SKIP
+    >>> report.results["als"]["NDCG@10"]                               # doctest: +SKIP
 """
 
 from __future__ import annotations
