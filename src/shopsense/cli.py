@@ -169,7 +169,8 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     try:
         params = json.loads(args.params) if args.params else {}
     except json.JSONDecodeError as exc:
-        raise ConfigError(f'--params must be JSON like \'{{"als": {{"factors": 128}}}}\': {exc}')
+        example = '{"als": {"factors": 128}}'
+        raise ConfigError(f"--params must be JSON like '{example}': {exc}") from exc
     common: dict[str, Any] = {
         "protocol": args.protocol,
         "stage": args.stage,
