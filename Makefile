@@ -12,11 +12,11 @@ $(BIN)/python:
 
 # Re-install when pyproject.toml changes.
 $(VENV)/.demo-deps: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[ml]"
+	$(PIP) install -e ".[ml,search,api]"
 	touch $@
 
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[ml,report,dev]"
+	$(PIP) install -e ".[ml,search,api,report,browser,dev]"
 	touch $@ $(VENV)/.demo-deps
 
 demo: $(VENV)/.demo-deps

@@ -304,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     dele = add("delete-user", cmd_delete_user, "remove a shopper and all of their events")
     dele.add_argument("user")
+
+    from shopsense.commands import register_all
+
+    register_all(add)
     return parser
 
 

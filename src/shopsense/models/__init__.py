@@ -4,7 +4,7 @@ Example::
 
     >>> from shopsense.models import MODELS, load_model
     >>> sorted(MODELS)
-    ['als', 'popularity']
+    ['als', 'bpr', 'ease', 'hybrid', 'item_knn', 'popularity', 'sasrec', 'transition']
 """
 
 from __future__ import annotations
@@ -15,11 +15,31 @@ from pathlib import Path
 from shopsense.errors import ModelError
 from shopsense.models.als import ALS
 from shopsense.models.base import Recommender
+from shopsense.models.bpr import BPR
+from shopsense.models.ease import EASE
+from shopsense.models.hybrid import Hybrid
+from shopsense.models.item_knn import ItemKNN
 from shopsense.models.popularity import Popularity
+from shopsense.models.sasrec import SASRec
+from shopsense.models.transition import Transition
 
-MODELS: dict[str, type[Recommender]] = {"popularity": Popularity, "als": ALS}
+MODELS: dict[str, type[Recommender]] = {
+    model.name: model for model in (Popularity, ItemKNN, EASE, Transition, ALS, BPR, SASRec, Hybrid)
+}
 
-__all__ = ["ALS", "MODELS", "Popularity", "Recommender", "load_model"]
+__all__ = [
+    "ALS",
+    "BPR",
+    "EASE",
+    "MODELS",
+    "Hybrid",
+    "ItemKNN",
+    "Popularity",
+    "Recommender",
+    "SASRec",
+    "Transition",
+    "load_model",
+]
 
 
 def load_model(directory: Path) -> Recommender:

@@ -139,6 +139,12 @@ class Recommender(ABC):
     def _set_state(self, arrays: dict[str, npt.NDArray[Any]]) -> None:  # noqa: B027
         """Restore what :meth:`_state` returned (nothing by default)."""
 
+    def _save_extra(self, directory: Path) -> None:  # noqa: B027
+        """Write anything that is not a plain array (sub-models); nothing by default."""
+
+    def _load_extra(self, directory: Path) -> None:  # noqa: B027
+        """Read what :meth:`_save_extra` wrote."""
+
     # --- the public API ---------------------------------------------------------------
     def fit(self, data: InteractionData) -> Self:
         self.users_ = data.users
@@ -250,6 +256,7 @@ class Recommender(ABC):
         self.train_.save(directory / "train")
         arrays = {"item_popularity_": self.item_popularity_, **self._state()}
         np.savez(directory / "state.npz", **arrays)  # type: ignore[arg-type]
+        self._save_extra(directory)
 
     @classmethod
     def load(cls, directory: Path) -> Self:
@@ -266,4 +273,5 @@ class Recommender(ABC):
         model.users_, model.items_, model.train_ = train.users, train.items, train
         model.item_popularity_ = state.pop("item_popularity_")
         model._set_state(state)
+        model._load_extra(directory)
         return model

