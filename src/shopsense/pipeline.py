@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopsense.config import Settings
+from shopsense.domain import EventKind
 from shopsense.errors import ConfigError, ModelError
 from shopsense.evaluation.offline import evaluate
 from shopsense.evaluation.split import leave_one_out
@@ -28,7 +29,59 @@ from shopsense.store.sql import SqlStore
 log = logging.getLogger(__name__)
 
 DEFAULT_MODELS = ("popularity", "als")
+#: Serving helpers trained beside the evaluated models: recency-decayed popularity for
+#: "trending" and a co-occurrence model over baskets (sessions) for "bought together".
+SERVING_MODELS = ("trending", "bought_together")
 Step = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """Publish a new bundle only if it is not worse than the current one.
+
+    The candidate's ``metric`` for its primary model may be at most ``tolerance`` (relative)
+    below the published bundle's; without a published bundle every candidate passes.
+
+    Example::
+
+        >>> gate = QualityGate(metric="NDCG@10", tolerance=0.05)
+        >>> gate.check({"als": {"NDCG@10": 0.10}}, "als", {"als": {"NDCG@10": 0.104}})["passed"]
+        True
+        >>> gate.check({"als": {"NDCG@10": 0.05}}, "als", {"als": {"NDCG@10": 0.10}})["passed"]
+        False
+    """
+
+    metric: str = "NDCG@10"
+    tolerance: float = 0.05
+
+    def check(
+        self,
+        candidate: dict[str, dict[str, float]],
+        primary: str,
+        current: dict[str, dict[str, float]] | None,
+    ) -> dict[str, Any]:
+        """The verdict as a JSON-able dict with ``passed`` and the two figures."""
+        new = candidate.get(primary, {}).get(self.metric)
+        old = (current or {}).get(primary, {}).get(self.metric)
+        verdict: dict[str, Any] = {
+            "metric": self.metric,
+            "model": primary,
+            "candidate": new,
+            "current": old,
+            "tolerance": self.tolerance,
+        }
+        if new is None:
+            return {**verdict, "passed": False, "reason": f"no {self.metric} for {primary}"}
+        if old is None:
+            return {**verdict, "passed": True, "reason": "no published bundle to compare with"}
+        passed = new >= old * (1.0 - self.tolerance)
+        reason = f"{self.metric} {new:.4f} vs {old:.4f} (allowed drop {self.tolerance:.0%})"
+        return {**verdict, "passed": passed, "reason": reason}
+
+
+def primary_model(models: Sequence[str]) -> str:
+    """The model that answers "for you": the first one that is not plain popularity."""
+    return next((m for m in models if m != "popularity"), models[0])
 
 
 def build_interactions(store: SqlStore, settings: Settings) -> InteractionData:
@@ -51,6 +104,29 @@ def make_model(name: str) -> Recommender:
 class TrainResult:
     bundle: Bundle
     metrics: dict[str, dict[str, float]]
+    #: The quality gate's verdict (``None`` without a gate); a failed bundle is kept unpublished.
+    gate: dict[str, Any] | None = None
+
+    @property
+    def published(self) -> bool:
+        return self.bundle.published
+
+
+def _fit_serving_models(
+    store: SqlStore, settings: Settings, data: InteractionData
+) -> dict[str, Recommender]:
+    from shopsense.models import ItemKNN, Popularity
+
+    fitted: dict[str, Recommender] = {"trending": Popularity(half_life_days=7.0).fit(data)}
+    baskets = InteractionData.from_events(
+        store.events.iter_batches(),
+        weights={EventKind.ADD_TO_CART: 1.0, EventKind.PURCHASE: 1.0},
+        items=data.items.to_list(),
+        group_by="session",
+    )
+    if baskets.n_events:
+        fitted["bought_together"] = ItemKNN(similarity="cooccurrence").fit(baskets)
+    return fitted
 
 
 def train(
@@ -59,13 +135,19 @@ def train(
     models: Sequence[str] = DEFAULT_MODELS,
     evaluate_first: bool = True,
     on_step: Step | None = None,
+    gate: QualityGate | None = None,
+    serving: bool = True,
 ) -> TrainResult:
     """Train ``models`` on all stored events and publish them as one bundle.
 
     With ``evaluate_first``, each model is first scored offline (leave-last-out, full
-    ranking) and the metrics go into the bundle's manifest.
+    ranking) and the metrics go into the bundle's manifest. With a ``gate`` the bundle is
+    published only if its metrics pass it against the current published bundle; otherwise
+    it is kept, unpublished, for inspection. ``serving`` adds the :data:`SERVING_MODELS`.
     """
     step = on_step or (lambda message: log.info(message))
+    if gate is not None and not evaluate_first:
+        raise ConfigError("a quality gate needs evaluate_first=True (it compares metrics)")
     for name in models:
         make_model(name)
     step("building the interaction matrix")
@@ -83,23 +165,38 @@ def train(
         "metrics": metrics,
         "data": {"users": data.n_users, "items": data.n_items, "events": data.n_events},
         "event_weights": {k.value: w for k, w in settings.event_weights.weights.items()},
+        "primary": primary_model(models),
     }
     artifacts = ArtifactStore(settings.artifacts_dir)
-    with artifacts.build(manifest) as bundle:
+    verdict = None
+    if gate is not None:
+        current = artifacts.latest()
+        current_metrics = current.manifest.get("metrics") if current is not None else None
+        verdict = gate.check(metrics, primary_model(models), current_metrics)
+        manifest["gate"] = verdict
+        step(f"quality gate: {'passed' if verdict['passed'] else 'FAILED'} ({verdict['reason']})")
+    with artifacts.build(manifest, publish=verdict is None or verdict["passed"]) as bundle:
         for name in models:
             step(f"training {name} on all events")
             started = time.perf_counter()
             model = make_model(name).fit(data)
             model.save(bundle.path / name)
             bundle.manifest.setdefault("train_seconds", {})[name] = time.perf_counter() - started
-    published = artifacts.latest()
-    assert published is not None
-    return TrainResult(published, metrics)
+        if serving:
+            step("training the serving models (trending, bought together)")
+            extras = _fit_serving_models(store, settings, data)
+            for name, model in extras.items():
+                model.save(bundle.path / name)
+            bundle.manifest["serving_models"] = sorted(extras)
+    # The staged bundle was renamed into place: return the finished one.
+    finished = next(b for b in artifacts.list() if b.id == bundle.id)
+    return TrainResult(finished, metrics, verdict)
 
 
 def load_models(bundle: Bundle) -> dict[str, Recommender]:
-    """Every model saved in ``bundle``, by name."""
-    return {name: load_model(bundle.path / name) for name in bundle.manifest["models"]}
+    """Every model saved in ``bundle`` (serving helpers included), by name."""
+    names = [*bundle.manifest["models"], *bundle.manifest.get("serving_models", [])]
+    return {name: load_model(bundle.path / name) for name in names}
 
 
 def latest_bundle(settings: Settings) -> Bundle:

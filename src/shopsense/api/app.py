@@ -1,0 +1,82 @@
+"""The FastAPI application factory.
+
+Example::
+
+    >>> from shopsense.api import create_app
+    >>> from shopsense.api.config import ServeConfig
+    >>> app = create_app(Settings(), ServeConfig(api_key="k"))  # doctest: +SKIP
+    >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
+
+The server state opens when the app starts (the ``lifespan``): the store, the catalog in
+memory, the newest published bundle; search builds in the background.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from shopsense import __version__
+from shopsense.api import admin, errors, routes
+from shopsense.api.config import ServeConfig
+from shopsense.api.metrics import Metrics, ServingMiddleware
+from shopsense.api.state import ServingState
+from shopsense.config import Settings
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+
+def create_app(
+    settings: Settings,
+    config: ServeConfig | None = None,
+    *,
+    search: bool = True,
+    storefront: bool = True,
+) -> FastAPI:
+    """The API (and, with ``storefront``, the shop pages and dashboard) over ``settings``.
+
+    ``search=False`` skips building the search index (tests, pure recommendation serving).
+    """
+    config = config or ServeConfig()
+    config.key()  # a random key now when none is configured
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = ServingState.open(settings, config, search=search)
+        state.metrics = metrics
+        app.state.serving = state
+        state.models.start_schedule()
+        try:
+            yield
+        finally:
+            state.close()
+
+    app = FastAPI(
+        title="ShopSense",
+        version=__version__,
+        description="Self-hosted search and recommendations for online shops.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(routes.router)
+    app.include_router(admin.router)
+    if storefront:
+        from shopsense.api import dashboard
+        from shopsense.api import storefront as shop
+
+        app.include_router(shop.router)
+        app.include_router(dashboard.router)
+        app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(
+        ServingMiddleware,
+        metrics=metrics,
+        max_body_bytes=config.max_body_bytes,
+    )
+    return app

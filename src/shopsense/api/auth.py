@@ -1,0 +1,43 @@
+"""API keys: write and admin endpoints need ``X-API-Key``; reads need it when configured.
+
+Example::
+
+    >>> from fastapi import Depends
+    >>> @app.post("/events", dependencies=[Depends(require_key)])   # doctest: +SKIP
+    ... def post_events(...): ...
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import HTTPException, Request
+
+from shopsense.api.state import ServingState
+
+HEADER = "X-API-Key"
+
+
+def state_of(request: Request) -> ServingState:
+    state: ServingState = request.app.state.serving
+    return state
+
+
+def _check(request: Request) -> None:
+    expected = state_of(request).config.key()
+    sent = request.headers.get(HEADER)
+    if sent is None:
+        raise HTTPException(401, f"missing {HEADER} header", {"WWW-Authenticate": HEADER})
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise HTTPException(401, f"wrong {HEADER}", {"WWW-Authenticate": HEADER})
+
+
+def require_key(request: Request) -> None:
+    """Dependency of write and admin endpoints."""
+    _check(request)
+
+
+def read_access(request: Request) -> None:
+    """Dependency of read endpoints: open unless ``SHOPSENSE_PUBLIC_READS=false``."""
+    if not state_of(request).config.public_reads:
+        _check(request)

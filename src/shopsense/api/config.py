@@ -1,0 +1,70 @@
+"""Serving settings: ``SHOPSENSE_*`` environment variables, read when the server starts.
+
+Example::
+
+    >>> config = ServeConfig(api_key="s3cret", public_reads=False)
+    >>> config.max_batch
+    1000
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shopsense.errors import ConfigError
+
+
+class ServeConfig(BaseSettings):
+    """How the API behaves; every field has a ``SHOPSENSE_`` variable (``SHOPSENSE_API_KEY``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPSENSE_", extra="ignore")
+
+    #: Key for write and admin endpoints, sent as ``X-API-Key``. ``None``: a random key is
+    #: made at start-up (printed once), and only loopback addresses may be served.
+    api_key: SecretStr | None = None
+    #: Read endpoints (search, recommendations, similar, health) without a key.
+    public_reads: bool = True
+    #: Largest request body accepted, in bytes (413 above it).
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    #: Most events or products in one POST / PUT.
+    max_batch: int = Field(default=1000, ge=1, le=10_000)
+    #: Recent relevant events kept in memory per shopper.
+    history_per_user: int = Field(default=50, ge=1, le=1000)
+    #: Retrain in the background every this many seconds (0: only on POST /admin/train).
+    retrain_every_s: float = Field(default=0.0, ge=0.0)
+    #: Models trained by the server (comma-separated registry names).
+    train_models: str = "popularity,als"
+    #: Quality gate: the metric compared and the relative drop a new bundle may have.
+    gate_metric: str = "NDCG@10"
+    gate_tolerance: float = Field(default=0.05, ge=0.0, le=1.0)
+    #: Events on products outside the catalog are refused unless this is set.
+    allow_unknown_items: bool = False
+
+    def key(self) -> str:
+        """The API key, making a random one when none is configured."""
+        if self.api_key is None:
+            self.api_key = SecretStr(secrets.token_urlsafe(24))
+        return self.api_key.get_secret_value()
+
+
+def is_loopback(host: str) -> bool:
+    """``True`` for 127.0.0.0/8, ::1 and ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, config: ServeConfig) -> None:
+    """Refuse to serve a non-loopback address without a configured API key."""
+    if not is_loopback(host) and config.api_key is None:
+        raise ConfigError(
+            f"refusing to listen on {host} without an API key: set SHOPSENSE_API_KEY "
+            "(write and admin endpoints check it), or serve on 127.0.0.1"
+        )

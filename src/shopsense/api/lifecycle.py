@@ -1,0 +1,203 @@
+"""Model lifecycle in the server: load the newest published bundle, retrain, hot-swap.
+
+Training runs in a separate process (the server's event loop and GIL stay free for
+requests), through :func:`shopsense.pipeline.train` with a :class:`QualityGate`: the new
+bundle is published only if its offline metrics pass against the current one. When a new
+bundle is published, it is loaded and warmed up beside the serving one, then a single
+reference assignment swaps it in; requests in flight finish on the set they started
+with, so none fails.
+
+Example::
+
+    >>> manager = ModelManager(settings, config, catalog)           # doctest: +SKIP
+    >>> manager.reload()                                            # doctest: +SKIP
+    >>> job = manager.start_training()                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from shopsense.api.config import ServeConfig
+from shopsense.config import Settings
+from shopsense.errors import ModelError, ShopSenseError
+from shopsense.recommend import CatalogView, ModelSet, RecommendationEngine
+from shopsense.store.artifacts import ArtifactStore, Bundle
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingJob:
+    """One background training run, as reported by ``GET /admin/models``."""
+
+    id: str
+    started_at: float
+    status: str = "running"  # running | published | rejected | failed
+    finished_at: float | None = None
+    bundle_id: str | None = None
+    gate: dict[str, Any] | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "bundle_id": self.bundle_id,
+            "gate": self.gate,
+            "error": self.error,
+        }
+
+
+def _train_process(settings_json: str, config_json: str, out: Any) -> None:
+    """Child-process entry point: train with the gate, report the verdict on ``out``."""
+    from shopsense.pipeline import QualityGate, train
+    from shopsense.store import open_store
+
+    settings = Settings.model_validate_json(settings_json)
+    config = ServeConfig.model_validate_json(config_json)
+    try:
+        gate = QualityGate(metric=config.gate_metric, tolerance=config.gate_tolerance)
+        models = tuple(m.strip() for m in config.train_models.split(",") if m.strip())
+        result = train(open_store(settings), settings, models, gate=gate)
+        out.put({"bundle_id": result.bundle.id, "published": result.published, "gate": result.gate})
+    except ShopSenseError as exc:
+        out.put({"error": str(exc)})
+
+
+@dataclass
+class ModelManager:
+    """Holds the serving :class:`RecommendationEngine` and replaces it atomically."""
+
+    settings: Settings
+    config: ServeConfig
+    catalog: CatalogView
+    engine: RecommendationEngine | None = None
+    jobs: list[TrainingJob] = field(default_factory=list)
+    swaps: int = 0
+    #: Shoppers deleted while serving: their learned factors are erased in every set loaded.
+    forgotten: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        return ArtifactStore(self.settings.artifacts_dir)
+
+    @property
+    def bundle_id(self) -> str | None:
+        engine = self.engine
+        return engine.models.bundle_id if engine is not None else None
+
+    def activate(self, bundle: Bundle) -> None:
+        """Load ``bundle``, warm it up off the request path, then swap it in."""
+        models = ModelSet.load(bundle)
+        models.warm_up()
+        engine = RecommendationEngine(models, self.catalog, self.settings.event_weights.weights)
+        for user_id in self.forgotten:
+            engine.forget_user(user_id)
+        self.engine = engine  # one reference assignment: the swap
+        self.swaps += 1
+        log.info("serving bundle %s", bundle.id)
+
+    def reload(self) -> bool:
+        """Swap in the newest published bundle if it is not the one serving; ``True`` if swapped."""
+        with self._lock:
+            latest = self.artifacts.latest()
+            if latest is None or latest.id == self.bundle_id:
+                return False
+            self.activate(latest)
+            return True
+
+    def activate_id(self, bundle_id: str) -> Bundle:
+        """Serve a given published bundle (roll back or forward)."""
+        with self._lock:
+            found = {b.id: b for b in self.artifacts.list()}
+            bundle = found.get(bundle_id)
+            if bundle is None:
+                raise ModelError(f"no bundle {bundle_id!r}; GET /admin/models lists them")
+            if not bundle.published:
+                raise ModelError(f"bundle {bundle_id!r} failed its quality gate; not served")
+            self.activate(bundle)
+            return bundle
+
+    def running_job(self) -> TrainingJob | None:
+        return next((j for j in self.jobs if j.status == "running"), None)
+
+    def start_training(self) -> TrainingJob:
+        """Start a background training run (one at a time); returns the running job."""
+        with self._lock:
+            running = self.running_job()
+            if running is not None:
+                return running
+            job = TrainingJob(id=uuid.uuid4().hex[:12], started_at=time.time())
+            self.jobs.append(job)
+            del self.jobs[:-20]
+        threading.Thread(target=self._run_job, args=(job,), daemon=True).start()
+        return job
+
+    def _run_job(self, job: TrainingJob) -> None:
+        context = multiprocessing.get_context("spawn")
+        out = context.Queue()
+        process = context.Process(
+            target=_train_process,
+            args=(self.settings.model_dump_json(), self.config.model_dump_json(), out),
+            daemon=True,
+        )
+        process.start()
+        process.join()
+        result: dict[str, Any] = out.get() if not out.empty() else {}
+        job.finished_at = time.time()
+        if "error" in result or not result:
+            job.status = "failed"
+            job.error = result.get("error") or f"training process exited with {process.exitcode}"
+            return
+        job.bundle_id = result["bundle_id"]
+        job.gate = result["gate"]
+        job.status = "published" if result["published"] else "rejected"
+        if result["published"]:
+            try:
+                self.reload()
+            except ShopSenseError as exc:
+                job.status, job.error = "failed", f"published but not loadable: {exc}"
+
+    def start_schedule(self) -> None:
+        """Retrain every ``config.retrain_every_s`` seconds in the background (0: never)."""
+        period = self.config.retrain_every_s
+        if period <= 0:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(period):
+                self.start_training()
+
+        threading.Thread(target=loop, daemon=True, name="shopsense-retrain").start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def bundles(self) -> list[dict[str, Any]]:
+        """Every bundle, newest first, with its metrics and gate verdict."""
+        serving = self.bundle_id
+        return [
+            {
+                "id": b.id,
+                "created_at": b.manifest.get("created_at"),
+                "published": b.published,
+                "serving": b.id == serving,
+                "models": b.manifest.get("models", []),
+                "primary": b.manifest.get("primary"),
+                "metrics": b.manifest.get("metrics", {}),
+                "gate": b.manifest.get("gate"),
+                "data": b.manifest.get("data", {}),
+            }
+            for b in reversed(self.artifacts.list())
+        ]

@@ -1,0 +1,155 @@
+"""Request metrics in the Prometheus text format, and the body-size guard.
+
+:class:`ServingMiddleware` is plain ASGI (no per-request task, unlike ``BaseHTTPMiddleware``):
+it refuses bodies over the limit with 413 before the app reads them, and records each
+request's route, status and latency into :class:`Metrics`.
+
+Example::
+
+    >>> metrics = Metrics()
+    >>> metrics.observe("GET", "/health", 200, 0.002)
+    >>> 'shopsense_requests_total{method="GET",route="/health",status="200"} 1' in metrics.render()
+    True
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Latency histogram buckets in seconds.
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """Counters and latency histograms by (method, route, status); gauges set by callers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: dict[tuple[str, str, str], int] = defaultdict(int)
+        self._buckets: dict[tuple[str, str], list[int]] = {}
+        self._sums: dict[tuple[str, str], float] = defaultdict(float)
+        self.counters: dict[str, int] = defaultdict(int)
+        self.gauges: dict[str, float] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        with self._lock:
+            self._requests[(method, route, str(status))] += 1
+            key = (method, route)
+            counts = self._buckets.get(key)
+            if counts is None:
+                counts = self._buckets[key] = [0] * (len(BUCKETS) + 1)
+            counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+            self._sums[key] += seconds
+
+    def count(self, name: str, value: int = 1) -> None:
+        with self._lock:
+            self.counters[name] += value
+
+    def render(self) -> str:
+        """All metrics in the Prometheus text exposition format (version 0.0.4)."""
+        lines = [
+            "# HELP shopsense_requests_total HTTP requests by route and status.",
+            "# TYPE shopsense_requests_total counter",
+        ]
+        with self._lock:
+            for (method, route, status), n in sorted(self._requests.items()):
+                labels = f'method="{method}",route="{route}",status="{status}"'
+                lines.append(f"shopsense_requests_total{{{labels}}} {n}")
+            lines += [
+                "# HELP shopsense_request_seconds Request latency.",
+                "# TYPE shopsense_request_seconds histogram",
+            ]
+            for (method, route), counts in sorted(self._buckets.items()):
+                labels = f'method="{method}",route="{route}"'
+                running = 0
+                for bound, n in zip((*BUCKETS, float("inf")), counts, strict=True):
+                    running += n
+                    le = "+Inf" if bound == float("inf") else repr(bound)
+                    lines.append(
+                        f'shopsense_request_seconds_bucket{{{labels},le="{le}"}} {running}'
+                    )
+                lines.append(
+                    f"shopsense_request_seconds_sum{{{labels}}} {self._sums[(method, route)]}"
+                )
+                lines.append(f"shopsense_request_seconds_count{{{labels}}} {running}")
+            for name, value in sorted(self.counters.items()):
+                lines += [f"# TYPE shopsense_{name} counter", f"shopsense_{name} {value}"]
+            for name, gauge in sorted(self.gauges.items()):
+                lines += [f"# TYPE shopsense_{name} gauge", f"shopsense_{name} {gauge}"]
+        return "\n".join(lines) + "\n"
+
+
+async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = orjson.dumps(payload)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ServingMiddleware:
+    """Body-size limit (413) and per-route metrics, as one ASGI layer."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        limit = self.max_body_bytes
+        too_large = {
+            "error": f"request body is larger than {limit} bytes; send smaller batches",
+            "field": "body",
+        }
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _send_json(send, 413, too_large)
+            self.metrics.observe(scope["method"], "(body too large)", 413, 0.0)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLargeError
+            return message
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, recording_send)
+        except _BodyTooLargeError:
+            status = 413
+            await _send_json(send, 413, too_large)
+        finally:
+            route = scope.get("route")
+            name = getattr(route, "path", None) or "(unmatched)"
+            self.metrics.observe(scope["method"], name, status, time.perf_counter() - started)
+
+
+class _BodyTooLargeError(Exception):
+    """A streamed body passed the limit (no Content-Length to refuse it up front)."""

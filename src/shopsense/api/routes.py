@@ -1,0 +1,284 @@
+"""The shop-facing API: recommendations, similar items, search, events, catalog, privacy.
+
+Read endpoints answer from memory (models, catalog, recent events); write endpoints commit
+to the store before they answer. Every list carries a ``request_id`` and per-item
+explanations. See ``docs/api.md`` for examples.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from shopsense.api.auth import read_access, require_key, state_of
+from shopsense.api.schemas import (
+    DeletedOut,
+    EventBatchIn,
+    EventsOut,
+    ProductBatchIn,
+    ProductsOut,
+    RecommendationsOut,
+    SearchOut,
+    SuggestOut,
+)
+from shopsense.api.search import parse_sort
+from shopsense.api.state import ServingState, new_request_id
+from shopsense.errors import ValidationError
+from shopsense.recommend import SCENARIOS, ItemFilter, Scenario
+from shopsense.recommend.explain import matches
+
+router = APIRouter()
+
+IdPath = Annotated[str, Path(min_length=1, max_length=256)]
+Count = Annotated[int, Query(ge=1, le=100, description="how many items")]
+CategoryQ = Annotated[
+    str | None, Query(max_length=500, description='category path prefix, "Home > Kitchen"')
+]
+BrandQ = Annotated[str | None, Query(max_length=256)]
+PriceQ = Annotated[float | None, Query(ge=0, allow_inf_nan=False)]
+
+
+def json_response(payload: dict[str, Any], status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+
+
+def _rules(
+    category: str | None,
+    brand: str | None,
+    price_min: float | None,
+    price_max: float | None,
+    in_stock: bool,
+) -> ItemFilter:
+    if price_min is not None and price_max is not None and price_min > price_max:
+        raise ValidationError("request", 0, "price_min", "must not be above price_max")
+    return ItemFilter(category or None, brand or None, price_min, price_max, in_stock)
+
+
+def _check_user(user_id: str) -> str:
+    user_id = user_id.strip()
+    if not user_id:
+        raise ValidationError("request", 0, "user_id", "must not be blank")
+    return user_id
+
+
+def recommendations(
+    state: ServingState,
+    scenario: Scenario,
+    user_id: str,
+    n: int,
+    rules: ItemFilter,
+    item_id: str | None = None,
+    exclude_seen: bool = True,
+) -> dict[str, Any]:
+    """The JSON body of a recommendation list (used by the API and the storefront)."""
+    engine = state.engine()
+    result = engine.recommend(
+        scenario, user_id, state.history(user_id), n, rules, item_id, exclude_seen
+    )
+    return {
+        "request_id": new_request_id(),
+        "user_id": user_id,
+        "scenario": result.scenario,
+        "strategy": result.strategy,
+        "bundle": result.bundle_id,
+        "items": [state.item_out(r.item_id, r.score, r.reason) for r in result.items],
+    }
+
+
+@router.get(
+    "/recommendations/{user_id}",
+    response_model=RecommendationsOut,
+    dependencies=[Depends(read_access)],
+    tags=["recommend"],
+)
+async def get_recommendations(
+    request: Request,
+    user_id: IdPath,
+    scenario: Annotated[Scenario, Query(description=" | ".join(SCENARIOS))] = "for_you",
+    n: Count = 10,
+    item_id: Annotated[str | None, Query(max_length=256, description="anchor item")] = None,
+    category: CategoryQ = None,
+    brand: BrandQ = None,
+    price_min: PriceQ = None,
+    price_max: PriceQ = None,
+    in_stock: bool = True,
+    exclude_seen: bool = True,
+) -> Response:
+    """Recommendations for a shopper; unknown shoppers get trending items."""
+    rules = _rules(category, brand, price_min, price_max, in_stock)
+    body = recommendations(
+        state_of(request),
+        scenario,
+        _check_user(user_id),
+        n,
+        rules,
+        item_id,
+        exclude_seen,
+    )
+    return json_response(body)
+
+
+@router.get(
+    "/items/{item_id}/similar",
+    response_model=RecommendationsOut,
+    dependencies=[Depends(read_access)],
+    tags=["recommend"],
+)
+async def get_similar(
+    request: Request,
+    item_id: IdPath,
+    n: Count = 10,
+    kind: Literal["similar", "bought_together"] = "similar",
+    user_id: Annotated[str | None, Query(max_length=256)] = None,
+    category: CategoryQ = None,
+    brand: BrandQ = None,
+    price_min: PriceQ = None,
+    price_max: PriceQ = None,
+    in_stock: bool = True,
+) -> Response:
+    """Items similar to a product (``kind=bought_together``: often bought with it)."""
+    state = state_of(request)
+    if item_id not in state.catalog:
+        return json_response({"error": f"unknown product id {item_id!r}", "field": "item_id"}, 404)
+    rules = _rules(category, brand, price_min, price_max, in_stock)
+    body = recommendations(
+        state,
+        kind,
+        user_id or "",
+        n,
+        rules,
+        item_id=item_id,
+        exclude_seen=bool(user_id),
+    )
+    return json_response(body)
+
+
+@router.get(
+    "/search", response_model=SearchOut, dependencies=[Depends(read_access)], tags=["search"]
+)
+async def get_search(
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="the query")],
+    user_id: Annotated[str | None, Query(max_length=256)] = None,
+    category: Annotated[list[str] | None, Query(max_length=20)] = None,
+    brand: Annotated[list[str] | None, Query(max_length=20)] = None,
+    price_min: PriceQ = None,
+    price_max: PriceQ = None,
+    in_stock: bool | None = None,
+    sort: str = "relevance",
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    facets: bool = True,
+) -> Response:
+    """Hybrid product search with filters, facets and personal re-ranking."""
+    from shopsense.search import Filters
+
+    state = state_of(request)
+    engine = state.search.engine()
+    _rules(None, None, price_min, price_max, True)
+    filters = Filters(
+        categories=tuple(category or ()),
+        brands=tuple(brand or ()),
+        price_min=price_min,
+        price_max=price_max,
+        in_stock=in_stock,
+    )
+    history = None
+    if user_id:
+        history = [e.item_id for e in state.history(user_id) if e.item_id] or None
+    result = engine.search(
+        q,
+        user_id=user_id,
+        filters=filters,
+        sort=parse_sort(sort),
+        page=page,
+        page_size=page_size,
+        facets=facets,
+        history=history,
+    )
+    items = [
+        {**state.item_out(h.id, h.score, h.explanation or matches(q)), "title": h.title}
+        for h in result.items
+    ]
+    return json_response(
+        {
+            "request_id": new_request_id(),
+            "query": result.query,
+            "total": result.total,
+            "page": result.page,
+            "page_size": result.page_size,
+            "sort": result.sort,
+            "items": items,
+            "facets": {k: [list(p) for p in v] for k, v in result.facets.items()},
+            "understood": result.understood,
+            "personalized": result.personalized,
+        }
+    )
+
+
+@router.get(
+    "/suggest", response_model=SuggestOut, dependencies=[Depends(read_access)], tags=["search"]
+)
+async def get_suggest(
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+    n: Annotated[int, Query(ge=1, le=20)] = 8,
+) -> Response:
+    """Autocomplete: completions of what the shopper is typing."""
+    suggestions = state_of(request).search.engine().suggest(q, n)
+    return json_response({"request_id": new_request_id(), "prefix": q, "suggestions": suggestions})
+
+
+@router.post(
+    "/events", response_model=EventsOut, dependencies=[Depends(require_key)], tags=["data"]
+)
+def post_events(request: Request, batch: EventBatchIn) -> Response:
+    """Store up to 1000 events in one transaction; answered only once they are committed."""
+    state = state_of(request)
+    if len(batch.events) > state.config.max_batch:
+        raise ValidationError("request", 0, "events", f"at most {state.config.max_batch} per batch")
+    events = [e.to_event() for e in batch.events]
+    state.check_items(events)
+    stored = state.record_events(events)
+    return json_response(
+        {"request_id": new_request_id(), "accepted": len(events), "stored": stored}
+    )
+
+
+@router.put(
+    "/catalog/products",
+    response_model=ProductsOut,
+    dependencies=[Depends(require_key)],
+    tags=["data"],
+)
+def put_products(request: Request, batch: ProductBatchIn) -> Response:
+    """Insert or replace products; searchable and filterable as soon as this returns."""
+    state = state_of(request)
+    if len(batch.products) > state.config.max_batch:
+        raise ValidationError(
+            "request", 0, "products", f"at most {state.config.max_batch} per batch"
+        )
+    searchable = state.upsert_products(batch.products)
+    body = {
+        "request_id": new_request_id(),
+        "upserted": len(batch.products),
+        "searchable": searchable,
+    }
+    return json_response(body)
+
+
+@router.delete(
+    "/users/{user_id}",
+    response_model=DeletedOut,
+    dependencies=[Depends(require_key)],
+    tags=["data"],
+)
+def delete_user(request: Request, user_id: IdPath) -> Response:
+    """Privacy: remove the shopper's events and learned state; answers stop using them."""
+    removed = state_of(request).delete_user(user_id)
+    return json_response(
+        {"request_id": new_request_id(), "user_id": user_id, "deleted_events": removed}
+    )

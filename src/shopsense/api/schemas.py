@@ -1,0 +1,147 @@
+"""Request and response bodies of the HTTP API (they make the OpenAPI docs at ``/docs``).
+
+Example::
+
+    >>> batch = EventBatchIn.model_validate({"events": [
+    ...     {"event_id": "e1", "user_id": "u1", "kind": "view", "item_id": "p1"}]})
+    >>> batch.events[0].to_event().kind.value
+    'view'
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shopsense.domain import Event, EventKind, Id, Product, UtcDatetime
+
+#: Most records in one request body (``SHOPSENSE_MAX_BATCH`` may lower it).
+MAX_BATCH = 10_000
+
+
+class EventIn(Event):
+    """An event as clients send it: ``event_id`` and ``timestamp`` may be left out.
+
+    Without ``event_id`` one is derived from the content (re-sending the same event is then
+    still stored once); without ``timestamp`` the server's clock is used.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", coerce_numbers_to_str=True, str_strip_whitespace=True
+    )
+
+    event_id: Id | None = None  # type: ignore[assignment]
+    timestamp: UtcDatetime | None = None  # type: ignore[assignment]
+
+    def to_event(self, now: datetime | None = None) -> Event:
+        data = dict(self.__dict__)
+        if data["timestamp"] is None:
+            data["timestamp"] = now or datetime.now(UTC)
+        if data["event_id"] is None:
+            content = "|".join(str(data[k]) for k in sorted(data) if k != "event_id")
+            digest = hashlib.sha1(content.encode(), usedforsecurity=False).hexdigest()[:24]
+            data["event_id"] = "h:" + digest
+        # Every field was validated by EventIn's rules, which are Event's.
+        return Event.model_construct(**data)
+
+
+class EventBatchIn(BaseModel):
+    """``POST /events``: up to 1000 events, stored all together or not at all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: Annotated[list[EventIn], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class EventsOut(BaseModel):
+    request_id: str
+    accepted: int = Field(description="events in the request, all committed to the store")
+    stored: int = Field(description="events that were new (the rest were already stored)")
+
+
+class ProductBatchIn(BaseModel):
+    """``PUT /catalog/products``: insert or replace up to 1000 products at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    products: Annotated[list[Product], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class ProductsOut(BaseModel):
+    request_id: str
+    upserted: int
+    searchable: bool = Field(description="the search index holds the new versions")
+
+
+class ItemOut(BaseModel):
+    """One recommended or found product and why it is shown."""
+
+    item_id: str
+    score: float
+    title: str
+    category: str
+    brand: str | None = None
+    price: float | None = None
+    in_stock: bool = True
+    explanation: str = Field(description='why: "because you viewed X", "popular in Y", ...')
+
+
+class RecommendationsOut(BaseModel):
+    request_id: str = Field(description="send it back with impressions and clicks")
+    user_id: str | None = None
+    scenario: str
+    strategy: str = Field(description="what answered: a model name, or trending on fallback")
+    bundle: str
+    items: list[ItemOut]
+
+
+class SearchOut(BaseModel):
+    request_id: str
+    query: str
+    total: int
+    page: int
+    page_size: int
+    sort: str
+    items: list[ItemOut]
+    facets: dict[str, list[tuple[str, int]]]
+    understood: list[str]
+    personalized: bool
+
+
+class SuggestOut(BaseModel):
+    request_id: str
+    prefix: str
+    suggestions: list[str]
+
+
+class DeletedOut(BaseModel):
+    request_id: str
+    user_id: str
+    deleted_events: int
+
+
+class TrainOut(BaseModel):
+    job: dict[str, Any]
+
+
+class HealthOut(BaseModel):
+    status: str
+    bundle: str | None
+    products: int
+    search: str
+    uptime_s: float
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx body: ``field`` names the offending input."""
+
+    error: str
+    field: str | None = None
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def kinds() -> list[str]:
+    return [k.value for k in EventKind]

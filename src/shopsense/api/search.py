@@ -1,0 +1,108 @@
+"""The server's search engine: built in the background, kept in step with the catalog.
+
+Building embeds every product (the MiniLM encoder), which takes seconds on a large
+catalog, so the server starts answering recommendations at once and ``/search`` says
+"building" (503) until the index is ready. Products upserted meanwhile are applied after
+the build; afterwards each upsert reaches the index before the PUT returns.
+
+Example::
+
+    >>> service = SearchService(enabled=True)                         # doctest: +SKIP
+    >>> service.start(catalog.products())                             # doctest: +SKIP
+    >>> service.engine().search("rain jacket").items[0].title         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from shopsense.domain import Product
+from shopsense.errors import ConfigError, ShopSenseError
+
+if TYPE_CHECKING:
+    from shopsense.search import SearchEngine
+
+log = logging.getLogger(__name__)
+
+
+class SearchUnavailableError(ShopSenseError):
+    """Search is disabled, still building, or failed to build."""
+
+
+class SearchService:
+    """Holds the :class:`~shopsense.search.SearchEngine` once it is built."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.status = "disabled" if not enabled else "not started"
+        self.error: str | None = None
+        self._engine: SearchEngine | None = None
+        self._pending: list[Product] = []
+        self._removed: list[str] = []
+        self._lock = threading.Lock()
+        self.ready = threading.Event()
+
+    def start(self, products: Sequence[Product]) -> None:
+        """Build the index in a background thread."""
+        if not self.enabled:
+            return
+        self.status = "building"
+        threading.Thread(
+            target=self._build, args=(list(products),), daemon=True, name="shopsense-search"
+        ).start()
+
+    def _build(self, products: list[Product]) -> None:
+        try:
+            from shopsense.search import SearchEngine
+
+            engine = SearchEngine.build(products)
+            with self._lock:
+                if self._pending:
+                    engine.upsert(self._pending)
+                if self._removed:
+                    engine.remove(self._removed)
+                self._pending, self._removed = [], []
+                self._engine = engine
+                self.status = "ready"
+            log.info("search index ready (%d products)", len(engine))
+        except (ImportError, ShopSenseError, OSError, RuntimeError) as exc:
+            self.status, self.error = "failed", f"{type(exc).__name__}: {exc}"
+            log.error("search index failed to build: %s", self.error)
+        finally:
+            self.ready.set()
+
+    def engine(self) -> SearchEngine:
+        engine = self._engine
+        if engine is None:
+            detail = f" ({self.error})" if self.error else ""
+            raise SearchUnavailableError(f"search is {self.status}{detail}; retry in a few seconds")
+        return engine
+
+    def upsert(self, products: Sequence[Product]) -> bool:
+        """Index new versions; ``True`` when they are searchable now (not just queued)."""
+        if not self.enabled:
+            return False
+        with self._lock:
+            if self._engine is None:
+                self._pending.extend(products)
+                return False
+        self._engine.upsert(list(products))
+        return True
+
+    def remove(self, product_ids: Sequence[str]) -> None:
+        with self._lock:
+            if self._engine is None:
+                self._removed.extend(product_ids)
+                return
+        self._engine.remove(list(product_ids))
+
+
+def parse_sort(sort: str) -> str:
+    from shopsense.search import SORTS
+
+    if sort not in SORTS:
+        raise ConfigError(f"unknown sort {sort!r}; choose from {', '.join(SORTS)}")
+    return sort

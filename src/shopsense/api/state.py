@@ -1,0 +1,155 @@
+"""Everything the server holds between requests, and the write paths that change it.
+
+Writes go to the store first (one transaction, committed before the answer) and then to
+the in-memory views, so an acknowledged event or product is durable and visible at once:
+the shopper's recent events (:class:`RecentEvents`), the serving catalog and the search
+index.
+
+Example::
+
+    >>> state = ServingState.open(Settings(), ServeConfig())  # doctest: +SKIP
+    >>> state.record_events([event])                          # doctest: +SKIP
+    1
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from shopsense.api.config import ServeConfig
+from shopsense.api.lifecycle import ModelManager
+from shopsense.api.metrics import Metrics
+from shopsense.api.search import SearchService
+from shopsense.config import Settings
+from shopsense.domain import Event, Product
+from shopsense.errors import ModelError, ShopSenseError, ValidationError
+from shopsense.recommend import CatalogView, RecentEvents, RecommendationEngine
+from shopsense.recommend.catalog import top_category
+from shopsense.store import SqlStore, open_store
+
+log = logging.getLogger(__name__)
+
+
+class NoModelsError(ModelError):
+    """No bundle is loaded yet (answered with 503)."""
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class ServingState:
+    """The store, the in-memory views, the model manager, the search service and metrics."""
+
+    settings: Settings
+    config: ServeConfig
+    store: SqlStore
+    catalog: CatalogView
+    recent: RecentEvents
+    models: ModelManager
+    search: SearchService
+    metrics: Metrics = field(default_factory=Metrics)
+    started_at: float = field(default_factory=time.time)
+    #: Storefront carts: shopper id -> {product id: quantity} (kept in memory only).
+    carts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def open(
+        cls, settings: Settings, config: ServeConfig, search: bool = True, load_models: bool = True
+    ) -> ServingState:
+        """Open the store, read the catalog, load the newest bundle, start building search."""
+        store = open_store(settings)
+        catalog = CatalogView(p for batch in store.catalog.iter_products() for p in batch)
+        weights = settings.event_weights.weights
+        recent = RecentEvents(
+            store.events.user_history,
+            per_user=config.history_per_user,
+            relevant=lambda e: weights.get(e.kind, 0.0) > 0,
+        )
+        manager = ModelManager(settings, config, catalog)
+        state = cls(settings, config, store, catalog, recent, manager, SearchService(search))
+        if load_models:
+            try:
+                manager.reload()
+            except ShopSenseError as exc:
+                log.warning("no models loaded: %s", exc)
+        state.search.start(catalog.products())
+        return state
+
+    def close(self) -> None:
+        self.models.stop()
+        self.store.close()
+
+    # --- reads ---------------------------------------------------------------------------
+    def engine(self) -> RecommendationEngine:
+        engine = self.models.engine
+        if engine is None:
+            raise NoModelsError("no trained models yet; POST /admin/train or run `shopsense train`")
+        return engine
+
+    def history(self, user_id: str) -> list[Event]:
+        return self.recent.get(user_id)
+
+    def item_out(self, item_id: str, score: float, explanation: str) -> dict[str, Any]:
+        product = self.catalog.get(item_id)
+        return {
+            "item_id": item_id,
+            "score": round(score, 6),
+            "title": product.title if product else item_id,
+            "category": product.category_path if product else "",
+            "brand": product.brand if product else None,
+            "price": product.price if product else None,
+            "in_stock": product.in_stock if product else False,
+            "explanation": explanation,
+        }
+
+    def top_category(self, item_id: str) -> str:
+        return top_category(self.catalog.get(item_id))
+
+    # --- writes --------------------------------------------------------------------------
+    def check_items(self, events: Sequence[Event], source: str = "events") -> None:
+        """Refuse events on products outside the catalog (unless allowed by config)."""
+        if self.config.allow_unknown_items:
+            return
+        for i, event in enumerate(events):
+            if event.item_id is not None and event.item_id not in self.catalog:
+                raise ValidationError(
+                    "request",
+                    0,
+                    f"{source}[{i}].item_id",
+                    f"unknown product id {event.item_id!r}; add it with PUT /catalog/products "
+                    "first",
+                )
+
+    def record_events(self, events: Sequence[Event]) -> int:
+        """Commit ``events`` to the store, then make them visible; returns how many were new."""
+        stored = self.store.events.append(events)
+        self.recent.add(events)
+        self.metrics.count("events_received_total", len(events))
+        self.metrics.count("events_stored_total", stored)
+        return stored
+
+    def upsert_products(self, products: Sequence[Product]) -> bool:
+        """Commit products, update the serving catalog and the search index."""
+        self.store.catalog.upsert(products)
+        self.catalog.upsert(products)
+        self.metrics.count("products_upserted_total", len(products))
+        return self.search.upsert(products)
+
+    def delete_user(self, user_id: str) -> int:
+        """Remove the shopper's events, in-memory history, cart and learned factors."""
+        removed = self.store.events.delete_user(user_id)
+        self.recent.forget(user_id)
+        self.carts.pop(user_id, None)
+        self.models.forgotten.add(user_id)
+        engine = self.models.engine
+        if engine is not None:
+            engine.forget_user(user_id)
+        self.metrics.count("users_deleted_total")
+        return removed

@@ -1,0 +1,223 @@
+"""The storefront: home, search, product page, cart and checkout, rendered by the server.
+
+A shopper is a cookie (``ss_uid``; ``/?as=U0042`` browses as a sample-shop shopper) with a
+session cookie (``ss_sid``). Every action records real events: the page script posts
+impressions, views, clicks and searches to ``/shop/events`` (bound to the cookie's
+shopper, so no API key is exposed); the cart and checkout record ``add_to_cart`` and
+``purchase`` events on the server. Recommendation links carry their ``request_id`` and
+position, so clicks are attributed to the list that showed them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field
+
+from shopsense.api.auth import state_of
+from shopsense.api.routes import json_response, recommendations
+from shopsense.api.state import ServingState, new_request_id
+from shopsense.domain import Event, EventKind, Id
+from shopsense.errors import ShopSenseError
+from shopsense.recommend import ItemFilter
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+UID, SID = "ss_uid", "ss_sid"
+ANY = ItemFilter()
+
+
+class ShopEvent(BaseModel):
+    """What the page script may record for its own shopper."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    event_id: Id
+    kind: Literal["impression", "view", "click", "search"]
+    item_id: Id | None = None
+    query: Annotated[str, Field(max_length=500)] | None = None
+    request_id: Id | None = None
+    position: Annotated[int, Field(ge=0, le=10_000)] | None = None
+
+
+class ShopEvents(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: Annotated[list[ShopEvent], Field(min_length=1, max_length=100)]
+
+
+def shopper(request: Request) -> tuple[str, str]:
+    """The cookie's shopper and session (new ones when absent; ``?as=`` switches shopper)."""
+    chosen = request.query_params.get("as")
+    uid = (chosen or request.cookies.get(UID) or "").strip()[:64]
+    sid = (request.cookies.get(SID) or "").strip()[:64]
+    return uid or "S-" + secrets.token_hex(6), sid or "W-" + secrets.token_hex(6)
+
+
+def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    uid, sid = shopper(request)
+    state = state_of(request)
+    context = {
+        "user_id": uid,
+        "session_id": sid,
+        "cart_count": sum(state.carts.get(uid, {}).values()),
+        "categories": state.catalog.categories(),
+        **context,
+    }
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.set_cookie(UID, uid, max_age=365 * 86_400, samesite="lax", httponly=True)
+    response.set_cookie(SID, sid, samesite="lax", httponly=True)  # ends with the browser
+    return response
+
+
+def _list(state: ServingState, scenario: str, uid: str, n: int, **kw: Any) -> dict[str, Any]:
+    try:
+        return recommendations(state, scenario, uid, n, ANY, **kw)  # type: ignore[arg-type]
+    except ShopSenseError as exc:
+        return {"request_id": "", "items": [], "error": str(exc), "scenario": scenario}
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    state = state_of(request)
+    uid, _ = shopper(request)
+    for_you = _list(state, "for_you", uid, 8)
+    trending = _list(state, "trending", uid, 8, exclude_seen=False)
+    return page(request, "home.html", {"for_you": for_you, "trending": trending})
+
+
+@router.get("/shop/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    q: Annotated[str, Query(max_length=500)] = "",
+    category: Annotated[str | None, Query(max_length=500)] = None,
+    brand: Annotated[str | None, Query(max_length=256)] = None,
+    sort: str = "relevance",
+    page_number: Annotated[int, Query(alias="page", ge=1, le=100)] = 1,
+) -> Response:
+    from shopsense.search import SORTS, Filters
+
+    state = state_of(request)
+    uid, _ = shopper(request)
+    context: dict[str, Any] = {"q": q, "category": category, "brand": brand, "sort": sort}
+    context |= {"sorts": SORTS, "result": None, "error": None, "request_id": new_request_id()}
+    if q.strip():
+        try:
+            history = [e.item_id for e in state.history(uid) if e.item_id] or None
+            filters = Filters(
+                categories=(category,) if category else (), brands=(brand,) if brand else ()
+            )
+            context["result"] = state.search.engine().search(
+                q,
+                user_id=uid,
+                filters=filters,
+                sort=sort if sort in SORTS else "relevance",
+                page=page_number,
+                page_size=12,
+                history=history,
+            )
+        except ShopSenseError as exc:
+            context["error"] = str(exc)
+    return page(request, "search.html", context)
+
+
+@router.get("/product/{item_id}", response_class=HTMLResponse)
+def product_page(
+    request: Request, item_id: str, why: Annotated[str, Query(max_length=300)] = ""
+) -> Response:
+    state = state_of(request)
+    product = state.catalog.get(item_id)
+    if product is None:
+        return page(request, "missing.html", {"item_id": item_id}, status=404)
+    uid, _ = shopper(request)
+    similar = _list(state, "similar", uid, 6, item_id=item_id)
+    together = _list(state, "bought_together", uid, 6, item_id=item_id)
+    context = {"product": product, "why": why, "similar": similar, "together": together}
+    return page(request, "product.html", context)
+
+
+@router.post("/shop/events")
+def shop_events(request: Request, batch: ShopEvents) -> Response:
+    """Events from the page script, for the cookie's shopper only."""
+    state = state_of(request)
+    uid, sid = shopper(request)
+    now = datetime.now(UTC)
+    events = [
+        Event(
+            event_id=f"{uid}:{e.event_id}",
+            user_id=uid,
+            session_id=sid,
+            kind=EventKind(e.kind),
+            item_id=e.item_id,
+            query=e.query,
+            request_id=e.request_id,
+            position=e.position,
+            timestamp=now,
+        )
+        for e in batch.events
+    ]
+    state.check_items(events)
+    stored = state.record_events(events)
+    return json_response({"accepted": len(events), "stored": stored})
+
+
+def _record(
+    state: ServingState, uid: str, sid: str, kind: EventKind, items: dict[str, int]
+) -> None:
+    now = datetime.now(UTC)
+    events = []
+    for item_id, quantity in items.items():
+        product = state.catalog.get(item_id)
+        events.append(
+            Event(
+                event_id=f"{uid}:{kind.value}:{item_id}:{now.timestamp()}",
+                user_id=uid,
+                session_id=sid,
+                kind=kind,
+                item_id=item_id,
+                quantity=quantity if kind is EventKind.PURCHASE else None,
+                price=product.price if product else None,
+                timestamp=now,
+            )
+        )
+    state.record_events(events)
+
+
+@router.post("/cart/add")
+def cart_add(request: Request, item_id: Annotated[str, Form(max_length=256)]) -> Response:
+    state = state_of(request)
+    if item_id not in state.catalog:
+        return json_response({"error": f"unknown product id {item_id!r}", "field": "item_id"}, 404)
+    uid, sid = shopper(request)
+    cart = state.carts.setdefault(uid, {})
+    cart[item_id] = cart.get(item_id, 0) + 1
+    _record(state, uid, sid, EventKind.ADD_TO_CART, {item_id: 1})
+    return RedirectResponse("/cart", status_code=303)
+
+
+@router.get("/cart", response_class=HTMLResponse)
+def cart_page(request: Request) -> Response:
+    state = state_of(request)
+    uid, _ = shopper(request)
+    cart = state.carts.get(uid, {})
+    lines = [(state.catalog.get(i), q) for i, q in cart.items()]
+    total = sum((p.price or 0.0) * q for p, q in lines if p is not None)
+    together = _list(state, "bought_together", uid, 6) if cart else {"items": []}
+    return page(request, "cart.html", {"lines": lines, "total": total, "together": together})
+
+
+@router.post("/checkout", response_class=HTMLResponse)
+def checkout(request: Request) -> Response:
+    state = state_of(request)
+    uid, sid = shopper(request)
+    cart = state.carts.pop(uid, {})
+    if cart:
+        _record(state, uid, sid, EventKind.PURCHASE, cart)
+    bought = [(state.catalog.get(i), q) for i, q in cart.items()]
+    return page(request, "thanks.html", {"bought": bought})

@@ -1,0 +1,241 @@
+"""Scenarios -> candidates -> business rules -> explanations.
+
+One :class:`RecommendationEngine` answers every scenario from one :class:`ModelSet` and the
+serving catalog. The shopper's fresh history (oldest first) is passed in, so an event the
+API has just committed changes the next answer without retraining.
+
+| scenario | candidates | explanation |
+|---|---|---|
+| ``for_you`` | the primary model on the shopper's whole recent history | because you viewed X |
+| ``session`` | the session model on the current session only | because you viewed X |
+| ``similar`` | items most similar to an item (default: the last one seen) | similar to X |
+| ``bought_together`` | co-occurrence in baskets with an item or the cart | often bought with X |
+| ``trending`` | recency-decayed popularity | popular in Y |
+
+Shoppers without history (unknown users) fall back to trending; short lists are padded
+with trending items. Business rules: only catalog products, in stock unless told
+otherwise, the filter's category / brand / price, items already engaged with left out.
+
+Example::
+
+    >>> engine = RecommendationEngine(ModelSet.load(bundle), CatalogView(items))  # doctest: +SKIP
+    >>> engine.recommend("for_you", "U0001", history=events).items[0].reason  # doctest: +SKIP
+    'because you viewed Stainless Steel Chef Knife'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+
+from shopsense.domain import DEFAULT_EVENT_WEIGHTS, Event, EventKind
+from shopsense.errors import ValidationError
+from shopsense.models.base import Recommender
+from shopsense.recommend import explain
+from shopsense.recommend.catalog import CatalogView, ItemFilter, top_category
+from shopsense.recommend.history import current_session, item_history
+from shopsense.recommend.models import ModelSet
+
+Scenario = Literal["for_you", "similar", "bought_together", "trending", "session"]
+SCENARIOS: tuple[str, ...] = get_args(Scenario)
+_BASKET_KINDS = (EventKind.ADD_TO_CART, EventKind.PURCHASE)
+#: The default rules: any catalog product in stock.
+ANY_IN_STOCK = ItemFilter()
+
+
+@dataclass(frozen=True)
+class Recommended:
+    """One recommended product and why it is shown."""
+
+    item_id: str
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """A ranked list; ``strategy`` says what answered (``"trending"`` on a fallback)."""
+
+    scenario: str
+    strategy: str
+    items: list[Recommended]
+    bundle_id: str
+
+
+class RecommendationEngine:
+    """Answers the scenarios of one model set (immutable: swap the engine to swap models)."""
+
+    def __init__(
+        self,
+        models: ModelSet,
+        catalog: CatalogView,
+        weights: Mapping[EventKind, float] = DEFAULT_EVENT_WEIGHTS,
+    ) -> None:
+        self.models = models
+        self.catalog = catalog
+        self.weights = dict(weights)
+
+    def recommend(
+        self,
+        scenario: Scenario,
+        user_id: str,
+        history: Sequence[Event] = (),
+        n: int = 10,
+        rules: ItemFilter = ANY_IN_STOCK,
+        item_id: str | None = None,
+        exclude_seen: bool = True,
+    ) -> Recommendations:
+        """Top ``n`` for ``scenario``; ``item_id`` anchors ``similar`` / ``bought_together``."""
+        if scenario not in SCENARIOS:
+            raise ValidationError("request", 0, "scenario", f"must be one of {SCENARIOS}")
+        if item_id is not None and item_id not in self.catalog:
+            raise ValidationError("request", 0, "item_id", f"unknown product id {item_id!r}")
+        items, weights = item_history(history, self.weights)
+        seen = set(items) if exclude_seen else set()
+        if scenario == "for_you" and items:
+            model = self.models.personal
+            found = self._personal(model, user_id, history, items, weights, n, rules, seen)
+            return self._finish("for_you", model.name, found, seen, n, rules)
+        if scenario == "session":
+            session = current_session(history)
+            s_items, s_weights = item_history(session, self.weights)
+            if s_items:
+                model = self.models.session
+                found = self._personal(model, user_id, session, s_items, s_weights, n, rules, seen)
+                return self._finish("session", model.name, found, seen, n, rules)
+        if scenario == "similar":
+            anchor = item_id or (items[-1] if items else None)
+            if anchor is not None:
+                found = self._similar(anchor, n, rules, seen)
+                return self._finish("similar", self.models.similar.name, found, seen, n, rules)
+        if scenario == "bought_together":
+            anchors = [item_id] if item_id else _basket(history) or items[-1:]
+            if anchors:
+                found = self._together(user_id, anchors, n, rules, seen)
+                return self._finish("bought_together", "bought_together", found, seen, n, rules)
+        return self._finish(scenario, "trending", [], seen, n, rules)
+
+    # --- candidates ----------------------------------------------------------------------
+    def _personal(
+        self,
+        model: Recommender,
+        user_id: str,
+        events: Sequence[Event],
+        items: list[str],
+        weights: list[float],
+        n: int,
+        rules: ItemFilter,
+        seen: set[str],
+    ) -> list[Recommended]:
+        mask = self.catalog.mask(model.items_, rules)
+        if seen:
+            mask = mask.copy()
+            index = model.items_.indices(sorted(seen))
+            mask[index[index >= 0]] = False
+        ids, scores = model.recommend(
+            user_id, n=n, exclude_seen=False, filter=mask, history=items, weights=weights
+        )
+        rec_ids = [str(i) for i in ids]
+        explainer = model if hasattr(model, "item_factors_") else self.models.similar
+        anchors = explain.closest_history_items(explainer, items, rec_ids)
+        kinds = {e.item_id: e.kind for e in events if e.item_id is not None}
+        out = []
+        for rec, score, anchor in zip(rec_ids, scores, anchors, strict=True):
+            if anchor is None:
+                reason = explain.popular_in(top_category(self.catalog.get(rec)))
+            else:
+                reason = explain.because(kinds.get(anchor, EventKind.VIEW), self._title(anchor))
+            out.append(Recommended(rec, float(score), reason))
+        return out
+
+    def _similar(self, anchor: str, n: int, rules: ItemFilter, seen: set[str]) -> list[Recommended]:
+        model = self.models.similar
+        if anchor not in model.items_:
+            # A product newer than the model: its category's trending items stand in.
+            return []
+        mask = self.catalog.mask(model.items_, rules)
+        ids, scores = model.similar_items(anchor, n=min(len(model.items_), 4 * n + 20))
+        reason = explain.similar_to(self._title(anchor))
+        index = model.items_.indices([str(i) for i in ids])
+        keep = mask[index] & np.isfinite(scores)
+        out = [
+            Recommended(str(i), float(s), reason)
+            for i, s, k in zip(ids, scores, keep, strict=True)
+            if k and str(i) not in seen
+        ]
+        return out[:n]
+
+    def _together(
+        self, user_id: str, anchors: list[str], n: int, rules: ItemFilter, seen: set[str]
+    ) -> list[Recommended]:
+        model = self.models.together
+        if model is None:
+            return []
+        known = [a for a in anchors if a in model.items_]
+        if not known:
+            return []
+        mask = self.catalog.mask(model.items_, rules)
+        ids, scores = model.recommend(
+            user_id, n=n + len(seen), exclude_seen=True, filter=mask, history=known
+        )
+        rec_ids = [str(i) for i, s in zip(ids, scores, strict=True) if s > 0 and str(i) not in seen]
+        closest = explain.closest_history_items(model, known, rec_ids)
+        score_of = {str(i): float(s) for i, s in zip(ids, scores, strict=True)}
+        return [
+            Recommended(rec, score_of[rec], explain.bought_with(self._title(anchor or known[-1])))
+            for rec, anchor in zip(rec_ids, closest, strict=True)
+        ][:n]
+
+    def _trending(self, n: int, rules: ItemFilter, exclude: set[str]) -> list[Recommended]:
+        model = self.models.trending
+        mask = self.catalog.mask(model.items_, rules)
+        if exclude:
+            mask = mask.copy()
+            index = model.items_.indices(sorted(exclude))
+            mask[index[index >= 0]] = False
+        ids, scores = model.recommend("", n=n, exclude_seen=False, filter=mask, history=[])
+        return [
+            Recommended(str(i), float(s), explain.popular_in(top_category(self.catalog.get(i))))
+            for i, s in zip(ids, scores, strict=True)
+        ]
+
+    # --- rules and padding -----------------------------------------------------------------
+    def _finish(
+        self,
+        scenario: str,
+        strategy: str,
+        found: list[Recommended],
+        seen: set[str],
+        n: int,
+        rules: ItemFilter,
+    ) -> Recommendations:
+        if not found:
+            strategy = "trending"
+        if len(found) < n:
+            taken = seen | {r.item_id for r in found}
+            found = found + self._trending(n - len(found), rules, taken)
+        return Recommendations(scenario, strategy, found[:n], self.models.bundle_id)
+
+    def _title(self, item_id: str) -> str:
+        product = self.catalog.get(item_id)
+        return product.title if product is not None else item_id
+
+    def forget_user(self, user_id: str) -> None:
+        """Erase what the models learned about one shopper (privacy deletion)."""
+        for model in self.models.models.values():
+            user = model.users_.get(user_id) if model.fitted else None
+            factors = getattr(model, "user_factors_", None)
+            if user is not None and isinstance(factors, np.ndarray):
+                if not factors.flags.writeable:
+                    factors = factors.copy()
+                    setattr(model, "user_factors_", factors)  # noqa: B010
+                factors[user] = 0.0
+
+
+def _basket(history: Sequence[Event]) -> list[str]:
+    """Items carted or bought in the latest session, oldest first."""
+    session = current_session(history)
+    return list(dict.fromkeys(e.item_id for e in session if e.kind in _BASKET_KINDS and e.item_id))

@@ -1,0 +1,115 @@
+"""The models one bundle serves, by role, and how similar two items are to each of them.
+
+Roles: ``personal`` (for you: the bundle's primary model), ``session`` (a sequence model
+when the bundle has one, else the primary), ``trending`` (recency-decayed popularity),
+``similar`` (item-item similarity) and ``together`` (co-occurrence in baskets).
+
+Example::
+
+    >>> from shopsense.pipeline import latest_bundle
+    >>> models = ModelSet.load(latest_bundle(settings))        # doctest: +SKIP
+    >>> models.personal.recommend("U0001", n=5)                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from shopsense.errors import ModelError
+from shopsense.models.base import FloatArray, Recommender
+from shopsense.pipeline import load_models
+from shopsense.store.artifacts import Bundle
+
+#: Preferred session models, best first.
+SESSION_MODELS = ("sasrec", "transition", "hybrid")
+#: Models whose item-item similarity answers "similar items", best first.
+SIMILARITY_MODELS = ("als", "bpr", "item_knn", "ease", "hybrid")
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """Loaded models of one bundle; immutable, so a request keeps a consistent set."""
+
+    bundle_id: str
+    manifest: dict[str, Any]
+    models: dict[str, Recommender]
+    personal: Recommender
+    session: Recommender
+    trending: Recommender
+    similar: Recommender
+    together: Recommender | None
+
+    @classmethod
+    def load(cls, bundle: Bundle) -> ModelSet:
+        return cls.from_models(bundle.id, bundle.manifest, load_models(bundle))
+
+    @classmethod
+    def from_models(
+        cls, bundle_id: str, manifest: dict[str, Any], models: dict[str, Recommender]
+    ) -> ModelSet:
+        if not models:
+            raise ModelError(f"bundle {bundle_id} holds no models")
+        primary_name = manifest.get("primary") or next(
+            (m for m in models if m not in ("popularity", "trending", "bought_together")),
+            next(iter(models)),
+        )
+        personal = models[primary_name]
+        session = next((models[m] for m in SESSION_MODELS if m in models), personal)
+        trending = models.get("trending") or models.get("popularity") or personal
+        similar = next((models[m] for m in SIMILARITY_MODELS if m in models), personal)
+        return cls(
+            bundle_id=bundle_id,
+            manifest=manifest,
+            models=models,
+            personal=personal,
+            session=session,
+            trending=trending,
+            similar=similar,
+            together=models.get("bought_together"),
+        )
+
+    def warm_up(self) -> None:
+        """Compute lazy caches (ALS gram matrix) before the set takes traffic."""
+        for model in self.models.values():
+            items = model.items_.to_list()[:2]
+            model.recommend("__warm_up__", n=1, history=items)
+            if items:
+                with contextlib.suppress(ModelError):
+                    model.similar_items(items[0], n=1)
+
+
+def pair_similarity(
+    model: Recommender, anchors: npt.NDArray[np.int64], targets: npt.NDArray[np.int64]
+) -> FloatArray | None:
+    """Similarity ``(len(anchors), len(targets))`` between two sets of ``model`` items.
+
+    Cosine of item factors for factor models, the learned similarity for item-kNN, else
+    the model's item scores; ``None`` when the model has no notion of item similarity.
+    """
+    factors = getattr(model, "item_factors_", None)
+    if isinstance(factors, np.ndarray):
+        a = factors[anchors]
+        t = factors[targets]
+        a = a / (np.linalg.norm(a, axis=1, keepdims=True) + 1e-9)
+        t = t / (np.linalg.norm(t, axis=1, keepdims=True) + 1e-9)
+        result: FloatArray = (a @ t.T).astype(np.float32)
+        return result
+    similarity = getattr(model, "similarity_", None)
+    if isinstance(similarity, sp.csr_matrix):
+        dense: FloatArray = similarity[anchors][:, targets].toarray().astype(np.float32)
+        return dense
+    try:
+        # The full similarity row of each anchor (the last five only: this is the slow path).
+        rows = [model._item_scores(int(a))[targets] for a in anchors[-5:]]
+    except ModelError:
+        return None
+    scores = np.zeros((anchors.size, targets.size), np.float32)
+    if rows:
+        scores[-len(rows) :] = np.stack(rows)
+    return scores
