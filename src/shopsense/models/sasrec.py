@@ -134,9 +134,13 @@ class SASRec(Recommender):
         from shopsense.models._torch import trim_padding
 
         net.train()
-        order = rng.permutation(len(tokens))
+        # Batches of similar lengths (random within a length, batches in random order):
+        # shop sequences are mostly short, and a batch pads to its longest row.
+        lengths = (tokens > 0).sum(axis=1)
+        order = np.lexsort((rng.random(len(tokens)), lengths))
+        starts = rng.permutation(np.arange(0, len(order), self.batch_size))
         total, batches = 0.0, 0
-        for start in range(0, len(order), self.batch_size):
+        for start in starts:
             batch = torch.from_numpy(tokens[order[start : start + self.batch_size]])
             loss = net.loss(trim_padding(batch, guide=batch[:, :-1]))
             optimizer.zero_grad(set_to_none=True)
