@@ -60,3 +60,10 @@ def test_bad_item_features_are_refused() -> None:
     nan = np.full((data.n_items, 4), np.nan)
     with pytest.raises(ModelError, match="NaN"):
         SASRec(epochs=1).with_item_features(nan).fit(data)
+
+
+def test_sampled_softmax_learns_the_order_too() -> None:
+    params = {"hidden": 16, "layers": 1, "dropout": 0.0, "learning_rate": 5e-3}
+    sampled = SASRec(**params, negatives=6, epochs=40, patience=5, num_threads=1)
+    sampled.fit(cycle_data())
+    assert sampled.recommend("new", n=1, history=["i3", "i4"])[0][0] == "i5"

@@ -148,13 +148,27 @@ class SASRecNet(nn.Module):
         out: Tensor = self.final_norm(x)
         return out
 
-    def loss(self, tokens: Tensor) -> Tensor:
-        """Full-softmax cross-entropy of the next item at every position of ``(b, L+1)``."""
+    def loss(self, tokens: Tensor, negatives: Tensor | None = None) -> Tensor:
+        """Cross-entropy of the next item at every position of ``tokens`` ``(b, L+1)``.
+
+        Full softmax over every item by default. ``negatives``: item indices ``(m,)`` shared
+        by the whole batch for a sampled softmax (the target against those ``m``; a sampled
+        item that is the target itself is masked out), for catalogs too large to score all.
+        """
         inputs, targets = tokens[:, :-1], tokens[:, 1:]
         states = self.encode(inputs)
         keep = (inputs > 0) & (targets > 0)
-        logits = states[keep] @ self.item_vectors().T
-        return F.cross_entropy(logits.float(), targets[keep] - 1)
+        wanted = targets[keep] - 1
+        vectors = self.item_vectors()
+        if negatives is None:
+            logits = states[keep] @ vectors.T
+            return F.cross_entropy(logits.float(), wanted)
+        kept = states[keep]
+        positive = (kept * vectors[wanted]).sum(dim=1, keepdim=True)
+        sampled = kept @ vectors[negatives].T
+        sampled = sampled.masked_fill(negatives[None, :] == wanted[:, None], -torch.inf)
+        logits = torch.cat([positive, sampled], dim=1)
+        return F.cross_entropy(logits.float(), torch.zeros_like(wanted))
 
     def next_item_scores(self, tokens: Tensor) -> Tensor:
         """Scores ``(b, n_items)`` of the item after each right-aligned row of ``tokens``."""

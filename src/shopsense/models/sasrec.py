@@ -2,9 +2,12 @@
 
 Trained with full-softmax cross-entropy over every item at every position, which is far
 stronger than the paper's one-negative binary loss (Klenitskiy & Vasilev 2023; Petrov &
-Macdonald 2023). Scoring reads the shopper's latest ``maxlen`` items, so a new event
-changes the next answer at once. Training stops early on the held-out last step of a
-sample of the training shoppers (``valid_fraction``); ``fit`` sees nothing else.
+Macdonald 2023); ``negatives=m`` switches to a sampled softmax against ``m`` shared random
+items per batch when scoring the whole catalog at every position is too slow.
+
+Scoring reads the shopper's latest ``maxlen`` items, so a new event changes the next answer
+at once. Training stops early on the held-out last step of a sample of the training
+shoppers (``valid_fraction``); ``fit`` sees nothing else.
 
 Example::
 
@@ -53,6 +56,9 @@ class SASRec(Recommender):
     patience: int = 10
     #: Share of shoppers whose last step is held out for early stopping; 0 trains all epochs.
     valid_fraction: float = 0.1
+    #: 0: full softmax over every item. ``m > 0``: sampled softmax against ``m`` uniformly
+    #: drawn items shared by each batch, for large catalogs (used when ``m < n_items``).
+    negatives: int = 0
     random_state: int = 42
     num_threads: int = 2
 
@@ -134,6 +140,7 @@ class SASRec(Recommender):
         from shopsense.models._torch import trim_padding
 
         net.train()
+        n_items = int(net.item_embedding.num_embeddings) - 1
         # Batches of similar lengths (random within a length, batches in random order):
         # shop sequences are mostly short, and a batch pads to its longest row.
         lengths = (tokens > 0).sum(axis=1)
@@ -142,7 +149,10 @@ class SASRec(Recommender):
         total, batches = 0.0, 0
         for start in starts:
             batch = torch.from_numpy(tokens[order[start : start + self.batch_size]])
-            loss = net.loss(trim_padding(batch, guide=batch[:, :-1]))
+            negatives = None
+            if 0 < self.negatives < n_items:
+                negatives = torch.from_numpy(rng.integers(0, n_items, self.negatives))
+            loss = net.loss(trim_padding(batch, guide=batch[:, :-1]), negatives)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
