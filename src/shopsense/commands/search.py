@@ -1,9 +1,184 @@
-"""`shopsense` sub-commands for search (filled in by its feature)."""
+"""``shopsense search``, ``shopsense evaluate-search`` and ``shopsense train-search``.
+
+Example::
+
+    $ shopsense search "waterproof running shoes under 80" --user U0042 -n 5
+    $ shopsense evaluate-search --format esci --path ../shared/datasets/esci-sample --json
+    $ shopsense train-search --judgments my-judgments/     # qrels.tsv over your catalog
+
+The engine is built from the store's catalog on first use and kept under
+``DATA_DIR/search`` (rebuilt when the catalog's size changes); the newest trained bundle's
+ALS model personalizes results for ``--user``.
+"""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from shopsense.commands import AddCommand
+from shopsense.config import Settings
+from shopsense.errors import ConfigError, ModelError, UnknownFormatError
+
+if TYPE_CHECKING:
+    from shopsense.search import SearchEngine, SearchRanker
+
+logger = logging.getLogger(__name__)
+
+
+def engine_for_store(settings: Settings, rebuild: bool = False) -> SearchEngine:
+    """The search engine over the store's catalog (loaded from ``DATA_DIR/search`` when it
+    is current), personalized by the newest bundle's ALS model when there is one."""
+    from shopsense.pipeline import latest_bundle, load_models
+    from shopsense.search import ModelAffinity, SearchEngine
+    from shopsense.store import open_store
+
+    directory = settings.data_dir / "search"
+    store = open_store(settings)
+    try:
+        count = store.catalog.count()
+        if count == 0:
+            raise ConfigError(
+                f"the catalog in {settings.data_dir} is empty; run `shopsense ingest catalog "
+                "FILE` or `shopsense demo` first"
+            )
+        engine = None
+        if not rebuild and (directory / "search.json").is_file():
+            engine = SearchEngine.load(directory)
+            if len(engine) != count:
+                engine = None
+        if engine is None:
+            products = (p for batch in store.catalog.iter_products() for p in batch)
+            ranker = engine_ranker(directory)
+            engine = SearchEngine.build(products)
+            engine.ranker = ranker
+            engine.save(directory)
+    finally:
+        store.close()
+    try:
+        models = load_models(latest_bundle(settings))
+    except ModelError:
+        models = {}
+    if "als" in models:
+        engine.personalizer = ModelAffinity(models["als"])
+    return engine
+
+
+def engine_ranker(directory: Path) -> SearchRanker | None:
+    """The ranker trained by ``train-search`` for this data dir, if any."""
+    from shopsense.search import SearchRanker
+
+    if (directory / "ranker").is_dir():
+        return SearchRanker.load(directory / "ranker")
+    return None
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from shopsense.search import Filters
+
+    engine = engine_for_store(settings)
+    filters = Filters(
+        categories=tuple(args.category or ()),
+        brands=tuple(args.brand or ()),
+        price_min=args.price_min,
+        price_max=args.price_max,
+        in_stock=True if args.in_stock else None,
+    )
+    result = engine.search(
+        args.query,
+        user_id=args.user,
+        filters=filters,
+        sort=args.sort,
+        page=args.page,
+        page_size=args.n,
+        facets=args.json,
+    )
+    if args.json:
+        return 0
+    understood = f"  (understood: {', '.join(result.understood)})" if result.understood else ""
+    if understood:
+        pass
+    for _rank, _hit in enumerate(result.items, start=(args.page - 1) * args.n + 1):
+        pass
+    return 0
+
+
+def cmd_evaluate_search(args: argparse.Namespace, settings: Settings) -> int:
+    from shopsense.search.evaluation import PROTOCOLS, esci_engine, evaluate
+    from shopsense.search.judgments import read_judgments
+
+    if args.format != "esci":
+        raise UnknownFormatError(f"unknown judgments format {args.format!r}; use esci")
+    cache = settings.data_dir / "cache"
+    engine = esci_engine(args.path, cache=cache)
+    queries = read_judgments(args.path)
+    train = None
+    if args.train_path is not None:
+        has_products = any(
+            (args.train_path / n).is_file() for n in ("products.jsonl.gz", "products.jsonl")
+        )
+        train_engine = (
+            esci_engine(args.train_path, engine.encoder, cache) if has_products else engine
+        )
+        train = (train_engine, read_judgments(args.train_path))
+    protocols = PROTOCOLS if args.protocol == "both" else (args.protocol,)
+    report = evaluate(engine, queries, train, folds=args.folds, protocols=protocols)
+    how = "train-path" if train else f"{args.folds}-fold cross-validation over queries"
+    if args.json:
+        [{"protocol": p, "training": how, "results": r} for p, r in report.items()]
+        return 0
+    for _protocol, results in report.items():
+        for _method, _values in results.items():
+            pass
+    return 0
+
+
+def cmd_train_search(args: argparse.Namespace, settings: Settings) -> int:
+    """Train the search ranker on the shop's own judgments and keep it with the engine."""
+    from shopsense.search.evaluation import collect, train_ranker, tune_weight
+    from shopsense.search.judgments import read_judgments
+
+    engine = engine_for_store(settings)
+    queries = read_judgments(args.judgments)
+    runs = collect(engine, queries, "retrieval")
+    judged = sum(1 for r in runs if r.grades.any())
+    if judged < 5:
+        raise ConfigError(
+            f"only {judged} judged queries found a judged product in the catalog; "
+            "the ranker needs at least 5 (check the product ids in qrels.tsv)"
+        )
+    weight = tune_weight(runs, "retrieval")
+    engine.ranker = train_ranker(runs, "retrieval")
+    engine.config = dataclasses.replace(engine.config, lexical_weight=weight)
+    engine.save(settings.data_dir / "search")
+    return 0
 
 
 def register(add: AddCommand) -> None:
-    """Add this feature's sub-commands (none yet)."""
+    """Add ``search``, ``evaluate-search`` and ``train-search``."""
+    p = add("search", cmd_search, "search the catalog (hybrid, personalized with --user)")
+    p.add_argument("query")
+    p.add_argument("--user", default=None, help="shopper id for personalized ranking")
+    p.add_argument("-n", type=int, default=10, help="results per page")
+    p.add_argument("--page", type=int, default=1)
+    p.add_argument("--sort", default="relevance")
+    p.add_argument("--category", action="append", help="category path (repeatable)")
+    p.add_argument("--brand", action="append", help="brand (repeatable)")
+    p.add_argument("--price-min", type=float, default=None)
+    p.add_argument("--price-max", type=float, default=None)
+    p.add_argument("--in-stock", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result (with facets) as JSON")
+
+    p = add("evaluate-search", cmd_evaluate_search, "NDCG/Recall/MRR of search on judgments")
+    p.add_argument("--format", default="esci", help="judgments format (esci)")
+    p.add_argument("--path", type=Path, required=True, help="folder with qrels.tsv + products")
+    p.add_argument("--train-path", type=Path, default=None, help="judgments to train LTR on")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds over queries")
+    p.add_argument("--protocol", choices=("rerank", "retrieval", "both"), default="both")
+    p.add_argument("--json", action="store_true")
+
+    p = add("train-search", cmd_train_search, "train the search ranker on your judgments")
+    p.add_argument("--judgments", type=Path, required=True, help="folder with qrels.tsv")

@@ -41,7 +41,14 @@ class VectorIndex:
     def _new_ann(self) -> object:
         from usearch.index import Index
 
-        return Index(ndim=self.dim, metric="cos", dtype="f32", connectivity=self.connectivity)
+        return Index(
+            ndim=self.dim,
+            metric="cos",
+            dtype="f32",
+            connectivity=self.connectivity,
+            expansion_add=128,
+            expansion_search=64,
+        )
 
     def __len__(self) -> int:
         return int(self._alive.sum())

@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from shopsense.domain import Product
 from shopsense.errors import ConfigError, ModelError
-from shopsense.features.text import TextEncoder, default_encoder, product_text
+from shopsense.features.text import FloatMatrix, TextEncoder, default_encoder, product_text
 from shopsense.index.lexical import LexicalIndex
 from shopsense.index.vectors import VectorIndex
 from shopsense.search.filters import Filters, facet_counts
@@ -126,12 +126,17 @@ class SearchEngine:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def upsert(self, products: Sequence[Product]) -> None:
-        """Add new products and replace changed ones (text, price, stock...) in both indexes."""
+    def upsert(self, products: Sequence[Product], vectors: FloatMatrix | None = None) -> None:
+        """Add new products and replace changed ones (text, price, stock...) in both indexes.
+
+        ``vectors``: precomputed embeddings ``(len(products), dim)`` of ``product_text``
+        (e.g. from a cache); by default the encoder embeds the products.
+        """
         if not products:
             return
-        products = list({p.id: p for p in products}.values())
-        vectors = self.encoder.encode([product_text(p) for p in products])
+        if vectors is None or len(vectors) != len(products):
+            products = list({p.id: p for p in products}.values())
+            vectors = self.encoder.encode([product_text(p) for p in products])
         with self._write_lock:
             rows = self.rows.assign(products)
             self.lexical.upsert(zip(rows.tolist(), products, strict=True))

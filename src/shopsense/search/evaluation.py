@@ -1,0 +1,283 @@
+"""Offline search evaluation on judged queries (ESCI format), two protocols.
+
+- ``rerank``: each query's judged products are ranked (ESCI task 1);
+- ``retrieval``: the whole catalog is searched; unjudged products count as irrelevant.
+
+Methods: ``random``, ``bm25`` (tantivy), ``semantic`` (MiniLM cosine), ``hybrid``
+(weighted fusion, its weight tuned on the training queries), ``hybrid_rrf``, and
+``hybrid_ltr`` (LightGBM lambdarank over the hybrid candidates). Without a training set,
+the fusion weight and the ranker (hyper-parameters picked by an inner cross-validation)
+are learned by k-fold cross-validation over queries: a query is never scored by a model
+that saw it. Score ties are broken at random (judgment files list Exact products first).
+
+NDCG@10 uses ESCI gains (E=1, S=0.1, C=0.01, I=0); Recall@50 and MRR count Exact products.
+
+Example::
+
+    >>> engine = esci_engine(Path("../shared/datasets/esci-sample"))          # doctest: +SKIP
+    >>> report = evaluate(engine, read_judgments(Path("../shared/datasets/esci-sample")))
+    >>> report["rerank"]["hybrid_ltr"]["NDCG@10"]                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from shopsense.evaluation.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
+from shopsense.features.text import TextEncoder, product_text
+from shopsense.search.engine import SearchConfig, SearchEngine
+from shopsense.search.filters import Filters
+from shopsense.search.fusion import weighted
+from shopsense.search.judgments import ESCI_GAINS, JudgedQuery, iter_products
+from shopsense.search.ranker import SearchRanker
+
+logger = logging.getLogger(__name__)
+
+PROTOCOLS = ("rerank", "retrieval")
+METHODS = ("random", "bm25", "semantic", "hybrid", "hybrid_rrf", "hybrid_ltr")
+WEIGHTS: tuple[float, ...] = tuple(round(float(w), 2) for w in np.linspace(0.0, 1.0, 11))
+RANKER_GRID = ({"num_leaves": 7, "n_estimators": 150}, {"num_leaves": 15, "n_estimators": 300})
+
+
+@dataclass
+class QueryRun:
+    """One query's candidates under one protocol; arrays have shape ``(n,)`` or ``(n, F)``."""
+
+    query: JudgedQuery
+    ids: list[str]
+    bm25: npt.NDArray[np.float32]
+    cosine: npt.NDArray[np.float32]
+    rrf: npt.NDArray[np.float32]
+    features: npt.NDArray[np.float32]  # of the first ``len(features)`` candidates by ``head``
+    head: npt.NDArray[np.intp]
+    grades: npt.NDArray[np.int32]
+    bm25_list: list[str]
+    semantic_list: list[str]
+
+
+def esci_engine(
+    folder: Path, encoder: TextEncoder | None = None, cache: Path | None = None
+) -> SearchEngine:
+    """A search engine over a judgments folder's products; embeddings cached in ``cache``."""
+    products = list(iter_products(folder))
+    engine = SearchEngine(SearchConfig(), encoder)
+    texts = [product_text(p) for p in products]
+    vectors = None
+    path = None
+    if cache is not None:
+        digest = hashlib.sha1("\n".join(texts).encode()).hexdigest()[:16]
+        path = cache / f"embeddings-{digest}.npy"
+        if path.is_file():
+            vectors = np.load(path)
+    if vectors is None:
+        vectors = engine.encoder.encode(texts)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, vectors)
+    for start in range(0, len(products), 4096):
+        engine.upsert(products[start : start + 4096], vectors[start : start + 4096])
+    return engine
+
+
+def _order(scores: npt.NDArray[np.floating], rng: np.random.Generator) -> npt.NDArray[np.intp]:
+    """Descending order with ties broken at random."""
+    return np.lexsort((rng.random(len(scores)), -np.asarray(scores, np.float64)))
+
+
+def collect(engine: SearchEngine, queries: Sequence[JudgedQuery], protocol: str) -> list[QueryRun]:
+    """Evidence and features of every query's candidates under ``protocol``."""
+    retriever = engine.retriever
+    config = engine.config
+    runs = []
+    for query in queries:
+        if protocol == "rerank":
+            known = [pid for pid in query.grades if pid in engine.rows.row_of]
+            rows = np.asarray([engine.rows.row_of[pid] for pid in known], np.int64)
+            found = retriever.judge(query.text, rows)
+        else:
+            found = retriever.retrieve(query.text, Filters(), config)
+        ev = found.evidence
+        ids = [engine.rows.product(int(r)).id for r in found.rows]
+        rrf = retriever.fuse(ev, SearchConfig(fusion="rrf", rrf_k=config.rrf_k))
+        fused = retriever.fuse(ev, config)
+        head = np.argsort(-fused, kind="stable")[: config.rerank_depth]
+        if protocol == "rerank":
+            head = np.arange(len(ids))
+        features = retriever.features(found, head)
+        bm25_rows, _ = engine.lexical.search(found.evidence.parsed.text, 100)
+        vector = engine.encoder.encode_query(found.evidence.parsed.text or query.text)
+        semantic_rows, _ = engine.vectors.search(vector, 100)
+        runs.append(
+            QueryRun(
+                query=query,
+                ids=ids,
+                bm25=ev.bm25,
+                cosine=ev.cosine,
+                rrf=rrf,
+                features=features,
+                head=head,
+                grades=np.asarray([query.grades.get(i, 0) for i in ids], np.int32),
+                bm25_list=[engine.rows.product(int(r)).id for r in bm25_rows],
+                semantic_list=[engine.rows.product(int(r)).id for r in semantic_rows],
+            )
+        )
+    return runs
+
+
+def metrics(ranked: Sequence[str], query: JudgedQuery) -> dict[str, float]:
+    gains = query.gains(ESCI_GAINS)
+    exact = {pid: 1.0 for pid, grade in query.grades.items() if grade == 3}
+    return {
+        "NDCG@10": ndcg_at_k(list(ranked), gains, 10),
+        "Recall@50": recall_at_k(list(ranked), exact, 50),
+        "MRR": reciprocal_rank(list(ranked), exact),
+    }
+
+
+def _ranking(
+    run: QueryRun,
+    method: str,
+    protocol: str,
+    rng: np.random.Generator,
+    weight: float,
+    ranker: SearchRanker | None,
+) -> list[str]:
+    ids = run.ids
+    if method == "random":
+        return [ids[i] for i in rng.permutation(len(ids))]
+    if protocol == "retrieval" and method in ("bm25", "semantic"):
+        return run.bm25_list if method == "bm25" else run.semantic_list
+    if method == "bm25":
+        scores = run.bm25
+    elif method == "semantic":
+        scores = run.cosine
+    elif method == "hybrid_rrf":
+        scores = run.rrf
+    else:
+        scores = weighted(run.bm25, run.cosine, weight)
+        if method == "hybrid_ltr" and ranker is not None:
+            scores = _with_ranker(run, scores, ranker)
+    return [ids[i] for i in _order(scores, rng)]
+
+
+def _with_ranker(
+    run: QueryRun, fused: npt.NDArray[np.float32], ranker: SearchRanker
+) -> npt.NDArray[np.float32]:
+    learned = ranker.predict(run.features)
+    result = np.full(len(fused), -np.inf, np.float32)
+    head_mask = np.zeros(len(fused), bool)
+    head_mask[run.head] = True
+    result[run.head] = learned
+    rest = np.flatnonzero(~head_mask)
+    if len(rest):
+        floor = float(learned.min()) - 1.0 if len(learned) else 0.0
+        result[rest] = floor - 1e-3 * (1.0 + np.argsort(np.argsort(-fused[rest])))
+    return result
+
+
+def _mean_ndcg(
+    runs: Sequence[QueryRun],
+    protocol: str,
+    weight: float,
+    ranker: SearchRanker | None,
+    method: str,
+) -> float:
+    rng = np.random.default_rng(0)
+    values = [
+        metrics(_ranking(r, method, protocol, rng, weight, ranker), r.query)["NDCG@10"]
+        for r in runs
+    ]
+    return float(np.mean(values)) if values else 0.0
+
+
+def tune_weight(runs: Sequence[QueryRun], protocol: str) -> float:
+    """The fusion weight with the best mean NDCG@10 on ``runs``."""
+    return float(max(WEIGHTS, key=lambda w: _mean_ndcg(runs, protocol, w, None, "hybrid")))
+
+
+def train_ranker(
+    runs: Sequence[QueryRun], protocol: str, folds: int = 3, seed: int = 0
+) -> SearchRanker:
+    """A lambdarank model on ``runs``, hyper-parameters picked by ``folds``-fold CV."""
+    usable = [r for r in runs if len(r.head)]
+
+    def fit(train: Sequence[QueryRun], params: dict[str, int]) -> SearchRanker:
+        ranker = SearchRanker(label_gain=ESCI_GAINS, seed=seed, **params)
+        return ranker.fit([r.features for r in train], [r.grades[r.head] for r in train])
+
+    best, best_score = RANKER_GRID[0], -1.0
+    if len(usable) >= 2 * folds:
+        for params in RANKER_GRID:
+            scores = []
+            for train, test in _folds(usable, folds, seed):
+                weight = tune_weight(train, protocol)
+                scores.append(_mean_ndcg(test, protocol, weight, fit(train, params), "hybrid_ltr"))
+            if np.mean(scores) > best_score:
+                best, best_score = params, float(np.mean(scores))
+    return fit(usable, best)
+
+
+def _folds(
+    runs: Sequence[QueryRun], k: int, seed: int
+) -> list[tuple[list[QueryRun], list[QueryRun]]]:
+    order = np.random.default_rng(seed).permutation(len(runs))
+    parts = np.array_split(order, k)
+    out = []
+    for _i, part in enumerate(parts):
+        test = set(part.tolist())
+        out.append(([runs[j] for j in range(len(runs)) if j not in test], [runs[j] for j in part]))
+    return out
+
+
+def _score(
+    test: Sequence[QueryRun], protocol: str, weight: float, ranker: SearchRanker
+) -> dict[str, list[dict[str, float]]]:
+    rng = np.random.default_rng(1)
+    per_method: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
+    for run, method in itertools.product(test, METHODS):
+        ranked = _ranking(run, method, protocol, rng, weight, ranker)
+        per_method[method].append(metrics(ranked, run.query))
+    return per_method
+
+
+def evaluate(
+    engine: SearchEngine,
+    queries: Sequence[JudgedQuery],
+    train: tuple[SearchEngine, Sequence[JudgedQuery]] | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    protocols: Sequence[str] = PROTOCOLS,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Mean metrics per protocol and method (see the module docstring)."""
+    report: dict[str, dict[str, dict[str, float]]] = {}
+    for protocol in protocols:
+        runs = collect(engine, queries, protocol)
+        per_method: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
+        if train is not None:
+            train_runs = collect(train[0], train[1], protocol)
+            splits = [(train_runs, runs)]
+        else:
+            splits = _folds(runs, folds, seed)
+        weights = []
+        for train_part, test_part in splits:
+            weight = tune_weight(train_part, protocol)
+            weights.append(weight)
+            ranker = train_ranker(train_part, protocol, seed=seed)
+            for method, values in _score(test_part, protocol, weight, ranker).items():
+                per_method[method] += values
+            logger.info("%s fold: weight %.1f, %d test queries", protocol, weight, len(test_part))
+        report[protocol] = {
+            method: {k: float(np.mean([v[k] for v in values])) for k in values[0]}
+            for method, values in per_method.items()
+            if values
+        }
+        report[protocol]["hybrid"]["lexical_weight"] = float(np.mean(weights))
+    return report
