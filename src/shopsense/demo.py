@@ -87,8 +87,20 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_demo(settings: Settings, n_products: int = 5000, n_users: int = 2000, seed: int = 7) -> int:
-    """Run the demo; prints the evaluation table and two shoppers' recommendations."""
+def run_demo(
+    settings: Settings,
+    n_products: int = 5000,
+    n_users: int = 2000,
+    seed: int = 7,
+    serve: bool = False,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> int:
+    """Run the demo; prints the evaluation table and two shoppers' recommendations.
+
+    With ``serve`` it ends by serving the storefront, the dashboard and the API on
+    ``http://host:port`` (printing the URL) until interrupted.
+    """
     from shopsense.synth import ShopConfig, generate_shop, write_shop
 
     started = time.perf_counter()
@@ -131,4 +143,9 @@ def run_demo(settings: Settings, n_products: int = 5000, n_users: int = 2000, se
             print(f"            {row['because']}")
     print(f"\ndemo finished in {time.perf_counter() - started:.1f} s; data in {settings.data_dir}")
     print("try: shopsense recommend " + shoppers[0] + " | shopsense stats | shopsense --help")
-    return 0
+    if not serve:
+        return 0
+    from shopsense.commands.serve import serve as serve_http
+
+    print(f"\nstorefront: http://{host}:{port}/?as={shoppers[0]}  (browse as a sample shopper)")
+    return serve_http(settings, host=host, port=port)

@@ -124,18 +124,28 @@ class ServingMiddleware:
             self.metrics.observe(scope["method"], "(body too large)", 413, 0.0)
             return
         received = 0
+        exceeded = False
+        replaced = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise _BodyTooLargeError
             return message
 
         async def recording_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, replaced
+            if exceeded:
+                # The app turned the aborted read into its own error: answer 413 instead.
+                if not replaced:
+                    replaced = True
+                    status = 413
+                    await _send_json(send, 413, too_large)
+                return
             if message["type"] == "http.response.start":
                 status = int(message["status"])
             await send(message)
@@ -143,8 +153,9 @@ class ServingMiddleware:
         try:
             await self.app(scope, limited_receive, recording_send)
         except _BodyTooLargeError:
-            status = 413
-            await _send_json(send, 413, too_large)
+            if not replaced:
+                status = 413
+                await _send_json(send, 413, too_large)
         finally:
             route = scope.get("route")
             name = getattr(route, "path", None) or "(unmatched)"
