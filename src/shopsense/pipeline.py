@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopsense.config import Settings
 from shopsense.domain import EventKind
@@ -22,9 +22,13 @@ from shopsense.errors import ConfigError, ModelError
 from shopsense.evaluation.offline import evaluate
 from shopsense.evaluation.split import leave_one_out
 from shopsense.features.interactions import InteractionData
-from shopsense.models import MODELS, Recommender, load_model
+from shopsense.features.item_features import ItemFeatures, ItemFeatureSpace
+from shopsense.models import MODELS, ItemTower, Recommender, load_model
 from shopsense.store.artifacts import ArtifactStore, Bundle
 from shopsense.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from shopsense.features.text import TextEncoder
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ DEFAULT_MODELS = ("popularity", "als")
 #: "trending" and a co-occurrence model over baskets (sessions) for "bought together".
 SERVING_MODELS = ("trending", "bought_together")
 Step = Callable[[str], None]
+TowerFeatures = tuple[ItemFeatureSpace, ItemFeatures]
 
 
 @dataclass(frozen=True)
@@ -94,10 +99,32 @@ def build_interactions(store: SqlStore, settings: Settings) -> InteractionData:
     )
 
 
-def make_model(name: str) -> Recommender:
+def make_model(name: str, item_features: TowerFeatures | None = None) -> Recommender:
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))}")
-    return MODELS[name]()
+    model = MODELS[name]()
+    if item_features is not None and isinstance(model, ItemTower):
+        model.with_item_features(item_features[1], item_features[0])
+    return model
+
+
+def item_tower_features(store: SqlStore, data: InteractionData) -> TowerFeatures:
+    """The catalog's item features in ``data``'s item order, for the item tower.
+
+    Text embeddings come from the packaged encoder when the search extra is installed;
+    without it the tower uses the category / brand / attribute / price tokens alone.
+    """
+    from shopsense.features.item_features import catalog_features
+    from shopsense.features.text import default_encoder, model_path
+
+    products = [p for batch in store.catalog.iter_products() for p in batch]
+    try:
+        model_path()
+        encoder: TextEncoder | None = default_encoder()
+    except ConfigError as exc:
+        log.warning("item_tower without text embeddings: %s", exc)
+        encoder = None
+    return catalog_features(products, data.items.to_list(), encoder)
 
 
 @dataclass(frozen=True)
@@ -154,12 +181,16 @@ def train(
     data = build_interactions(store, settings)
     if data.n_users == 0:
         raise ModelError("no events with items to train on; ingest events first")
+    features = None
+    if "item_tower" in models:
+        step("building item features from the catalog")
+        features = item_tower_features(store, data)
     metrics: dict[str, dict[str, float]] = {}
     if evaluate_first:
         split = leave_one_out(data)
         for name in models:
             step(f"evaluating {name} (leave-one-out, full ranking)")
-            metrics[name] = evaluate(make_model(name), split, stage="test")
+            metrics[name] = evaluate(make_model(name, features), split, stage="test")
     manifest: dict[str, Any] = {
         "models": list(models),
         "metrics": metrics,
@@ -179,7 +210,7 @@ def train(
         for name in models:
             step(f"training {name} on all events")
             started = time.perf_counter()
-            model = make_model(name).fit(data)
+            model = make_model(name, features).fit(data)
             model.save(bundle.path / name)
             bundle.manifest.setdefault("train_seconds", {})[name] = time.perf_counter() - started
         if serving:

@@ -23,6 +23,7 @@ from shopsense.models import (
     MODELS,
     Hybrid,
     ItemKNN,
+    ItemTower,
     Popularity,
     Recommender,
     SASRec,
@@ -68,6 +69,28 @@ FACTORIES = {
     "bpr": lambda: BPR(factors=8, iterations=300, learning_rate=0.05, num_threads=1),
     "sasrec": lambda: SASRec(
         hidden=16, layers=1, dropout=0.0, epochs=60, valid_fraction=0.0, num_threads=1
+    ),
+    # No catalog features here: the tower falls back to one learned id embedding per item.
+    "item_tower": lambda: ItemTower(
+        factors=8,
+        hidden=16,
+        epochs=60,
+        learning_rate=0.01,
+        batch_size=8,
+        dropout=0.0,
+        num_threads=1,
+    ),
+    "item_tower_als": lambda: ItemTower(
+        objective="als",
+        factors=4,
+        hidden=16,
+        epochs=300,
+        learning_rate=0.01,
+        batch_size=8,
+        dropout=0.0,
+        num_threads=1,
+        als_iterations=20,
+        als_regularization=0.01,
     ),
     "hybrid": lambda: Hybrid(
         components={

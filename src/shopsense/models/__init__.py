@@ -4,7 +4,7 @@ Example::
 
     >>> from shopsense.models import MODELS, load_model
     >>> sorted(MODELS)
-    ['als', 'bpr', 'ease', 'hybrid', 'item_knn', 'popularity', 'sasrec', 'transition']
+    ['als', 'bpr', 'ease', 'hybrid', 'item_knn', 'item_tower', 'popularity', 'sasrec', 'transition']
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from shopsense.models.bpr import BPR
 from shopsense.models.ease import EASE
 from shopsense.models.hybrid import Hybrid
 from shopsense.models.item_knn import ItemKNN
+from shopsense.models.item_tower import ItemTower
 from shopsense.models.popularity import Popularity
 from shopsense.models.sasrec import SASRec
 from shopsense.models.transition import Transition
 
 MODELS: dict[str, type[Recommender]] = {
-    model.name: model for model in (Popularity, ItemKNN, EASE, Transition, ALS, BPR, SASRec, Hybrid)
+    model.name: model
+    for model in (Popularity, ItemKNN, EASE, Transition, ALS, BPR, SASRec, Hybrid, ItemTower)
 }
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "MODELS",
     "Hybrid",
     "ItemKNN",
+    "ItemTower",
     "Popularity",
     "Recommender",
     "SASRec",
