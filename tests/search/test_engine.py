@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import HashingEncoder
+from shopsense.domain import Product
+from shopsense.errors import ConfigError
+from shopsense.search import Filters, SearchConfig, SearchEngine
+
+
+@pytest.fixture(scope="module")
+def engine(products: list[Product], encoder: HashingEncoder) -> SearchEngine:
+    built = SearchEngine.build(products, encoder=encoder, popularity={"P2": 10.0, "P1": 5.0})
+    return built
+
+
+def test_finds_by_words_typos_and_explains(engine: SearchEngine) -> None:
+    result = engine.search("running shoes")
+    assert set(result.ids[:2]) == {"P1", "P2"}
+    assert "matches 'running'" in result.items[0].explanation
+    assert engine.search("runnning shoe").ids[0] in {"P1", "P2"}
+    assert engine.search("iphone case").ids[0] == "P6"
+    assert result.took_ms > 0
+
+
+def test_price_phrase_becomes_a_filter(engine: SearchEngine) -> None:
+    result = engine.search("running shoes under 80")
+    assert result.understood == ["price <= 80"]
+    assert result.filters == {"price_max": 80.0}
+    assert all(h.price is not None and h.price <= 80 for h in result.items)
+    assert "P2" not in result.ids
+
+
+def test_brand_and_colour_words_filter_but_fall_back(engine: SearchEngine) -> None:
+    brand = engine.search("stormline shoe")
+    assert brand.ids[0] == "P1" and "brand: Stormline" in brand.understood
+    blue = engine.search("blue shoe")
+    assert blue.ids[0] == "P1" and "colour: blue" in blue.understood
+    # No purple product exists: the colour reading is dropped instead of returning nothing.
+    purple = engine.search("purple sofa")
+    assert purple.ids[0] == "P4" and purple.understood == []
+
+
+def test_explicit_filters_facets_and_total(engine: SearchEngine) -> None:
+    result = engine.search(
+        "running", filters=Filters(categories=("Sports > Running",), in_stock=True)
+    )
+    assert set(result.ids) <= {"P1", "P2", "P3"} and result.total == len(result.ids)
+    facets = dict(result.facets)
+    assert ("Sports > Running", result.total) in facets["category"]
+    assert sum(count for _, count in facets["brand"]) == result.total
+    attrs = engine.search("shoe", filters=Filters(attributes={"color": ["red"]}))
+    assert attrs.ids == ["P2"]
+    stock = engine.search("mug", filters=Filters(in_stock=False))
+    assert stock.ids == ["P5"]
+
+
+@pytest.mark.parametrize(
+    ("sort", "key"),
+    [
+        ("price_asc", lambda p: p.price),
+        ("price_desc", lambda p: -p.price),
+        ("newest", lambda p: -p.created_at.timestamp()),
+    ],
+)
+def test_sorts(engine: SearchEngine, products: list[Product], sort: str, key: object) -> None:
+    by_id = {p.id: p for p in products}
+    ids = engine.search("running shoe", sort=sort, page_size=50).ids
+    values = [key(by_id[i]) for i in ids]  # type: ignore[operator]
+    assert values == sorted(values)
+
+
+def test_popularity_sort(engine: SearchEngine) -> None:
+    assert engine.search("running shoe", sort="popularity").ids[:2] == ["P2", "P1"]
+
+
+def test_pages_partition_the_results(engine: SearchEngine) -> None:
+    full = engine.search("shoe", page_size=50)
+    pages = [engine.search("shoe", page=p, page_size=2).ids for p in range(1, 6)]
+    assert [i for page in pages for i in page] == full.ids
+    assert all(len(page) <= 2 for page in pages)
+
+
+def test_bad_requests_raise_config_errors(engine: SearchEngine) -> None:
+    with pytest.raises(ConfigError, match="sort"):
+        engine.search("shoe", sort="cheapest")
+    with pytest.raises(ConfigError, match="page"):
+        engine.search("shoe", page=0)
+    with pytest.raises(ConfigError, match="fusion"):
+        SearchConfig(fusion="max")
+
+
+def test_suggest(engine: SearchEngine) -> None:
+    assert engine.suggest("runn")[0] == "running"
+    assert engine.suggest("running sh")[0].startswith("running sho")
+    assert engine.suggest("") == []
+
+
+def test_rrf_fusion_gives_the_same_top_result(engine: SearchEngine) -> None:
+    rrf = engine.with_config(fusion="rrf")
+    assert rrf.search("leather wallet").ids[0] == "P8"
+
+
+class FavouriteBrand:
+    """Affinity stub: the shopper loves Peakform."""
+
+    def __init__(self, products: list[Product]) -> None:
+        self.brand = {p.id: p.brand for p in products}
+
+    def affinity(
+        self, user_id: str | None, history: Sequence[str] | None, item_ids: Sequence[str]
+    ) -> np.ndarray | None:
+        if user_id is None:
+            return None
+        return np.array([5.0 if self.brand[i] == "Peakform" else 0.0 for i in item_ids], np.float32)
+
+
+def test_personalization_is_per_request(products: list[Product], encoder: HashingEncoder) -> None:
+    engine = SearchEngine.build(products, encoder=encoder)
+    engine.personalizer = FavouriteBrand(products)
+    plain = engine.search("running")
+    assert not plain.personalized
+    personal = engine.search("running", user_id="U1")
+    assert personal.personalized and set(personal.ids[:2]) == {"P2", "P3"}  # the Peakform ones
+    assert sorted(personal.ids) == sorted(plain.ids)  # re-ordered, nothing added or lost
+    off = engine.search("running", user_id="U1", personalize=False)
+    assert off.ids == plain.ids
+
+
+def test_upsert_remove_and_save_load(
+    products: list[Product], encoder: HashingEncoder, tmp_path: Path
+) -> None:
+    engine = SearchEngine.build(products, encoder=encoder)
+    engine.upsert([Product(id="P9", title="Hiking boot, waterproof", price=150.0)])
+    engine.upsert([products[0].model_copy(update={"price": 59.0})])
+    assert engine.search("hiking boot").ids[0] == "P9"
+    assert engine.search("trail shoe").items[0].price == 59.0
+    assert engine.remove(["P2", "nope"]) == 1
+    assert "P2" not in engine.search("running shoe").ids
+    assert len(engine) == len(products)
+    engine.save(tmp_path / "search")
+    loaded = SearchEngine.load(tmp_path / "search", encoder=encoder)
+    for query in ("running shoe", "hiking boot", "sofa"):
+        assert loaded.search(query).ids == engine.search(query).ids

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import pytest
+
+from shopsense.search.query import parse_query
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "low", "high"),
+    [
+        ("waterproof running shoes under 80", "waterproof running shoes", None, 80.0),
+        ("sofa below $300.50", "sofa", None, 300.5),
+        ("lamp between 20 and 50 dollars", "lamp", 20.0, 50.0),
+        ("rug $20-$40", "rug", 20.0, 40.0),
+        ("desk over 100", "desk", 100.0, None),
+        ("tv over 100 under 400", "tv", 100.0, 400.0),
+        ("1/2 inch binder", "1/2 inch binder", None, None),
+        ("3 seater sofa", "3 seater sofa", None, None),
+    ],
+)
+def test_price_phrases(query: str, text: str, low: float | None, high: float | None) -> None:
+    parsed = parse_query(query)
+    assert (parsed.text, parsed.price_min, parsed.price_max) == (text, low, high)
+
+
+def test_brands_and_colours() -> None:
+    parsed = parse_query("Nike air max grey", brands={"nike": "Nike", "air max": "Air Max"})
+    assert parsed.brands == ("Air Max", "Nike")
+    assert parsed.colours == ("grey",)
+    assert parsed.text == "Nike air max grey"  # brand and colour words stay for ranking
+    assert parsed.notes == ["brand: Air Max", "brand: Nike", "colour: grey"]
