@@ -39,7 +39,8 @@ class RecentEvents:
     """The last ``per_user`` relevant events of up to ``max_users`` shoppers, oldest first.
 
     ``relevant`` picks the events worth keeping (e.g. those with a positive weight, so a
-    flood of impressions does not push the shopper's purchases out); default all.
+    flood of impressions does not push the shopper's purchases out); default all. On first
+    use the last ``scan * per_user`` stored events are read and filtered.
     """
 
     def __init__(
@@ -48,7 +49,9 @@ class RecentEvents:
         per_user: int = 50,
         max_users: int = 50_000,
         relevant: Callable[[Event], bool] | None = None,
+        scan: int = 20,
     ) -> None:
+        self.scan = scan
         self._load = load
         self._relevant = relevant or (lambda event: True)
         self.per_user = per_user
@@ -65,7 +68,7 @@ class RecentEvents:
             shopper = self._shoppers.get(user_id)
             if shopper is None:
                 # Loading under the lock: an event committed meanwhile cannot be missed.
-                loaded = self._load(user_id, 10 * self.per_user)
+                loaded = self._load(user_id, self.scan * self.per_user)
                 events = [e for e in loaded if self._relevant(e)][-self.per_user :]
                 shopper = _Shopper(events, {e.event_id for e in events})
                 self._shoppers[user_id] = shopper

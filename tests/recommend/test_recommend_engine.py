@@ -1,0 +1,153 @@
+"""Scenarios, business rules and explanations on a fixture whose answers are known.
+
+Five shoppers buy A, B and C together, four buy D, E and F. A-C are kitchen products,
+D-F outdoor ones. A shopper holding A and B must be shown C first, because of B.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shopsense.domain import Event, EventKind, Product
+from shopsense.errors import ValidationError
+from shopsense.features.interactions import InteractionData
+from shopsense.models import ItemKNN, Popularity
+from shopsense.recommend import (
+    CatalogView,
+    ItemFilter,
+    ModelSet,
+    RecommendationEngine,
+)
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def products(out_of_stock: tuple[str, ...] = ()) -> list[Product]:
+    return [
+        Product(
+            id=item,
+            title=f"Product {item}",
+            category="Home > Kitchen" if item in "ABC" else "Outdoor > Camping",
+            price=10.0 * (i + 1),
+            in_stock=item not in out_of_stock,
+        )
+        for i, item in enumerate("ABCDEF")
+    ]
+
+
+@pytest.fixture(scope="module")
+def models() -> ModelSet:
+    baskets = {f"a{i}": "ABC" for i in range(5)} | {f"d{i}": "DEF" for i in range(4)}
+    data = InteractionData.from_sequences({u: list(items) for u, items in baskets.items()})
+    fitted = {
+        "item_knn": ItemKNN(similarity="cosine").fit(data),
+        "trending": Popularity().fit(data),
+        "bought_together": ItemKNN(similarity="cooccurrence").fit(data),
+    }
+    return ModelSet.from_models("b1", {"primary": "item_knn"}, fitted)
+
+
+def engine(models: ModelSet, out_of_stock: tuple[str, ...] = ()) -> RecommendationEngine:
+    return RecommendationEngine(models, CatalogView(products(out_of_stock)))
+
+
+def events(*items: str, kind: str = "view", session: str | None = None) -> list[Event]:
+    return [
+        Event(
+            event_id=f"e{i}{item}{kind}",
+            user_id="target",
+            session_id=session,
+            kind=kind,
+            item_id=item,
+            timestamp=T0 + timedelta(minutes=i),
+        )
+        for i, item in enumerate(items)
+    ]
+
+
+def test_for_you_recommends_the_missing_item_because_of_the_latest(models: ModelSet) -> None:
+    result = engine(models).recommend("for_you", "target", events("A", "B", kind="purchase"), n=3)
+    assert result.strategy == "item_knn"
+    assert result.items[0].item_id == "C"
+    assert result.items[0].reason == "because you bought Product B"
+    assert {r.item_id for r in result.items}.isdisjoint({"A", "B"})
+
+
+def test_out_of_stock_items_are_left_out_and_the_list_is_padded(models: ModelSet) -> None:
+    result = engine(models, out_of_stock=("C",)).recommend(
+        "for_you", "target", events("A", "B"), n=3
+    )
+    ids = [r.item_id for r in result.items]
+    assert "C" not in ids and len(ids) == 3
+    assert set(ids) <= {"D", "E", "F"}
+    assert all(r.reason == "popular in Outdoor" for r in result.items)
+
+
+def test_unknown_shopper_gets_trending_with_its_category(models: ModelSet) -> None:
+    result = engine(models).recommend("for_you", "nobody", [], n=2)
+    assert result.strategy == "trending"
+    assert [r.item_id for r in result.items] == ["A", "B"]
+    assert result.items[0].reason == "popular in Home"
+
+
+def test_category_and_price_filters(models: ModelSet) -> None:
+    rules = ItemFilter(category="Outdoor > Camping", price_max=50.0)
+    result = engine(models).recommend("for_you", "target", events("A", "B"), n=5, rules=rules)
+    assert [r.item_id for r in result.items] == ["D", "E"]
+    nothing = ItemFilter(category="Outdoor")  # a prefix of the path matches too
+    assert len(engine(models).recommend("trending", "t", [], n=5, rules=nothing).items) == 3
+
+
+def test_similar_items_of_an_anchor(models: ModelSet) -> None:
+    result = engine(models).recommend("similar", "target", [], n=2, item_id="A")
+    assert {r.item_id for r in result.items} == {"B", "C"}
+    assert all(r.reason == "similar to Product A" for r in result.items)
+
+
+def test_bought_together_with_the_cart(models: ModelSet) -> None:
+    cart = events("D", kind="add_to_cart", session="s1")
+    result = engine(models).recommend("bought_together", "target", cart, n=2)
+    assert result.strategy == "bought_together"
+    assert {r.item_id for r in result.items} == {"E", "F"}
+    assert all(r.reason == "often bought with Product D" for r in result.items)
+
+
+def test_session_scenario_reads_only_the_current_session(models: ModelSet) -> None:
+    history = events("A", "B", session="old") + events("D", session="new")
+    history = sorted(history, key=lambda e: (e.session_id != "old", e.timestamp))
+    result = engine(models).recommend("session", "target", history, n=2)
+    # Only D is in the current session, so its neighbours come first (A, B were seen).
+    assert {r.item_id for r in result.items} == {"E", "F"}
+    assert all("Product D" in r.reason for r in result.items)
+
+
+def test_unknown_anchor_and_scenario_are_validation_errors(models: ModelSet) -> None:
+    with pytest.raises(ValidationError, match="item_id"):
+        engine(models).recommend("similar", "t", [], item_id="nope")
+    with pytest.raises(ValidationError, match="scenario"):
+        engine(models).recommend("magic", "t", [])  # type: ignore[arg-type]
+
+
+def test_forget_user_zeroes_learned_factors() -> None:
+    from shopsense.models import ALS
+
+    data = InteractionData.from_sequences({"u1": ["A", "B"], "u2": ["B", "C"]})
+    als = ALS(factors=4, iterations=3).fit(data)
+    models = ModelSet.from_models("b", {"primary": "als"}, {"als": als})
+    engine_ = RecommendationEngine(models, CatalogView(products()))
+    assert abs(als.user_factors_[0]).sum() > 0
+    engine_.forget_user("u1")
+    assert abs(als.user_factors_[0]).sum() == 0
+    assert abs(als.user_factors_[1]).sum() > 0
+
+
+def test_kinds_map_to_verbs() -> None:
+    from shopsense.recommend import explain
+
+    assert explain.because(EventKind.ADD_TO_CART, "Mug") == "because you added Mug to your cart"
+    assert explain.because(EventKind.CLICK, "Mug") == "because you viewed Mug"
+    assert explain.popular_in("") == "popular right now"
+    assert explain.matches(" rain jacket ") == "matches 'rain jacket'"
+    assert explain.short("x" * 100).endswith("…") and len(explain.short("x" * 100)) == 60

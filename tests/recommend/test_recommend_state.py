@@ -1,0 +1,85 @@
+"""The serving catalog and the shoppers' recent events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shopsense.domain import Event, Product
+from shopsense.features.idmap import IdMap
+from shopsense.recommend import CatalogView, ItemFilter, RecentEvents
+from shopsense.recommend.history import current_session, item_history
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def event(n: int, user: str = "u", kind: str = "view", minutes: int | None = None) -> Event:
+    return Event(
+        event_id=f"e{n}",
+        user_id=user,
+        kind=kind,
+        item_id=f"P{n}",
+        session_id=f"s{n // 10}",
+        timestamp=T0 + timedelta(minutes=n if minutes is None else minutes),
+    )
+
+
+def test_masks_follow_catalog_updates() -> None:
+    view = CatalogView([Product(id="a", title="A", price=5), Product(id="b", title="B")])
+    items = IdMap(["a", "b", "c"])
+    assert view.mask(items, ItemFilter()).tolist() == [True, True, False]
+    assert view.mask(items, ItemFilter(price_min=1)).tolist() == [True, False, False]
+    view.upsert([Product(id="c", title="C"), Product(id="a", title="A", in_stock=False)])
+    assert view.mask(items, ItemFilter()).tolist() == [False, True, True]
+    view.remove(["b"])
+    assert view.mask(items, ItemFilter(in_stock_only=False)).tolist() == [True, False, True]
+    assert view.get_many(["c", "zz", "a"])[0].id == "c"
+
+
+def test_recent_events_load_once_then_add_in_time_order() -> None:
+    loads: list[str] = []
+
+    def load(user: str, limit: int) -> list[Event]:
+        loads.append(user)
+        return [event(1), event(5)]
+
+    recent = RecentEvents(load, per_user=3)
+    assert [e.event_id for e in recent.get("u")] == ["e1", "e5"]
+    recent.add([event(3), event(3), event(9), event(2, user="someone-else")])
+    assert [e.event_id for e in recent.get("u")] == ["e3", "e5", "e9"]  # capped at 3
+    assert loads == ["u"]
+    recent.forget("u")
+    recent.get("u")
+    assert loads == ["u", "u"]
+
+
+def test_irrelevant_events_do_not_push_purchases_out() -> None:
+    stored = [event(1, kind="purchase")] + [event(n, kind="impression") for n in range(2, 40)]
+    recent = RecentEvents(
+        lambda u, limit: stored[-limit:], per_user=3, relevant=lambda e: e.kind != "impression"
+    )
+    assert [e.event_id for e in recent.get("u")] == ["e1"]
+    recent.add([event(50, kind="impression")])
+    assert [e.event_id for e in recent.get("u")] == ["e1"]
+
+
+@given(st.lists(st.integers(0, 500), max_size=60))
+def test_recent_events_stay_sorted_and_unique(minutes: list[int]) -> None:
+    recent = RecentEvents(lambda u, limit: [], per_user=20)
+    recent.get("u")
+    recent.add([event(i, minutes=m) for i, m in enumerate(minutes)])
+    recent.add([event(i, minutes=m) for i, m in enumerate(minutes)])  # re-sent: no duplicates
+    kept = recent.get("u")
+    stamps = [e.timestamp for e in kept]
+    assert stamps == sorted(stamps)
+    assert len({e.event_id for e in kept}) == len(kept) == min(len(minutes), 20)
+
+
+def test_item_history_and_sessions() -> None:
+    events = [event(1, kind="view"), event(2, kind="impression"), event(11, kind="purchase")]
+    items, weights = item_history(events, {"view": 1.0, "purchase": 8.0})  # type: ignore[dict-item]
+    assert items == ["P1", "P11"] and weights == [1.0, 8.0]
+    assert [e.event_id for e in current_session(events)] == ["e11"]
+    assert current_session([]) == []
