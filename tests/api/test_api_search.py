@@ -1,0 +1,60 @@
+"""Search over HTTP with the real engine: results, facets, autocomplete, fresh products."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import HEADERS
+from shopsense.api import ServeConfig, create_app
+from shopsense.config import Settings
+
+pytest.importorskip("tantivy", reason="search needs the search extra")
+
+
+@pytest.fixture(scope="module")
+def search_client(shop_copy: Settings) -> Iterator[TestClient]:
+    app = create_app(shop_copy, ServeConfig(api_key="test-key"), search=True)
+    with TestClient(app) as client:
+        state = client.app.state.serving  # type: ignore[attr-defined]
+        assert state.search.ready.wait(180), "search index did not build"
+        assert state.search.status == "ready", state.search.error
+        yield client
+
+
+def test_search_returns_explained_items_and_facets(search_client: TestClient) -> None:
+    state = search_client.app.state.serving  # type: ignore[attr-defined]
+    word = state.catalog.products()[0].title.split()[-1]
+    body = search_client.get("/search", params={"q": word, "page_size": 5}).json()
+    assert body["total"] >= 1 and 1 <= len(body["items"]) <= 5
+    assert body["request_id"] and all(item["explanation"] for item in body["items"])
+    assert body["facets"]
+    category = state.catalog.products()[0].category_path.split(" > ")[0]
+    filtered = search_client.get("/search", params={"q": word, "category": category}).json()
+    assert all(i["category"].startswith(category) for i in filtered["items"])
+
+
+def test_autocomplete(search_client: TestClient) -> None:
+    state = search_client.app.state.serving  # type: ignore[attr-defined]
+    word = state.catalog.products()[0].title.split()[0].lower()
+    body = search_client.get("/suggest", params={"q": word[:3]}).json()
+    assert body["suggestions"] and all(s.startswith(word[:3]) for s in body["suggestions"])
+
+
+def test_an_upserted_product_is_searchable_within_a_second(search_client: TestClient) -> None:
+    product = {"id": "FRESH-1", "title": "Zyqlorp heated yoga blanket", "category": "Home"}
+    started = time.perf_counter()
+    response = search_client.put("/catalog/products", json={"products": [product]}, headers=HEADERS)
+    assert response.status_code == 200 and response.json()["searchable"]
+    found = search_client.get("/search", params={"q": "zyqlorp"}).json()
+    assert time.perf_counter() - started < 1.0
+    assert found["items"][0]["item_id"] == "FRESH-1"
+
+
+def test_bad_search_parameters(search_client: TestClient) -> None:
+    assert search_client.get("/search").json()["field"] == "q"
+    assert search_client.get("/search", params={"q": "x", "sort": "best"}).status_code == 422
+    assert search_client.get("/search", params={"q": "x", "page": 0}).json()["field"] == "page"
