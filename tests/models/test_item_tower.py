@@ -48,6 +48,7 @@ def model(request: pytest.FixtureRequest) -> ItemTower:
     tower = ItemTower(
         objective=request.param, factors=8, hidden=16, epochs=60, learning_rate=0.01,
         batch_size=32, dropout=0.0, num_threads=1, als_iterations=10, patience=60,
+        regression_epochs=60, regression_batch_size=32,
     )  # fmt: skip
     return tower.with_item_features(features, space).fit(data)
 

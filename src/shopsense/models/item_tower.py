@@ -67,11 +67,15 @@ class ItemTower(Recommender):
     #: The inner σ: "sigmoid" (the seed's), "relu" or "gelu".
     activation: str = "gelu"
     dropout: float = 0.1
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     weight_decay: float = 0.0
-    batch_size: int = 512
-    epochs: int = 20
-    #: ``objective="als"``: share of items held out to stop the regression early.
+    #: ``objective="softmax"``: (user, item) pairs per step and passes over them.
+    batch_size: int = 1024
+    epochs: int = 10
+    #: ``objective="als"``: items per step, upper bound on epochs, and the share of items
+    #: held out to stop the regression early (after ``patience`` epochs without progress).
+    regression_batch_size: int = 256
+    regression_epochs: int = 300
     valid_fraction: float = 0.1
     patience: int = 10
     als_regularization: float = 0.05
@@ -211,11 +215,11 @@ class ItemTower(Recommender):
             self.net_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
         best, best_state, since_best = np.inf, _copy_state(self.net_), 0
-        for epoch in range(1, self.epochs + 1):
+        for epoch in range(1, self.regression_epochs + 1):
             self.net_.train()
             order = rng.permutation(train)
-            for start in range(0, order.size, self.batch_size):
-                batch = order[start : start + self.batch_size]
+            for start in range(0, order.size, self.regression_batch_size):
+                batch = order[start : start + self.regression_batch_size]
                 predicted = self._forward(_tensors(features.rows(batch)))
                 loss = ((predicted - targets[batch]) ** 2).sum(dim=1).mean()
                 optimizer.zero_grad(set_to_none=True)
