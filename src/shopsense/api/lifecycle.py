@@ -27,7 +27,7 @@ from typing import Any
 from shopsense.api.config import ServeConfig
 from shopsense.config import Settings
 from shopsense.errors import ModelError, ShopSenseError
-from shopsense.recommend import CatalogView, ModelSet, RecommendationEngine
+from shopsense.recommend import CatalogView, ItemFilter, ModelSet, RecommendationEngine
 from shopsense.store.artifacts import ArtifactStore, Bundle
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,9 @@ class ModelManager:
         engine = RecommendationEngine(models, self.catalog, self.settings.event_weights.weights)
         for user_id in self.forgotten:
             engine.forget_user(user_id)
+        for model in models.models.values():
+            # Business-rule columns for the new item maps, computed before the swap.
+            self.catalog.mask(model.items_, ItemFilter())
         self.engine = engine  # one reference assignment: the swap
         self.swaps += 1
         log.info("serving bundle %s", bundle.id)

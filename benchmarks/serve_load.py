@@ -1,0 +1,278 @@
+"""Serving load benchmarks over loopback: recommendations, search, event ingestion, a mixed
+run, and p99 during model hot swaps.
+
+Starts ``shopsense serve`` (one process) over a trained shop, drives it with
+:mod:`serve_loadgen` (many keep-alive connections, one generator process) and prints a
+Markdown table (``--write`` also saves it to ``benchmarks/results/serve.md``).
+
+    python benchmarks/serve_load.py                         # all, sample shop 5000 x 2000
+    python benchmarks/serve_load.py --only recs,events --seconds 5 --products 500 --users 200
+
+Targets (issue 5): recommendations >= 500 req/s with p99 <= 30 ms; search >= 200 req/s with
+p99 <= 60 ms; events >= 5,000/s with the store holding exactly the acknowledged events; a
+60 s mixed run with zero errors; p99 during hot swaps within 20 % of p99 without.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import itertools
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from serve_loadgen import LoadResult, RequestMix, event_loop_policy, get, post, run_load
+from shopsense.config import Settings
+from shopsense.store import ArtifactStore, open_store
+
+KEY = "bench-key"
+HEADERS = {"X-API-Key": KEY}
+RESULTS = Path(__file__).parent / "results" / "serve.md"
+
+
+def prepare(data_dir: Path, products: int, users: int) -> Settings:
+    """A trained shop with two published bundles (the hot-swap benchmark alternates them)."""
+    from shopsense.demo import run_demo
+    from shopsense.pipeline import train
+
+    settings = Settings(data_dir=data_dir)
+    artifacts = ArtifactStore(settings.artifacts_dir)
+    if artifacts.latest() is None:
+        print(f"building the sample shop ({products} products, {users} shoppers) in {data_dir}")
+        with contextlib.redirect_stdout(io.StringIO()):
+            run_demo(settings, n_products=products, n_users=users)
+    if len([b for b in artifacts.list() if b.published]) < 2:
+        train(open_store(settings), settings)
+    return settings
+
+
+def start_server(settings: Settings, port: int, search: bool) -> subprocess.Popen[bytes]:
+    env = os.environ | {"SHOPSENSE_API_KEY": KEY, "OPENBLAS_NUM_THREADS": "1"}
+    code = "from shopsense.cli import main; raise SystemExit(main())"
+    args = ["--data-dir", str(settings.data_dir), "serve", "--port", str(port)]
+    if not search:
+        args.append("--no-search")
+    server = subprocess.Popen([sys.executable, "-c", code, *args], env=env)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
+            if not search or health["search"] in ("ready", "failed"):
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server.kill()
+    raise SystemExit("the server did not become ready")
+
+
+class Workload:
+    """Request makers over the shop's real users, products and title words."""
+
+    def __init__(self, settings: Settings) -> None:
+        store = open_store(settings)
+        self.users = sorted({str(u) for b in store.events.iter_batches() for u in b.user_id})
+        self.items = sorted(store.catalog.ids())
+        words = [
+            w.lower() for p in store.catalog.get_many(self.items[:2000]) for w in p.title.split()
+        ]
+        self.words = [w for w in dict.fromkeys(words) if w.isalpha() and len(w) > 3]
+        store.close()
+        self.counter = itertools.count()
+        self.run_id = f"{time.time_ns():x}"
+
+    def recs(self, rng: random.Random) -> tuple[str, bytes]:
+        user = rng.choice(self.users) if rng.random() < 0.9 else f"new-{rng.randrange(10**6)}"
+        scenario = rng.choice(("for_you", "for_you", "for_you", "session", "trending"))
+        return get(f"/recommendations/{user}?n=10&scenario={scenario}", "recommendations")
+
+    def similar(self, rng: random.Random) -> tuple[str, bytes]:
+        return get(f"/items/{rng.choice(self.items)}/similar?n=10", "similar")
+
+    def search(self, rng: random.Random) -> tuple[str, bytes]:
+        query = "+".join(rng.sample(self.words, rng.choice((1, 1, 2))))
+        return get(f"/search?q={query}&page_size=20", "search")
+
+    def events(self, rng: random.Random, size: int = 500) -> tuple[str, bytes]:
+        events = []
+        for _ in range(size):
+            n = next(self.counter)
+            events.append(
+                {
+                    "event_id": f"bench-{self.run_id}-{n}",
+                    "user_id": rng.choice(self.users),
+                    "kind": rng.choice(("view", "view", "click", "add_to_cart", "purchase")),
+                    "item_id": rng.choice(self.items),
+                }
+            )
+        return post("/events", orjson.dumps({"events": events}), HEADERS, "events")
+
+
+def run(port: int, mix: RequestMix, connections: int, seconds: float, **kw: Any) -> LoadResult:
+    return asyncio.run(run_load("127.0.0.1", port, mix, connections, seconds, **kw))
+
+
+def acknowledged(result: LoadResult) -> int:
+    return sum(orjson.loads(body).get("accepted", 0) for label, body in result.bodies)
+
+
+def row(name: str, result: LoadResult, label: str | None, target: str, ok: bool) -> str:
+    s = result.stats(label)
+    return (
+        f"| {name} | {s['requests']:.0f} | {s['rps']:.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} "
+        f"| {result.failed} | {target} | {'yes' if ok else 'NO'} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "shopsense-bench"
+    )
+    parser.add_argument("--products", type=int, default=5000)
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20.0, help="per single benchmark")
+    parser.add_argument("--mixed-seconds", type=float, default=60.0)
+    parser.add_argument("--only", default="recs,search,events,mixed,swap")
+    parser.add_argument("--write", action="store_true", help=f"save the table to {RESULTS}")
+    args = parser.parse_args(argv)
+    chosen = set(args.only.split(","))
+    event_loop_policy()
+    settings = prepare(args.data_dir, args.products, args.users)
+    work = Workload(settings)
+    needs_search = bool(chosen & {"search", "mixed"})
+    server = start_server(settings, args.port, search=needs_search)
+    rows: list[str] = []
+    notes: list[str] = []
+    try:
+        port, conns, secs = args.port, args.connections, args.seconds
+        run(port, RequestMix([(1.0, work.recs)]), conns, 2.0)  # warm up
+        if "recs" in chosen:
+            r = run(port, RequestMix([(1.0, work.recs)]), conns, secs)
+            s = r.stats()
+            ok = s["rps"] >= 500 and s["p99_ms"] <= 30 and r.failed == 0
+            rows.append(row("recommendations", r, None, ">= 500/s, p99 <= 30 ms", ok))
+        if "search" in chosen:
+            r = run(port, RequestMix([(1.0, work.search)]), conns, secs)
+            s = r.stats()
+            ok = s["rps"] >= 200 and s["p99_ms"] <= 60 and r.failed == 0
+            rows.append(row("search", r, None, ">= 200/s, p99 <= 60 ms", ok))
+        if "events" in chosen:
+            rows.append(bench_events(settings, work, port, conns // 4 or 1, secs, notes))
+        if "mixed" in chosen:
+            mix = RequestMix(
+                [
+                    (70, work.recs),
+                    (15, work.search),
+                    (10, work.similar),
+                    (5, lambda rng: work.events(rng, 50)),
+                ]
+            )
+            r = run(port, mix, conns, args.mixed_seconds)
+            rows.append(
+                row(f"mixed {args.mixed_seconds:.0f} s", r, None, "0 errors", r.failed == 0)
+            )
+            for label in ("recommendations", "search", "similar", "events"):
+                rows.append(row(f"  mixed: {label}", r, label, "", True))
+        if "swap" in chosen:
+            rows += bench_swap(settings, work, port, conns, secs, notes)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    command = " ".join(argv or sys.argv[1:])
+    header = [
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs shared by server and load "
+        f"generator; {args.connections} connections; shop {len(work.items)} products, "
+        f"{len(work.users)} shoppers; command: `python benchmarks/serve_load.py {command}`",
+        "",
+        "| benchmark | requests | req/s | p50 ms | p99 ms | errors | target | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    table = "\n".join(header + rows + [""] + notes)
+    print(table)
+    if args.write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text("# Serving benchmarks\n\n" + table + "\n")
+    return 0
+
+
+def bench_events(
+    settings: Settings, work: Workload, port: int, conns: int, secs: float, notes: list[str]
+) -> str:
+    store = open_store(settings)
+    before = store.events.count()
+    r = run(port, RequestMix([(1.0, work.events)]), conns, secs, keep_bodies=lambda _: True)
+    acked = acknowledged(r)
+    after = store.events.count()
+    store.close()
+    rate = acked / r.seconds
+    exact = after - before == acked
+    notes.append(
+        f"- events: {acked:,} acknowledged in {r.seconds:.1f} s = {rate:,.0f} events/s "
+        f"(batches of 500); store grew by {after - before:,}: "
+        f"{'exactly the acknowledged events' if exact else 'MISMATCH'}."
+    )
+    s = r.stats()
+    return (
+        f"| events (batches of 500) | {s['requests']:.0f} | {rate:,.0f} events/s | "
+        f"{s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {r.failed} | >= 5,000 events/s, exact count "
+        f"| {'yes' if rate >= 5000 and exact and r.failed == 0 else 'NO'} |"
+    )
+
+
+def bench_swap(
+    settings: Settings, work: Workload, port: int, conns: int, secs: float, notes: list[str]
+) -> list[str]:
+    mix = RequestMix([(1.0, work.recs)])
+    baseline = run(port, mix, conns, secs)
+    published = [b.id for b in ArtifactStore(settings.artifacts_dir).list() if b.published][-2:]
+    stop = threading.Event()
+    swaps: list[float] = []
+
+    def swapper() -> None:
+        with httpx.Client(headers=HEADERS, timeout=30) as client:
+            for target in itertools.cycle(published):
+                if stop.wait(1.0):
+                    return
+                started = time.perf_counter()
+                response = client.post(f"http://127.0.0.1:{port}/admin/models/{target}/activate")
+                response.raise_for_status()
+                swaps.append(time.perf_counter() - started)
+
+    thread = threading.Thread(target=swapper)
+    thread.start()
+    swapping = run(port, mix, conns, secs)
+    stop.set()
+    thread.join()
+    p99_base, p99_swap = baseline.stats()["p99_ms"], swapping.stats()["p99_ms"]
+    ratio = p99_swap / p99_base
+    ok = ratio <= 1.2 and swapping.failed == 0
+    notes.append(
+        f"- hot swap: {len(swaps)} swaps (slowest activate call "
+        f"{1000 * max(swaps, default=0):.0f} ms) during {secs:.0f} s; "
+        f"p99 {p99_swap:.1f} ms vs {p99_base:.1f} ms without "
+        f"= {ratio:.2f}x (target <= 1.20x); failed requests: {swapping.failed}."
+    )
+    return [
+        row("recommendations, no swap", baseline, None, "", True),
+        row("recommendations, swap every 1 s", swapping, None, "p99 within 20 %, 0 errors", ok),
+    ]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
