@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +29,11 @@ if TYPE_CHECKING:
     from shopsense.search import SearchEngine, SearchRanker
 
 logger = logging.getLogger(__name__)
+
+
+def out(line: str) -> None:
+    """Command output goes to stdout (logging is for diagnostics)."""
+    sys.stdout.write(line + "\n")
 
 
 def engine_for_store(settings: Settings, rebuild: bool = False) -> SearchEngine:
@@ -97,12 +104,16 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         facets=args.json,
     )
     if args.json:
+        out(json.dumps(result.to_dict(), indent=1))
         return 0
-    understood = f"  (understood: {', '.join(result.understood)})" if result.understood else ""
-    if understood:
-        pass
-    for _rank, _hit in enumerate(result.items, start=(args.page - 1) * args.n + 1):
-        pass
+    personal = ", personalized" if result.personalized else ""
+    out(f"{result.total} results for {args.query!r} in {result.took_ms:.1f} ms{personal}")
+    if result.understood:
+        out(f"understood: {', '.join(result.understood)}")
+    for rank, hit in enumerate(result.items, start=(args.page - 1) * args.n + 1):
+        price = f"{hit.price:.2f}" if hit.price is not None else "-"
+        out(f"{rank:3d}. {hit.id}  {hit.title}  [{price}]  {hit.score:.3f}")
+        out(f"     {hit.explanation}")
     return 0
 
 
@@ -128,11 +139,15 @@ def cmd_evaluate_search(args: argparse.Namespace, settings: Settings) -> int:
     report = evaluate(engine, queries, train, folds=args.folds, protocols=protocols)
     how = "train-path" if train else f"{args.folds}-fold cross-validation over queries"
     if args.json:
-        [{"protocol": p, "training": how, "results": r} for p, r in report.items()]
+        document = [{"protocol": p, "training": how, "results": r} for p, r in report.items()]
+        out(json.dumps(document, indent=1))
         return 0
-    for _protocol, results in report.items():
-        for _method, _values in results.items():
-            pass
+    for protocol, results in report.items():
+        out(f"\n{protocol} ({len(queries)} queries; fusion weight and ranker by {how})")
+        out(f"{'method':<12} {'NDCG@10':>8} {'Recall@50':>10} {'MRR':>7}")
+        for method, values in results.items():
+            ndcg, recall, mrr = values["NDCG@10"], values["Recall@50"], values["MRR"]
+            out(f"{method:<12} {ndcg:8.4f} {recall:10.4f} {mrr:7.4f}")
     return 0
 
 
@@ -154,6 +169,7 @@ def cmd_train_search(args: argparse.Namespace, settings: Settings) -> int:
     engine.ranker = train_ranker(runs, "retrieval")
     engine.config = dataclasses.replace(engine.config, lexical_weight=weight)
     engine.save(settings.data_dir / "search")
+    out(f"trained the search ranker on {len(queries)} queries; fusion weight {weight:.1f}")
     return 0
 
 
