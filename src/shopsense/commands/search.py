@@ -5,6 +5,7 @@ Example::
     $ shopsense search "waterproof running shoes under 80" --user U0042 -n 5
     $ shopsense evaluate-search --format esci --path ../shared/datasets/esci-sample --json
     $ shopsense train-search --judgments my-judgments/     # qrels.tsv over your catalog
+    $ shopsense train-search --from-events                 # judgments from search logs
 
 The engine is built from the store's catalog on first use and kept under
 ``DATA_DIR/search`` (rebuilt when the catalog's size changes); the newest trained bundle's
@@ -157,7 +158,19 @@ def cmd_train_search(args: argparse.Namespace, settings: Settings) -> int:
     from shopsense.search.judgments import read_judgments
 
     engine = engine_for_store(settings)
-    queries = read_judgments(args.judgments)
+    if args.judgments is not None:
+        queries = read_judgments(args.judgments)
+    elif args.from_events:
+        from shopsense.search.clicklog import judgments_from_events
+        from shopsense.store import open_store
+
+        store = open_store(settings)
+        try:
+            queries = judgments_from_events(store.events.iter_batches(), args.min_requests)
+        finally:
+            store.close()
+    else:
+        raise ConfigError("train-search needs --judgments DIR or --from-events")
     runs = collect(engine, queries, "retrieval")
     judged = sum(1 for r in runs if r.grades.any())
     if judged < 5:
@@ -197,4 +210,8 @@ def register(add: AddCommand) -> None:
     p.add_argument("--json", action="store_true")
 
     p = add("train-search", cmd_train_search, "train the search ranker on your judgments")
-    p.add_argument("--judgments", type=Path, required=True, help="folder with qrels.tsv")
+    p.add_argument("--judgments", type=Path, default=None, help="folder with qrels.tsv")
+    p.add_argument(
+        "--from-events", action="store_true", help="judgments from the search logs in the store"
+    )
+    p.add_argument("--min-requests", type=int, default=1, help="with --from-events")
