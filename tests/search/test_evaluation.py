@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from search_helpers import HashingEncoder
 
-from conftest import HashingEncoder
 from shopsense.errors import UnknownFormatError, ValidationError
 from shopsense.search.evaluation import METHODS, _order, esci_engine, evaluate, metrics
 from shopsense.search.judgments import JudgedQuery, read_judgments

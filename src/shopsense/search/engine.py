@@ -106,10 +106,16 @@ class SearchEngine:
         encoder: TextEncoder | None = None,
         popularity: Mapping[str, float] | None = None,
         batch_size: int = 2048,
+        personalizer: Affinity | None = None,
+        ranker: SearchRanker | None = None,
     ) -> SearchEngine:
         """An engine over ``products`` (any iterable, e.g. ``store.catalog.iter_products()``
-        flattened); ``popularity`` per product id feeds the popularity sort and the ranker."""
+        flattened); ``popularity`` per product id feeds the popularity sort and the ranker;
+        ``personalizer`` (e.g. ``ModelAffinity(als)``) enables ``user_id`` / ``history``
+        re-ranking; ``ranker`` a trained :class:`SearchRanker`."""
         engine = cls(config, encoder)
+        engine.personalizer = personalizer
+        engine.ranker = ranker
         batch: list[Product] = []
         for product in products:
             batch.append(product)
