@@ -39,6 +39,8 @@ async def metrics(request: Request) -> PlainTextResponse:
     gauges["products"] = len(state.catalog)
     gauges["shoppers_in_memory"] = len(state.recent)
     gauges["uptime_seconds"] = round(time.time() - state.started_at, 1)
+    gauges["result_cache_hits"] = state.results.hits
+    gauges["result_cache_misses"] = state.results.misses
     return PlainTextResponse(state.metrics.render(), media_type="text/plain; version=0.0.4")
 
 

@@ -63,6 +63,9 @@ def create_app(
         version=__version__,
         description="Self-hosted search and recommendations for online shops.",
         lifespan=lifespan,
+        # Our own Prometheus metrics cover requests; FastAPI's OpenTelemetry hooks look up
+        # providers on every request, which costs more than a recommendation.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     errors.install(app)
     app.include_router(routes.router)

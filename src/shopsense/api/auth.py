@@ -32,12 +32,12 @@ def _check(request: Request) -> None:
         raise HTTPException(401, f"wrong {HEADER}", {"WWW-Authenticate": HEADER})
 
 
-def require_key(request: Request) -> None:
-    """Dependency of write and admin endpoints."""
+async def require_key(request: Request) -> None:
+    """Dependency of write and admin endpoints (async: no thread hop per request)."""
     _check(request)
 
 
-def read_access(request: Request) -> None:
+async def read_access(request: Request) -> None:
     """Dependency of read endpoints: open unless ``SHOPSENSE_PUBLIC_READS=false``."""
     if not state_of(request).config.public_reads:
         _check(request)

@@ -41,6 +41,9 @@ class ServeConfig(BaseSettings):
     #: Quality gate: the metric compared and the relative drop a new bundle may have.
     gate_metric: str = "NDCG@10"
     gate_tolerance: float = Field(default=0.05, ge=0.0, le=1.0)
+    #: Answers kept for repeated identical requests (0 disables; a new event, product or
+    #: model changes the key, so cached answers are never stale).
+    result_cache: int = Field(default=20_000, ge=0)
     #: Events on products outside the catalog are refused unless this is set.
     allow_unknown_items: bool = False
 

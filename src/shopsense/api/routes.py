@@ -75,16 +75,35 @@ def recommendations(
 ) -> dict[str, Any]:
     """The JSON body of a recommendation list (used by the API and the storefront)."""
     engine = state.engine()
-    result = engine.recommend(
-        scenario, user_id, state.history(user_id), n, rules, item_id, exclude_seen
+    history = state.history(user_id)
+    # Everything the answer depends on: a new event, product or model changes the key.
+    key = (
+        engine.models.bundle_id,
+        state.catalog.version,
+        scenario,
+        user_id,
+        len(history),
+        history[-1].event_id if history else None,
+        n,
+        rules,
+        item_id,
+        exclude_seen,
     )
+    items = state.results.get(key)
+    if items is None:
+        result = engine.recommend(scenario, user_id, history, n, rules, item_id, exclude_seen)
+        items = (
+            result.strategy,
+            [state.item_out(r.item_id, r.score, r.reason) for r in result.items],
+        )
+        state.results.put(key, items)
     return {
         "request_id": new_request_id(),
         "user_id": user_id,
-        "scenario": result.scenario,
-        "strategy": result.strategy,
-        "bundle": result.bundle_id,
-        "items": [state.item_out(r.item_id, r.score, r.reason) for r in result.items],
+        "scenario": scenario,
+        "strategy": items[0],
+        "bundle": engine.models.bundle_id,
+        "items": items[1],
     }
 
 

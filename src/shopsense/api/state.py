@@ -15,22 +15,29 @@ Example::
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import sqlalchemy as sa
 
 from shopsense.api.config import ServeConfig
 from shopsense.api.lifecycle import ModelManager
 from shopsense.api.metrics import Metrics
 from shopsense.api.search import SearchService
 from shopsense.config import Settings
-from shopsense.domain import Event, Product
+from shopsense.domain import Event, EventKind, Product
 from shopsense.errors import ModelError, ShopSenseError, ValidationError
 from shopsense.recommend import CatalogView, RecentEvents, RecommendationEngine
 from shopsense.recommend.catalog import top_category
+from shopsense.recommend.history import LoadHistory
 from shopsense.store import SqlStore, open_store
+from shopsense.store.base import EVENT_COLUMNS, from_micros
+from shopsense.store.sql import events as events_table
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +46,72 @@ class NoModelsError(ModelError):
     """No bundle is loaded yet (answered with 503)."""
 
 
+class ResultCache:
+    """A bounded LRU of computed answers; ``size`` 0 disables it.
+
+    Keys hold every input of an answer (bundle, catalog version, the shopper's history
+    fingerprint, parameters), so a hit is exactly what recomputing would give.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        if self.size <= 0:
+            return None
+        with self._lock:
+            value = self._items.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+def relevant_history(store: SqlStore, kinds: Sequence[EventKind]) -> LoadHistory:
+    """A loader of a shopper's latest events of ``kinds`` only, oldest first.
+
+    One indexed query, so impressions (most of a shop's events) are not read and dropped.
+    """
+    columns = [events_table.c[name] for name in EVENT_COLUMNS]
+    wanted = [k.value for k in kinds]
+
+    def load(user_id: str, limit: int) -> list[Event]:
+        query = (
+            sa.select(*columns)
+            .where(events_table.c.user_id == user_id, events_table.c.kind.in_(wanted))
+            .order_by(events_table.c.timestamp.desc(), events_table.c.seq.desc())
+            .limit(limit)
+        )
+        with store.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [_event(row) for row in reversed(rows)]
+
+    return load
+
+
+def _event(row: Sequence[Any]) -> Event:
+    data = dict(zip(EVENT_COLUMNS, row, strict=True))
+    data["kind"] = EventKind(data["kind"])
+    data["timestamp"] = from_micros(data["timestamp"])
+    return Event.model_construct(**data)
 
 
 @dataclass
@@ -56,6 +127,8 @@ class ServingState:
     search: SearchService
     metrics: Metrics = field(default_factory=Metrics)
     started_at: float = field(default_factory=time.time)
+    #: Recent answers keyed by everything they depend on (see ``routes.recommendations``).
+    results: ResultCache = field(default_factory=lambda: ResultCache(0))
     #: Storefront carts: shopper id -> {product id: quantity} (kept in memory only).
     carts: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -67,13 +140,16 @@ class ServingState:
         store = open_store(settings)
         catalog = CatalogView(p for batch in store.catalog.iter_products() for p in batch)
         weights = settings.event_weights.weights
+        kinds = [k for k, w in weights.items() if w > 0]
         recent = RecentEvents(
-            store.events.user_history,
+            relevant_history(store, kinds),
             per_user=config.history_per_user,
             relevant=lambda e: weights.get(e.kind, 0.0) > 0,
+            scan=1,  # the loader reads relevant kinds only
         )
         manager = ModelManager(settings, config, catalog)
         state = cls(settings, config, store, catalog, recent, manager, SearchService(search))
+        state.results = ResultCache(config.result_cache)
         if load_models:
             try:
                 manager.reload()
