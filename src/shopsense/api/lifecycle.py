@@ -16,16 +16,19 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import logging
 import multiprocessing
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from shopsense.api.config import ServeConfig
 from shopsense.config import Settings
+from shopsense.domain import Product
 from shopsense.errors import ModelError, ShopSenseError
 from shopsense.recommend import CatalogView, ItemFilter, ModelSet, RecommendationEngine
 from shopsense.store.artifacts import ArtifactStore, Bundle
@@ -110,6 +113,40 @@ class ModelManager:
         self.engine = engine  # one reference assignment: the swap
         self.swaps += 1
         log.info("serving bundle %s", bundle.id)
+
+    def add_items(self, products: Sequence[Product]) -> list[str]:
+        """Give new or changed products vectors in models that can (the item tower).
+
+        Copy on write: the models are copied, extended, and swapped in as a new engine, so
+        requests in flight never see a half-extended model. Returns the models extended.
+        """
+        with self._lock:
+            engine = self.engine
+            if engine is None:
+                return []
+            models = dict(engine.models.models)
+            extended = []
+            for name, model in models.items():
+                add = getattr(model, "add_items", None)
+                if add is None or not model.fitted:
+                    continue
+                fresh = copy.copy(model)
+                for attr in ("item_vectors_", "item_popularity_"):
+                    if hasattr(fresh, attr):
+                        setattr(fresh, attr, getattr(fresh, attr).copy())
+                fresh.add_items(list(products))  # type: ignore[attr-defined]
+                models[name] = fresh
+                extended.append(name)
+            if not extended:
+                return []
+            current = engine.models
+            updated = ModelSet.from_models(current.bundle_id, current.manifest, models)
+            for model in updated.models.values():
+                self.catalog.mask(model.items_, ItemFilter())
+            self.engine = RecommendationEngine(updated, self.catalog, engine.weights)
+            for user_id in self.forgotten:
+                self.engine.forget_user(user_id)
+            return extended
 
     def reload(self) -> bool:
         """Swap in the newest published bundle if it is not the one serving; ``True`` if swapped."""

@@ -216,7 +216,12 @@ class ServingState:
         self.store.catalog.upsert(products)
         self.catalog.upsert(products)
         self.metrics.count("products_upserted_total", len(products))
-        return self.search.upsert(products)
+        searchable = self.search.upsert(products)
+        try:
+            self.models.add_items(products)  # cold-start vectors (item tower)
+        except ShopSenseError as exc:
+            log.warning("new products not added to the item tower: %s", exc)
+        return searchable
 
     def delete_user(self, user_id: str) -> int:
         """Remove the shopper's events, in-memory history, cart and learned factors."""

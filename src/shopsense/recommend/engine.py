@@ -110,7 +110,9 @@ class RecommendationEngine:
             anchor = item_id or (items[-1] if items else None)
             if anchor is not None:
                 found = self._similar(anchor, n, rules, seen)
-                return self._finish("similar", self.models.similar.name, found, seen, n, rules)
+                known = self.models.similar_for(anchor)
+                name = known.name if known is not None else "trending"
+                return self._finish("similar", name, found, seen, n, rules)
         if scenario == "bought_together":
             anchors = [item_id] if item_id else _basket(history) or items[-1:]
             if anchors:
@@ -152,9 +154,9 @@ class RecommendationEngine:
         return out
 
     def _similar(self, anchor: str, n: int, rules: ItemFilter, seen: set[str]) -> list[Recommended]:
-        model = self.models.similar
-        if anchor not in model.items_:
-            # A product newer than the model: its category's trending items stand in.
+        model = self.models.similar_for(anchor)
+        if model is None:
+            # A product newer than every model: trending items stand in.
             return []
         mask = self.catalog.mask(model.items_, rules)
         ids, scores = model.similar_items(anchor, n=min(len(model.items_), 4 * n + 20))

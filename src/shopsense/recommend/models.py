@@ -29,7 +29,7 @@ from shopsense.store.artifacts import Bundle
 #: Preferred session models, best first.
 SESSION_MODELS = ("sasrec", "transition", "hybrid")
 #: Models whose item-item similarity answers "similar items", best first.
-SIMILARITY_MODELS = ("als", "bpr", "item_knn", "ease", "hybrid")
+SIMILARITY_MODELS = ("als", "bpr", "item_knn", "ease", "item_tower", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,19 @@ class ModelSet:
             trending=trending,
             similar=similar,
             together=models.get("bought_together"),
+        )
+
+    def similar_for(self, item_id: str) -> Recommender | None:
+        """The similarity model for ``item_id``: the usual one, or one that knows a new item."""
+        if item_id in self.similar.items_:
+            return self.similar
+        return next(
+            (
+                m
+                for name, m in self.models.items()
+                if name in SIMILARITY_MODELS and item_id in m.items_
+            ),
+            None,
         )
 
     def warm_up(self) -> None:
