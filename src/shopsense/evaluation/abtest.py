@@ -16,7 +16,7 @@ Example::
     ...     Variant(name="control", weight=1), Variant(name="treatment", weight=1)]), "U0042")
     'treatment'
     >>> round(two_proportion_ztest(120, 1000, 150, 1000).p_value, 4)
-    0.0446
+    0.0496
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)  # exact ends, no rounding dust
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return (low, high)
 
 
 def mean_interval(values: npt.ArrayLike, z: float = Z95) -> tuple[float, float]:
