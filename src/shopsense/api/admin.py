@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from shopsense.api.auth import read_access, require_key, state_of
@@ -93,8 +93,15 @@ def admin_activate(
     return json_response({"serving": manager.bundle_id, "swapped": True})
 
 
+@router.get("/admin/experiments", dependencies=[Depends(require_key)], tags=["admin"])
+def admin_experiments(request: Request) -> Response:
+    """Live A/B results: per-variant CTR, conversion and revenue, tests, SRM check."""
+    state = state_of(request)
+    return json_response({"experiments": state.experiments.results(state.store)})
+
+
 @router.get("/admin/stats", dependencies=[Depends(read_access)], tags=["admin"])
-def admin_stats(request: Request, days: int = 30) -> Response:
+def admin_stats(request: Request, days: Annotated[int, Query(ge=1, le=3650)] = 30) -> Response:
     """Event volumes, click-through and conversion per day (what the dashboard plots)."""
     from shopsense.api.analytics import daily_stats
 

@@ -70,3 +70,28 @@ def attributed_ctr(store: SqlStore) -> dict[str, float]:
         "clicks": float(counts.get("click", 0)),
         "ctr": counts.get("click", 0) / impressions if impressions else 0.0,
     }
+
+
+def user_outcomes(store: SqlStore) -> dict[str, dict[str, float]]:
+    """Per shopper: impressions, clicks, purchases and revenue (price x quantity)."""
+    kind = events_table.c.kind
+    price = sa.func.coalesce(events_table.c.price, 0.0) * sa.func.coalesce(
+        events_table.c.quantity, 1
+    )
+    query = sa.select(
+        events_table.c.user_id,
+        sa.func.sum(sa.case((kind == "impression", 1), else_=0)),
+        sa.func.sum(sa.case((kind == "click", 1), else_=0)),
+        sa.func.sum(sa.case((kind == "purchase", 1), else_=0)),
+        sa.func.sum(sa.case((kind == "purchase", price), else_=0.0)),
+    ).group_by(events_table.c.user_id)
+    with store.engine.connect() as conn:
+        return {
+            str(user): {
+                "impressions": float(i or 0),
+                "clicks": float(c or 0),
+                "purchases": float(p or 0),
+                "revenue": float(r or 0.0),
+            }
+            for user, i, c, p, r in conn.execute(query)
+        }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,8 @@ class ServeConfig(BaseSettings):
     #: Answers kept for repeated identical requests (0 disables; a new event, product or
     #: model changes the key, so cached answers are never stale).
     result_cache: int = Field(default=20_000, ge=0)
+    #: A/B experiments (TOML or JSON); default ``<data dir>/experiments.toml`` if present.
+    experiments_file: Path | None = None
     #: Events on products outside the catalog are refused unless this is set.
     allow_unknown_items: bool = False
 

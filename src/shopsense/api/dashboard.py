@@ -93,11 +93,6 @@ def dashboard(request: Request) -> Response:
         "totals": state.store.events.count_by_kind(),
         "attributed": attributed_ctr(state.store),
         "days": days[-14:],
-        "experiments": experiments(state),
+        "experiments": state.experiments.results(state.store),
     }
     return page(request, "dashboard.html", context)
-
-
-def experiments(state: object) -> list[dict[str, object]]:
-    """A/B experiment results when the evaluation package provides them (none yet)."""
-    return []

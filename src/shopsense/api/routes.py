@@ -41,8 +41,16 @@ BrandQ = Annotated[str | None, Query(max_length=256)]
 PriceQ = Annotated[float | None, Query(ge=0, allow_inf_nan=False)]
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars (from statistics) as Python numbers."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def json_response(payload: dict[str, Any], status: int = 200) -> Response:
-    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+    body = orjson.dumps(payload, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY)
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def _rules(
@@ -76,8 +84,11 @@ def recommendations(
     """The JSON body of a recommendation list (used by the API and the storefront)."""
     engine = state.engine()
     history = state.history(user_id)
+    assigned = state.experiments.assign(user_id) if scenario == "for_you" else None
+    policy = assigned[2] if assigned else None
     # Everything the answer depends on: a new event, product or model changes the key.
     key = (
+        policy,
         engine.models.bundle_id,
         state.catalog.version,
         scenario,
@@ -91,7 +102,9 @@ def recommendations(
     )
     items = state.results.get(key)
     if items is None:
-        result = engine.recommend(scenario, user_id, history, n, rules, item_id, exclude_seen)
+        result = engine.recommend(
+            scenario, user_id, history, n, rules, item_id, exclude_seen, policy
+        )
         items = (
             result.strategy,
             [state.item_out(r.item_id, r.score, r.reason) for r in result.items],
@@ -103,6 +116,7 @@ def recommendations(
         "scenario": scenario,
         "strategy": items[0],
         "bundle": engine.models.bundle_id,
+        "experiment": {"name": assigned[0], "variant": assigned[1]} if assigned else None,
         "items": items[1],
     }
 

@@ -95,6 +95,9 @@ class RecommendationsOut(BaseModel):
     scenario: str
     strategy: str = Field(description="what answered: a model name, or trending on fallback")
     bundle: str
+    experiment: dict[str, str] | None = Field(
+        default=None, description="the A/B experiment and variant that served this list"
+    )
     items: list[ItemOut]
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shopsense.api.config import ServeConfig
+from shopsense.api.experiments import Experiments
 from shopsense.api.lifecycle import ModelManager
 from shopsense.api.metrics import Metrics
 from shopsense.api.search import SearchService
@@ -129,6 +130,7 @@ class ServingState:
     started_at: float = field(default_factory=time.time)
     #: Recent answers keyed by everything they depend on (see ``routes.recommendations``).
     results: ResultCache = field(default_factory=lambda: ResultCache(0))
+    experiments: Experiments = field(default_factory=lambda: Experiments([]))
     #: Storefront carts: shopper id -> {product id: quantity} (kept in memory only).
     carts: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -150,6 +152,7 @@ class ServingState:
         manager = ModelManager(settings, config, catalog)
         state = cls(settings, config, store, catalog, recent, manager, SearchService(search))
         state.results = ResultCache(config.result_cache)
+        state.experiments = Experiments.from_settings(settings, config.experiments_file)
         if load_models:
             try:
                 manager.reload()

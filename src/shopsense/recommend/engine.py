@@ -87,8 +87,13 @@ class RecommendationEngine:
         rules: ItemFilter = ANY_IN_STOCK,
         item_id: str | None = None,
         exclude_seen: bool = True,
+        policy: str | None = None,
     ) -> Recommendations:
-        """Top ``n`` for ``scenario``; ``item_id`` anchors ``similar`` / ``bought_together``."""
+        """Top ``n`` for ``scenario``; ``item_id`` anchors ``similar`` / ``bought_together``.
+
+        ``policy`` names the bundle model that answers ``for_you`` (an A/B variant); an
+        unknown name means the primary model.
+        """
         if scenario not in SCENARIOS:
             raise ValidationError("request", 0, "scenario", f"must be one of {SCENARIOS}")
         if item_id is not None and item_id not in self.catalog:
@@ -96,7 +101,7 @@ class RecommendationEngine:
         items, weights = item_history(history, self.weights)
         seen = set(items) if exclude_seen else set()
         if scenario == "for_you" and items:
-            model = self.models.personal
+            model = self.models.models.get(policy or "", self.models.personal)
             found = self._personal(model, user_id, history, items, weights, n, rules, seen)
             return self._finish("for_you", model.name, found, seen, n, rules)
         if scenario == "session":

@@ -1,0 +1,68 @@
+"""A/B experiments while serving: the variant picks the model; results on the dashboard."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import HEADERS
+from shopsense.api import ServeConfig, create_app
+from shopsense.config import Settings
+from shopsense.evaluation.abtest import assign_variant
+
+EXPERIMENT = """
+[[experiments]]
+name = "als-vs-popularity"
+[[experiments.variants]]
+name = "control"
+policy = "als"
+[[experiments.variants]]
+name = "treatment"
+policy = "popularity"
+"""
+
+
+@pytest.fixture(scope="module")
+def ab_client(
+    trained_shop: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    target = tmp_path_factory.mktemp("ab") / "data"
+    shutil.copytree(trained_shop.data_dir, target)
+    (target / "experiments.toml").write_text(EXPERIMENT)
+    app = create_app(Settings(data_dir=target), ServeConfig(api_key="test-key"), search=False)
+    with TestClient(app) as client:
+        yield client
+
+
+def test_the_variant_picks_the_model(ab_client: TestClient) -> None:
+    state = ab_client.app.state.serving  # type: ignore[attr-defined]
+    experiment = state.experiments.experiments[0]
+    seen = set()
+    for n in range(1, 40):
+        user = f"U{n:04d}"
+        if not state.history(user):
+            continue
+        body = ab_client.get(f"/recommendations/{user}", params={"n": 3}).json()
+        variant = assign_variant(experiment, user)
+        assert body["experiment"] == {"name": "als-vs-popularity", "variant": variant}
+        assert body["strategy"] == ("als" if variant == "control" else "popularity")
+        seen.add(variant)
+    assert seen == {"control", "treatment"}
+    trending = ab_client.get("/recommendations/U0001", params={"scenario": "trending"}).json()
+    assert trending["experiment"] is None
+
+
+def test_results_are_reported_per_variant(ab_client: TestClient) -> None:
+    body = ab_client.get("/admin/experiments", headers=HEADERS).json()
+    (report,) = body["experiments"]
+    assert [v["name"] for v in report["variants"]] == ["control", "treatment"]
+    assert [v["policy"] for v in report["variants"]] == ["als", "popularity"]
+    users = ab_client.app.state.serving.store.events.user_count()  # type: ignore[attr-defined]
+    assert sum(v["users"] for v in report["variants"]) == users
+    assert "treatment" in report["conversion_tests"]
+    assert 0.0 <= report["srm_p_value"] <= 1.0
+    page = ab_client.get("/dashboard").text
+    assert 'data-experiment="als-vs-popularity"' in page and 'data-variant="treatment"' in page
