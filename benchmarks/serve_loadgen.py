@@ -64,6 +64,8 @@ class LoadResult:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
+    #: Failed requests (connection errors, 4xx, 5xx) by label.
+    failures: dict[str, int] = field(default_factory=dict)
     #: Response bodies kept by ``keep_bodies`` (e.g. to count acknowledged events).
     bodies: list[tuple[str, bytes]] = field(default_factory=list)
     timeline: list[tuple[float, float]] = field(default_factory=list)
@@ -138,6 +140,7 @@ async def run_load(
                     status, body = await _read_response(reader)
                 except (OSError, asyncio.IncompleteReadError, ValueError):
                     result.errors += 1
+                    result.failures[label] = result.failures.get(label, 0) + 1
                     writer.close()
                     reader, writer = await asyncio.open_connection(host, port)
                     continue
@@ -145,6 +148,8 @@ async def run_load(
                 result.latencies.setdefault(label, []).append(done - sent)
                 result.timeline.append((done - started, done - sent))
                 result.statuses[status] = result.statuses.get(status, 0) + 1
+                if status >= 400:
+                    result.failures[label] = result.failures.get(label, 0) + 1
                 if keep_bodies is not None and keep_bodies(label):
                     result.bodies.append((label, body))
         finally:

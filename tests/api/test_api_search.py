@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import string
 import time
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import HEADERS
 from shopsense.api import ServeConfig, create_app
@@ -58,3 +61,16 @@ def test_bad_search_parameters(search_client: TestClient) -> None:
     assert search_client.get("/search").json()["field"] == "q"
     assert search_client.get("/search", params={"q": "x", "sort": "best"}).status_code == 422
     assert search_client.get("/search", params={"q": "x", "page": 0}).json()["field"] == "page"
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    q=st.text(alphabet=string.printable + "éß€\u200b", min_size=1, max_size=40),
+    sort=st.sampled_from(["relevance", "price_asc", "newest", "x"]),
+)
+def test_no_query_makes_a_500(search_client: TestClient, q: str, sort: str) -> None:
+    for url in ("/search", "/suggest", "/shop/search"):
+        response = search_client.get(url, params={"q": q, "sort": sort})
+        assert response.status_code < 500, (url, q, response.text[:300])
