@@ -74,3 +74,14 @@ def test_no_query_makes_a_500(search_client: TestClient, q: str, sort: str) -> N
     for url in ("/search", "/suggest", "/shop/search"):
         response = search_client.get(url, params={"q": q, "sort": sort})
         assert response.status_code < 500, (url, q, response.text[:300])
+
+
+def test_search_is_personal_for_a_known_shopper(search_client: TestClient) -> None:
+    state = search_client.app.state.serving  # type: ignore[attr-defined]
+    user = next(f"U{n:04d}" for n in range(1, 99) if state.history(f"U{n:04d}"))
+    word = state.catalog.products()[0].title.split()[-1]
+    anonymous = search_client.get("/search", params={"q": word}).json()
+    personal = search_client.get("/search", params={"q": word, "user_id": user}).json()
+    assert not anonymous["personalized"] and personal["personalized"]
+    by_popularity = search_client.get("/search", params={"q": word, "sort": "popularity"}).json()
+    assert by_popularity["total"] == anonymous["total"]

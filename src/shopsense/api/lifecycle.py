@@ -22,7 +22,7 @@ import multiprocessing
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +88,8 @@ class ModelManager:
     swaps: int = 0
     #: Shoppers deleted while serving: their learned factors are erased in every set loaded.
     forgotten: set[str] = field(default_factory=set)
+    #: Called with each model set swapped in (the search service re-personalises).
+    listeners: list[Callable[[ModelSet], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -112,6 +114,8 @@ class ModelManager:
             self.catalog.mask(model.items_, ItemFilter())
         self.engine = engine  # one reference assignment: the swap
         self.swaps += 1
+        for listener in self.listeners:
+            listener(models)
         log.info("serving bundle %s", bundle.id)
 
     def add_items(self, products: Sequence[Product]) -> list[str]:
@@ -146,6 +150,8 @@ class ModelManager:
             self.engine = RecommendationEngine(updated, self.catalog, engine.weights)
             for user_id in self.forgotten:
                 self.engine.forget_user(user_id)
+            for listener in self.listeners:
+                listener(updated)
             return extended
 
     def reload(self) -> bool:

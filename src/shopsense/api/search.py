@@ -23,6 +23,7 @@ from shopsense.domain import Product
 from shopsense.errors import ConfigError, ShopSenseError
 
 if TYPE_CHECKING:
+    from shopsense.recommend import ModelSet
     from shopsense.search import SearchEngine
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class SearchService:
         self._removed: list[str] = []
         self._lock = threading.Lock()
         self.ready = threading.Event()
+        self._models: ModelSet | None = None
 
     def start(self, products: Sequence[Product]) -> None:
         """Build the index in a background thread."""
@@ -60,6 +62,8 @@ class SearchService:
 
             engine = SearchEngine.build(products)
             with self._lock:
+                if self._models is not None:
+                    _personalize(engine, self._models)
                 if self._pending:
                     engine.upsert(self._pending)
                 if self._removed:
@@ -73,6 +77,13 @@ class SearchService:
             log.error("search index failed to build: %s", self.error)
         finally:
             self.ready.set()
+
+    def use_models(self, models: ModelSet) -> None:
+        """Re-rank for the shopper with the serving models; popularity sort by trending."""
+        with self._lock:
+            self._models = models
+            if self._engine is not None:
+                _personalize(self._engine, models)
 
     def engine(self) -> SearchEngine:
         engine = self._engine
@@ -98,6 +109,15 @@ class SearchService:
                 self._removed.extend(product_ids)
                 return
         self._engine.remove(list(product_ids))
+
+
+def _personalize(engine: SearchEngine, models: ModelSet) -> None:
+    from shopsense.search import ModelAffinity
+
+    engine.personalizer = ModelAffinity(models.personal)
+    trending = models.trending
+    counts = trending.scores("", history=[])
+    engine.set_popularity(dict(zip(trending.items_.to_list(), counts.tolist(), strict=True)))
 
 
 def parse_sort(sort: str) -> str:

@@ -151,6 +151,7 @@ class ServingState:
         )
         manager = ModelManager(settings, config, catalog)
         state = cls(settings, config, store, catalog, recent, manager, SearchService(search))
+        manager.listeners.append(state.search.use_models)
         state.results = ResultCache(config.result_cache)
         state.experiments = Experiments.from_settings(settings, config.experiments_file)
         if load_models:
