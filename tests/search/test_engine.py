@@ -38,7 +38,7 @@ def test_price_phrase_becomes_a_filter(engine: SearchEngine) -> None:
 def test_brand_and_colour_words_filter_but_fall_back(engine: SearchEngine) -> None:
     brand = engine.search("stormline shoe")
     assert brand.ids[0] == "P1" and "brand: Stormline" in brand.understood
-    blue = engine.search("blue shoe")
+    blue = engine.search("blue running shoe")
     assert blue.ids[0] == "P1" and "colour: blue" in blue.understood
     # No purple product exists: the colour reading is dropped instead of returning nothing.
     purple = engine.search("purple sofa")

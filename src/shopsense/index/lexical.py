@@ -31,12 +31,15 @@ from shopsense.domain import Product
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
-#: BM25 field boosts: the title says what a product is, brand and category narrow it.
+#: BM25 field boosts: the title says what a product is, brand and category narrow it, long
+#: descriptions match many words by chance. Picked on esci-sample's re-ranking protocol
+#: (benchmarks/results/search.md): title 5 / description 0.5 gives 0.705 NDCG@10 there,
+#: 3 / 1.5 / 1.5 / 1 gives 0.690.
 DEFAULT_BOOSTS: dict[str, float] = {
-    "title": 3.0,
-    "brand": 1.5,
-    "category": 1.5,
-    "description": 1.0,
+    "title": 5.0,
+    "brand": 2.0,
+    "category": 1.0,
+    "description": 0.5,
 }
 TEXT_FIELDS = tuple(DEFAULT_BOOSTS)
 
@@ -98,6 +101,9 @@ def _schema() -> tantivy.Schema:
 class LexicalIndex:
     """tantivy index of products; in memory, or on disk under ``path``.
 
+    ``boosts`` weight each text field's BM25; ``all_words_boost`` adds a bonus for titles
+    that contain every query word (a cheap proximity signal; 0 switches it off).
+
     Writes (:meth:`upsert`, :meth:`remove`) commit at once, so the next search sees them.
     """
 
@@ -106,8 +112,10 @@ class LexicalIndex:
         path: Path | None = None,
         boosts: dict[str, float] | None = None,
         writer_memory: int = 64_000_000,
+        all_words_boost: float = 0.5,
     ) -> None:
         self.boosts = dict(boosts or DEFAULT_BOOSTS)
+        self.all_words_boost = all_words_boost
         self.path = path
         self._schema = _schema()
         if path is not None:
@@ -154,7 +162,8 @@ class LexicalIndex:
             doc.add_text("brand", product.brand)
             doc.add_text("brand_key", product.brand.lower())
         category = " ".join(product.category)
-        attribute_text = " ".join(str(v) for v in product.attributes.values())
+        # Words of text attributes (colour, material...), not numbers such as ratings.
+        attribute_text = " ".join(v for v in product.attributes.values() if isinstance(v, str))
         doc.add_text("category", f"{category} {attribute_text}".strip())
         doc.add_text("description", product.description)
         doc.add_text("words", f"{product.title} {product.brand or ''} {category}")
@@ -186,6 +195,14 @@ class LexicalIndex:
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         parsed = self._index.parse_query(" ".join(tokens), list(fields), field_boosts=boosts)
         clauses.append((tantivy.Occur.Should, parsed))
+        if self.all_words_boost > 0 and len(tokens) > 1 and "title" in fields:
+            # Titles containing every query word get a bonus on top of plain BM25.
+            every = self._index.parse_query(
+                " ".join(tokens), ["title"], conjunction_by_default=True
+            )
+            clauses.append(
+                (tantivy.Occur.Should, tantivy.Query.boost_query(every, self.all_words_boost))
+            )
         if typo_tolerance:
             for token in tokens:
                 # Fuzzy terms only for longer words the catalog does not know: a real word
