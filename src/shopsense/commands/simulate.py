@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,9 @@ def register(add: AddCommand) -> None:
     p.add_argument(
         "--aa", type=int, default=0, metavar="N", help="N A/A tests: false-positive rate"
     )
+    p.add_argument(
+        "--resamples", type=int, default=2000, help="bootstrap resamples for revenue tests"
+    )
     p.add_argument("--url", help="use a running ShopSense server as the policy")
     p.add_argument("--api-key", help="X-API-Key for --url")
     p.add_argument("--plot", metavar="PNG", help="write a bar chart with 95%% CIs")
@@ -59,30 +61,43 @@ def register(add: AddCommand) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from shopsense.evaluation.policies import HttpPolicy, SimulationWorld, build_policies
+    from shopsense.evaluation.policies import (
+        HttpPolicy,
+        Policy,
+        SimulationWorld,
+        build_policies,
+        build_variant_policies,
+    )
     from shopsense.evaluation.simulator import ShopSimulator, SimulationConfig
+    from shopsense.experiments import load_experiments
     from shopsense.synth import ShopConfig, generate_shop
 
     if args.sessions < 1:
         raise ConfigError(f"--sessions must be at least 1, got {args.sessions}")
+    if args.aa < 0:
+        raise ConfigError(f"--aa must be a number of A/A runs (>= 1), got {args.aa}")
+    experiments = load_experiments(Path(args.experiment)) if args.experiment else []
     shop = generate_shop(ShopConfig(n_products=args.products, n_users=args.users, seed=args.seed))
     world = SimulationWorld.from_shop(shop)
     config = SimulationConfig(sessions=args.sessions, seed=args.sim_seed)
     simulator = ShopSimulator(world.truth, world.table, world.states, config)
     names = [n.strip() for n in args.policies.split(",") if n.strip()]
+    policies: dict[str, Policy]
     if args.url:
-        http = HttpPolicy(args.url, world.table.item_ids, args.api_key)
-        policies: dict[str, Any] = {"http": http}
-    else:
-        policies = dict(
-            build_policies(
-                world, names, explore_sessions=args.explore_sessions, objective=args.objective
-            )
+        policies = {"http": HttpPolicy(args.url, world.table.item_ids, args.api_key)}
+    elif experiments:  # the variants say which policies to build; --policies is not used
+        policies = build_variant_policies(
+            world, experiments, explore_sessions=args.explore_sessions
         )
-    if args.experiment:
-        return _experiments(Path(args.experiment), simulator, policies, args.json)
+    else:
+        names = names[:1] if args.aa else names  # an A/A test plays one policy
+        policies = build_policies(
+            world, names, explore_sessions=args.explore_sessions, objective=args.objective
+        )
+    if experiments:
+        return _experiments(experiments, simulator, policies, args)
     if args.aa:
-        return _aa(args.aa, world, policies, args)
+        return _aa(args.aa, world, next(iter(policies.values())), args)
     results = {name: simulator.run(policy).summary().as_dict() for name, policy in policies.items()}
     if args.plot:
         from shopsense.evaluation.simulator import plot_summaries
@@ -112,28 +127,29 @@ def _table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _experiments(path: Path, simulator: Any, policies: dict[str, Any], as_json: bool) -> int:
+def _experiments(
+    experiments: list[Any], simulator: Any, policies: dict[str, Any], args: argparse.Namespace
+) -> int:
+    """Each experiment through the simulator: users hashed into variants, one run."""
     from shopsense.evaluation.abtest import analyze, assign_variant
-    from shopsense.experiments import load_experiments
+    from shopsense.evaluation.policies import variant_key
 
     out = []
-    for experiment in load_experiments(path):
-        missing = [v.policy for v in experiment.variants if v.policy not in policies]
-        if missing:
-            raise ConfigError(
-                f"experiment {experiment.name!r} uses policies {missing}; add them to --policies"
-            )
-        arms = {v.name: policies[v.policy] for v in experiment.variants}
+    for experiment in experiments:
+        if args.url:  # one server plays every arm; its own experiments decide what it shows
+            arms = {v.name: policies["http"] for v in experiment.variants}
+        else:
+            arms = {v.name: policies[variant_key(v)] for v in experiment.variants}
 
         def route(user_id: str, e: Any = experiment, a: Any = arms) -> Any:
             return a[assign_variant(e, user_id)]
 
-        out.append(_report_dict(analyze(experiment, simulator.run(route).per_user())))
-    if as_json:
-        _say(json.dumps({"experiments": out}, indent=1))
+        report = analyze(experiment, simulator.run(route).per_user(), resamples=args.resamples)
+        out.append(_report_dict(report))
+    if args.json:
+        _say(json.dumps({"sessions": args.sessions, "experiments": out}, indent=1))
     else:
-        for report in out:
-            _say(json.dumps(report, indent=1))
+        _say("\n\n".join(_experiment_table(report) for report in out))
     return 0
 
 
@@ -145,31 +161,78 @@ def _report_dict(report: Any) -> dict[str, Any]:
     return body
 
 
-def _aa(runs: int, world: Any, policies: dict[str, Any], args: argparse.Namespace) -> int:
-    """``runs`` A/A tests: a fresh traffic seed and a fresh split each; count p < 0.05."""
-    from shopsense.evaluation.abtest import analyze
+def _experiment_table(report: dict[str, Any]) -> str:
+    def ci(pair: list[float], scale: float = 1.0) -> str:
+        return f"[{pair[0] * scale:.2f}, {pair[1] * scale:.2f}]"
+
+    srm = "ok" if report["srm_ok"] else "MISMATCH: do not trust this experiment"
+    lines = [
+        f"experiment {report['experiment']}  (SRM p = {report['srm_p_value']:.3f}, {srm})",
+        f"{'variant':<12} {'users':>6} {'CTR %':>6} {'95% CI':>14} {'conv %':>6} "
+        f"{'95% CI':>14} {'rev/user':>8} {'95% CI':>16}",
+    ]
+    for v in report["variants"]:
+        lines.append(
+            f"{v['name']:<12} {v['users']:6d} {v['ctr'] * 100:6.2f} {ci(v['ctr_ci95'], 100):>14} "
+            f"{v['conversion_rate'] * 100:6.2f} {ci(v['conversion_ci95'], 100):>14} "
+            f"{v['revenue_per_user']:8.2f} {ci(v['revenue_ci95']):>16}"
+        )
+    for name in report["conversion_tests"]:
+        for label, key, scale in [
+            ("conversion", "conversion_tests", 100.0),
+            ("CTR", "ctr_tests", 100.0),
+            ("revenue/user", "revenue_tests", 1.0),
+        ]:
+            t = report[key][name]
+            unit = " pp" if scale == 100.0 else ""
+            lines.append(
+                f"{name} vs control, {label}: {t['difference'] * scale:+.2f}{unit} "
+                f"{ci(t['ci95'], scale)}, p = {t['p_value']:.4f}"
+            )
+    return "\n".join(lines)
+
+
+def _aa(runs: int, world: Any, policy: Any, args: argparse.Namespace) -> int:
+    """``runs`` A/A tests of one policy: each a fresh traffic seed and a fresh user split
+    (a new hash salt), analysed like any experiment; how often does each test reject?"""
+    from shopsense.evaluation.abtest import analyze, rejection_rates
     from shopsense.evaluation.simulator import ShopSimulator, SimulationConfig
     from shopsense.experiments import Experiment, Variant
 
-    policy = next(iter(policies.values()))
-    significant = 0
+    reports = []
     for run in range(runs):
         config = SimulationConfig(sessions=args.sessions, seed=args.sim_seed + 1 + run)
         result = ShopSimulator(world.truth, world.table, world.states, config).run(policy)
-        experiment = Experiment(name=f"aa-{run}", variants=[Variant(name="a"), Variant(name="b")])
-        report = analyze(experiment, result.per_user(), resamples=200)
-        significant += int(report.conversion_tests["b"].significant)
-    rate = significant / runs
-    half = 1.96 * math.sqrt(rate * (1 - rate) / runs)
+        experiment = Experiment(
+            name="aa",
+            salt=f"aa-{args.sim_seed}-{run}",
+            variants=[Variant(name="a", policy=policy.name), Variant(name="b", policy=policy.name)],
+        )
+        reports.append(analyze(experiment, result.per_user(), resamples=args.resamples))
+    rates = rejection_rates(reports)
+    users = [sum(v.users for v in r.variants) for r in reports]
     body = {
+        "policy": policy.name,
         "runs": runs,
-        "false_positives": significant,
-        "rate": rate,
-        "ci95": [rate - half, rate + half],
+        "sessions": args.sessions,
+        "mean_users": sum(users) / max(len(users), 1),
+        "alpha": 0.05,
+        "rejection_rates": {
+            name: {
+                "rejections": r.rejections,
+                "rate": r.rate,
+                "ci95": list(r.ci95),
+            }
+            for name, r in rates.items()
+        },
     }
-    _say(
-        json.dumps(body)
-        if args.json
-        else f"A/A false-positive rate: {rate:.3f} ({significant}/{runs}), 95% CI ±{half:.3f}"
-    )
+    if args.json:
+        _say(json.dumps(body, indent=1))
+        return 0
+    _say(f"{runs} A/A runs of {policy.name}, {args.sessions} sessions each (nominal 5%; SRM 0.1%)")
+    for name, r in rates.items():
+        _say(
+            f"  {name:<10} rejected {r.rejections:4d}/{runs}  = {r.rate * 100:5.1f}%  "
+            f"95% CI [{r.ci95[0] * 100:.1f}, {r.ci95[1] * 100:.1f}]%"
+        )
     return 0

@@ -6,9 +6,13 @@
 - **Metrics** are per *user* (the unit that was randomised): conversion = share of users
   with a purchase, revenue per user, CTR = clicks / impressions (a ratio of per-user sums,
   its CI by the delta method).
-- **Tests**: two-proportion z-test (pooled) for conversion, a bootstrap over users for the
-  revenue difference, and a chi-square sample-ratio-mismatch (SRM) check of the user counts
+- **Tests**: two-proportion z-test (pooled) for conversion, a delta-method z-test for the
+  CTR difference (clicks and impressions summed per user, so a user's correlated
+  impressions are not counted as independent), a bootstrap over users for the revenue
+  difference, and a chi-square sample-ratio-mismatch (SRM) check of the user counts
   against the configured split (a failed SRM voids the experiment's other results).
+- **A/A checks**: :func:`rejection_rates` counts how often each test rejects over repeated
+  A/A experiments (it should be near 5%), with a Wilson 95% interval.
 
 Example::
 
@@ -23,8 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -86,14 +90,19 @@ def ratio_interval(
 ) -> tuple[float, float]:
     """Delta-method interval of ``sum(numerator) / sum(denominator)`` over independent
     units (``(n,)`` each), e.g. CTR = clicks / impressions with users as units."""
+    ratio, se = _ratio_and_se(numerator, denominator)
+    return (ratio - z * se, ratio + z * se)
+
+
+def _ratio_and_se(numerator: npt.ArrayLike, denominator: npt.ArrayLike) -> tuple[float, float]:
+    """``sum(a) / sum(b)`` and its delta-method standard error (NaN when undefined)."""
     a = np.asarray(numerator, np.float64)
     b = np.asarray(denominator, np.float64)
     if a.size < 2 or b.sum() <= 0:
         return (float("nan"), float("nan"))
-    ratio = a.sum() / b.sum()
+    ratio = float(a.sum() / b.sum())
     residual = a - ratio * b
-    se = math.sqrt(float(residual.var(ddof=1)) * a.size) / b.sum()
-    return (ratio - z * se, ratio + z * se)
+    return ratio, math.sqrt(float(residual.var(ddof=1)) * a.size) / float(b.sum())
 
 
 # --- tests --------------------------------------------------------------------------------
@@ -122,6 +131,27 @@ def two_proportion_ztest(x_a: int, n_a: int, x_b: int, n_b: int) -> TestResult:
     p_value = float(2 * stats.norm.sf(abs(z)))
     se = math.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
     return TestResult(p_b - p_a, (p_b - p_a - Z95 * se, p_b - p_a + Z95 * se), z, p_value)
+
+
+def ratio_difference_ztest(
+    numerator_a: npt.ArrayLike,
+    denominator_a: npt.ArrayLike,
+    numerator_b: npt.ArrayLike,
+    denominator_b: npt.ArrayLike,
+) -> TestResult:
+    """Two-sided z-test of ``sum(num_b) / sum(den_b) - sum(num_a) / sum(den_a)`` with
+    per-unit ``(n,)`` arrays (e.g. clicks and impressions per user): each ratio's variance
+    by the delta method, so units, not impressions, are the independent draws. A p-value
+    of 1 when the difference has no variance (e.g. no impressions)."""
+    ratio_a, se_a = _ratio_and_se(numerator_a, denominator_a)
+    ratio_b, se_b = _ratio_and_se(numerator_b, denominator_b)
+    difference = ratio_b - ratio_a
+    se = math.hypot(se_a, se_b)
+    if not math.isfinite(se) or se <= 0:
+        return TestResult(difference, (float("nan"), float("nan")), 0.0, 1.0)
+    z = difference / se
+    p_value = float(2 * stats.norm.sf(abs(z)))
+    return TestResult(difference, (difference - Z95 * se, difference + Z95 * se), z, p_value)
 
 
 def bootstrap_mean_difference(
@@ -188,6 +218,7 @@ class ExperimentReport:
     conversion_tests: dict[str, TestResult]
     revenue_tests: dict[str, TestResult]
     srm_p_value: float
+    ctr_tests: dict[str, TestResult] = field(default_factory=dict)
 
     @property
     def srm_ok(self) -> bool:
@@ -221,6 +252,7 @@ def analyze(
         )
     control = experiment.variants[0].name
     conversion: dict[str, TestResult] = {}
+    ctr: dict[str, TestResult] = {}
     revenue: dict[str, TestResult] = {}
     for variant in experiment.variants[1:]:
         a, b = parts[control], parts[variant.name]
@@ -231,8 +263,52 @@ def analyze(
                 int((outcomes.purchases[b] > 0).sum()),
                 int(b.sum()),
             )
+            ctr[variant.name] = ratio_difference_ztest(
+                outcomes.clicks[a],
+                outcomes.impressions[a],
+                outcomes.clicks[b],
+                outcomes.impressions[b],
+            )
             revenue[variant.name] = bootstrap_mean_difference(
                 outcomes.revenue[a], outcomes.revenue[b], resamples
             )
     srm = sample_ratio_mismatch([r.users for r in reports], [v.weight for v in experiment.variants])
-    return ExperimentReport(experiment.name, reports, conversion, revenue, srm)
+    return ExperimentReport(experiment.name, reports, conversion, revenue, srm, ctr)
+
+
+# --- A/A checks -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RejectionRate:
+    """How many of ``runs`` tests rejected, the share and its Wilson 95% interval."""
+
+    rejections: int
+    runs: int
+    rate: float
+    ci95: tuple[float, float]
+
+
+def rejection_rates(
+    reports: Sequence[ExperimentReport], alpha: float = 0.05
+) -> dict[str, RejectionRate]:
+    """Share of ``reports`` (A/A experiments: every variant the same) whose tests reject at
+    ``alpha``, for ``conversion``, ``ctr`` and ``revenue`` (any treatment against the
+    control) and ``srm`` (below 0.001). Near ``alpha`` (0.001 for SRM) when the tests are
+    calibrated; well above means the tests, or the assignment, are wrong.
+
+    >>> rejection_rates([])["conversion"].runs
+    0
+    """
+    tests: dict[str, Callable[[ExperimentReport], bool]] = {
+        "conversion": lambda r: any(t.p_value < alpha for t in r.conversion_tests.values()),
+        "ctr": lambda r: any(t.p_value < alpha for t in r.ctr_tests.values()),
+        "revenue": lambda r: any(t.p_value < alpha for t in r.revenue_tests.values()),
+        "srm": lambda r: not r.srm_ok,
+    }
+    out: dict[str, RejectionRate] = {}
+    for name, rejects in tests.items():
+        count = sum(1 for report in reports if rejects(report))
+        runs = len(reports)
+        out[name] = RejectionRate(
+            count, runs, count / runs if runs else 0.0, wilson_interval(count, runs)
+        )
+    return out

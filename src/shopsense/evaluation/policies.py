@@ -25,8 +25,9 @@ import logging
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -34,6 +35,7 @@ import numpy.typing as npt
 
 from shopsense.domain import Event, EventKind
 from shopsense.errors import ConfigError
+from shopsense.experiments import Experiment, Variant
 from shopsense.models import MODELS
 from shopsense.models.base import Recommender, top_k
 from shopsense.models.ranker import MultiTaskRanker, Objective
@@ -205,12 +207,68 @@ class ExplorationPolicy:
         )
 
 
+class HttpResponse(Protocol):
+    """What :class:`HttpPolicy` reads from an answer (``httpx.Response`` has both)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
+class HttpClient(Protocol):
+    """``request(method, url, content=, headers=)``: an ``httpx.Client`` or FastAPI's
+    ``TestClient`` (the app in-process) fit; by default :class:`UrllibClient`."""
+
+    def request(
+        self, method: str, url: str, *, content: bytes | None = None, headers: dict[str, str]
+    ) -> HttpResponse: ...
+
+
+@dataclass(frozen=True)
+class _UrllibResponse:
+    status_code: int
+    content: bytes
+
+
+@dataclass(frozen=True)
+class UrllibClient:
+    """The standard library's HTTP client (no extra dependency for ``simulate --url``)."""
+
+    timeout_s: float = 10.0
+
+    def request(
+        self, method: str, url: str, *, content: bytes | None = None, headers: dict[str, str]
+    ) -> HttpResponse:
+        request = urllib.request.Request(url, content, headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return _UrllibResponse(int(response.status), response.read())
+        except urllib.error.HTTPError as exc:  # an answer, only not a 2xx one
+            return _UrllibResponse(int(exc.code), exc.read())
+
+
 @dataclass
 class HttpPolicy:
     """A ShopSense server: ``GET {url}/recommendations/{user}?scenario=for_you&n=N`` must
     answer ``{"items": [{"item_id": ...}], "request_id": ...}``; simulated events go to
     ``POST {url}/events`` (``{"events": [...]}``, key in ``X-API-Key``) so the server's
-    real-time path sees them and its next answer uses them."""
+    real-time path sees them and its next answer uses them.
+
+    The server leaves out only what is in its recent-history window, the simulator every
+    item the shopper ever engaged with, so ``overfetch`` times ``n`` items are asked for
+    (at most 100, the API's cap) and the first ``n`` allowed ones are shown. Events carry
+    the server's ``request_id`` (so its live experiment statistics attribute them) and
+    event ids prefixed with a per-policy ``run_id`` (so a second simulation against the
+    same server is not dropped as duplicates).
+
+    Example::
+
+        >>> policy = HttpPolicy("http://127.0.0.1:8000", item_ids, api_key="KEY")  # doctest: +SKIP
+        >>> with TestClient(app) as client:                                   # doctest: +SKIP
+        ...     policy = HttpPolicy("", item_ids, api_key="KEY", client=client)
+    """
 
     url: str
     item_ids: list[str]
@@ -218,44 +276,81 @@ class HttpPolicy:
     scenario: str = "for_you"
     timeout_s: float = 10.0
     name: str = "http"
+    overfetch: int = 3
+    client: HttpClient | None = None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     _index: dict[str, int] = field(init=False, repr=False)
+    _server_requests: dict[str, str] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
         self._index = {item: i for i, item in enumerate(self.item_ids)}
+        if self.client is None:
+            self.client = UrllibClient(self.timeout_s)
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
+        assert self.client is not None
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["X-API-Key"] = self.api_key
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data, headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return json.loads(response.read() or b"null")
-        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
+            response = self.client.request(method, self.url + path, content=data, headers=headers)
+        except (OSError, urllib.error.URLError) as exc:
             raise ConfigError(
                 f"the ShopSense server at {self.url} did not answer {method} {path}: {exc}; "
                 "start it with `shopsense serve` or fix --url"
+            ) from exc
+        if response.status_code >= 400:
+            detail = response.content[:300].decode("utf-8", "replace")
+            hint = (
+                "; pass the server's key with --api-key"
+                if response.status_code in (401, 403)
+                else ""
+            )
+            raise ConfigError(
+                f"the ShopSense server at {self.url} answered {method} {path} with "
+                f"{response.status_code}: {detail}{hint}"
+            )
+        try:
+            return json.loads(response.content or b"null")
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"the server at {self.url} answered {method} {path} with non-JSON: {exc}; "
+                "is --url a ShopSense server?"
             ) from exc
 
     def recommend(self, requests: Sequence[Request]) -> list[IntArray]:
         out = []
         for request in requests:
-            query = urllib.parse.urlencode({"scenario": self.scenario, "n": request.n})
+            fetch = min(100, max(request.n, request.n * self.overfetch))
+            query = urllib.parse.urlencode({"scenario": self.scenario, "n": fetch})
             user = urllib.parse.quote(request.user_id, safe="")
             answer = self._call("GET", f"/recommendations/{user}?{query}")
-            entries = answer.get("items", []) if isinstance(answer, dict) else answer
-            ids = [e["item_id"] if isinstance(e, dict) else str(e) for e in entries]
+            if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
+                raise ConfigError(
+                    f"GET /recommendations/{user} at {self.url} did not answer "
+                    '{"items": [...]}; is --url a ShopSense server?'
+                )
+            if request.request_id and answer.get("request_id"):
+                self._server_requests[request.request_id] = str(answer["request_id"])
+            ids = [str(e["item_id"]) for e in answer["items"]]
             index = [self._index[i] for i in ids if i in self._index]
             shown = [i for i in index if request.allowed[i]][: request.n]
             out.append(np.asarray(shown, np.int64))
         return out
 
     def observe(self, events: Sequence[Event]) -> None:
-        for start in range(0, len(events), 1000):  # the API takes up to 1000 per call
-            chunk = events[start : start + 1000]
-            self._call("POST", "/events", {"events": [e.model_dump(mode="json") for e in chunk]})
+        posted = [self._as_posted(e) for e in events]
+        for start in range(0, len(posted), 1000):  # the API takes up to 1000 per call
+            self._call("POST", "/events", {"events": posted[start : start + 1000]})
+
+    def _as_posted(self, event: Event) -> dict[str, Any]:
+        body: dict[str, Any] = event.model_dump(mode="json", exclude_none=True)
+        body["event_id"] = f"{self.run_id}-{event.event_id}"
+        if event.request_id is not None:
+            body["request_id"] = self._server_requests.get(event.request_id, event.request_id)
+        return body
 
 
 @dataclass
@@ -353,3 +448,62 @@ def build_policies(
             known = ", ".join([*POLICIES, *MODELS])
             raise ConfigError(f"unknown policy {name!r}; choose from {known}")
     return policies
+
+
+def variant_key(variant: Variant) -> str:
+    """The policy a variant needs: its name, plus its params when it has any."""
+    if not variant.params:
+        return variant.policy
+    return f"{variant.policy}{json.dumps(variant.params, sort_keys=True)}"
+
+
+def build_variant_policies(
+    world: SimulationWorld,
+    experiments: Sequence[Experiment],
+    *,
+    ranker: MultiTaskRanker | None = None,
+    explore_sessions: int = 4000,
+    sources: Mapping[str, Mapping[str, Any]] | None = None,
+    model_params: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Policy]:
+    """One policy per distinct :func:`variant_key` of the experiments' variants. A model
+    variant's ``params`` are its hyper-parameters (``{factors = 32}``); a ``full_stack``
+    variant takes ``objective`` only (the stack is trained once and shared)."""
+    variants = [v for e in experiments for v in e.variants]
+    base = build_policies(
+        world,
+        list(dict.fromkeys(v.policy for v in variants)),
+        ranker=ranker,
+        explore_sessions=explore_sessions,
+        sources=sources,
+        model_params=model_params,
+    )
+    data = interaction_data(world.log, world.user_ids, world.table) if variants else None
+    out: dict[str, Policy] = {}
+    for variant in variants:
+        key = variant_key(variant)
+        if key in out:
+            continue
+        policy = base[variant.policy]
+        if not variant.params:
+            out[key] = policy
+        elif isinstance(policy, StackPolicy):
+            unknown = set(variant.params) - {"objective"}
+            objective = variant.params.get("objective", policy.stack.objective)
+            if unknown or objective not in ("clicks", "conversions", "revenue"):
+                raise ConfigError(
+                    f"variant {variant.name!r}: full_stack takes params "
+                    f"{{objective = 'clicks' | 'conversions' | 'revenue'}}, got {variant.params}"
+                )
+            out[key] = StackPolicy(replace(policy.stack, objective=objective), name=key)
+        elif isinstance(policy, ModelPolicy) and data is not None:
+            try:
+                model = MODELS[variant.policy](**variant.params)
+            except TypeError as exc:
+                raise ConfigError(
+                    f"variant {variant.name!r}: bad params for {variant.policy}: {exc}"
+                ) from exc
+            out[key] = ModelPolicy(key, model.fit(data))
+        else:
+            raise ConfigError(f"variant {variant.name!r}: {variant.policy} takes no params")
+    return out
