@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from shopsense.api import ServeConfig, create_app  # noqa: E402
-from shopsense.config import Settings  # noqa: E402
-from shopsense.demo import run_demo  # noqa: E402
-from shopsense.domain import EventKind  # noqa: E402
-from shopsense.errors import ConfigError  # noqa: E402
-from shopsense.evaluation.policies import HttpPolicy, SimulationWorld  # noqa: E402
-from shopsense.evaluation.simulator import ShopSimulator, SimulationConfig  # noqa: E402
-from shopsense.synth import ShopConfig, generate_shop  # noqa: E402
+from shopsense.api import ServeConfig, create_app
+from shopsense.config import Settings
+from shopsense.demo import run_demo
+from shopsense.domain import EventKind
+from shopsense.errors import ConfigError
+from shopsense.evaluation.policies import HttpPolicy, SimulationWorld
+from shopsense.evaluation.simulator import ShopSimulator, SimulationConfig
+from shopsense.synth import ShopConfig, generate_shop
 
 KEY = "sim-key"
 PRODUCTS, USERS, SEED = 150, 40, 3
@@ -86,8 +86,8 @@ def test_a_second_run_is_not_dropped_as_duplicates(
 
 def test_errors_say_what_to_fix(client: TestClient, world: SimulationWorld) -> None:
     sim = ShopSimulator(world.truth, world.table, world.states, SimulationConfig(sessions=5))
-    with pytest.raises(ConfigError, match="401.*--api-key"):
+    with pytest.raises(ConfigError, match=r"401.*--api-key"):
         sim.run(HttpPolicy("", world.table.item_ids, "wrong-key", client=client))
     unreachable = HttpPolicy("http://127.0.0.1:9", world.table.item_ids, KEY, timeout_s=2)
-    with pytest.raises(ConfigError, match="did not answer.*shopsense serve"):
+    with pytest.raises(ConfigError, match=r"did not answer.*shopsense serve"):
         sim.run(unreachable)
