@@ -151,3 +151,21 @@ def test_kinds_map_to_verbs() -> None:
     assert explain.popular_in("") == "popular right now"
     assert explain.matches(" rain jacket ") == "matches 'rain jacket'"
     assert explain.short("x" * 100).endswith("…") and len(explain.short("x" * 100)) == 60
+
+
+def test_the_fold_in_shortcut_equals_recommend() -> None:
+    import numpy as np
+
+    from shopsense.models import ALS
+    from shopsense.recommend.engine import _top_for_history
+
+    baskets = {f"a{i}": "ABC" for i in range(5)} | {f"d{i}": "DEF" for i in range(4)}
+    data = InteractionData.from_sequences({u: list(items) for u, items in baskets.items()})
+    als = ALS(factors=4, iterations=5).fit(data)
+    mask = np.array([True, True, True, True, False, True])
+    for history, weights in ((["A", "B"], [1.0, 8.0]), (["D"], [2.0]), (["zz", "E"], [1.0, 1.0])):
+        expected = als.recommend("x", 4, exclude_seen=False, filter=mask, history=history,
+                                 weights=weights)  # fmt: skip
+        got = _top_for_history(als, "x", history, weights, mask, 4)
+        assert list(got[0]) == list(expected[0])
+        np.testing.assert_allclose(got[1], expected[1], rtol=1e-5)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from shopsense.api.auth import read_access, require_key, state_of
 from shopsense.api.schemas import (
@@ -121,6 +122,22 @@ def recommendations(
     }
 
 
+class RecommendationQuery(BaseModel):
+    """The query parameters of ``GET /recommendations/{user_id}`` (validated in one go)."""
+
+    scenario: Scenario = Field("for_you", description=" | ".join(SCENARIOS))
+    n: int = Field(10, ge=1, le=100, description="how many items")
+    item_id: str | None = Field(None, max_length=256, description="anchor item")
+    category: str | None = Field(
+        None, max_length=500, description='category path prefix, "Home > Kitchen"'
+    )
+    brand: str | None = Field(None, max_length=256)
+    price_min: float | None = Field(None, ge=0, allow_inf_nan=False)
+    price_max: float | None = Field(None, ge=0, allow_inf_nan=False)
+    in_stock: bool = True
+    exclude_seen: bool = True
+
+
 @router.get(
     "/recommendations/{user_id}",
     response_model=RecommendationsOut,
@@ -128,28 +145,14 @@ def recommendations(
     tags=["recommend"],
 )
 async def get_recommendations(
-    request: Request,
-    user_id: IdPath,
-    scenario: Annotated[Scenario, Query(description=" | ".join(SCENARIOS))] = "for_you",
-    n: Count = 10,
-    item_id: Annotated[str | None, Query(max_length=256, description="anchor item")] = None,
-    category: CategoryQ = None,
-    brand: BrandQ = None,
-    price_min: PriceQ = None,
-    price_max: PriceQ = None,
-    in_stock: bool = True,
-    exclude_seen: bool = True,
+    request: Request, user_id: IdPath, query: Annotated[RecommendationQuery, Query()]
 ) -> Response:
     """Recommendations for a shopper; unknown shoppers get trending items."""
-    rules = _rules(category, brand, price_min, price_max, in_stock)
+    q = query
+    rules = _rules(q.category, q.brand, q.price_min, q.price_max, q.in_stock)
+    state = state_of(request)
     body = recommendations(
-        state_of(request),
-        scenario,
-        _check_user(user_id),
-        n,
-        rules,
-        item_id,
-        exclude_seen,
+        state, q.scenario, _check_user(user_id), q.n, rules, q.item_id, q.exclude_seen
     )
     return json_response(body)
 

@@ -30,10 +30,12 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
+import numpy.typing as npt
 
 from shopsense.domain import DEFAULT_EVENT_WEIGHTS, Event, EventKind
 from shopsense.errors import ValidationError
-from shopsense.models.base import Recommender
+from shopsense.features.idmap import IdMap
+from shopsense.models.base import FloatArray, Recommendation, Recommender, top_k
 from shopsense.recommend import explain
 from shopsense.recommend.catalog import CatalogView, ItemFilter, top_category
 from shopsense.recommend.history import current_session, item_history
@@ -77,6 +79,7 @@ class RecommendationEngine:
         self.models = models
         self.catalog = catalog
         self.weights = dict(weights)
+        self._popular: tuple[IdMap, FloatArray] | None = None
 
     def recommend(
         self,
@@ -142,9 +145,7 @@ class RecommendationEngine:
             mask = mask.copy()
             index = model.items_.indices(sorted(seen))
             mask[index[index >= 0]] = False
-        ids, scores = model.recommend(
-            user_id, n=n, exclude_seen=False, filter=mask, history=items, weights=weights
-        )
+        ids, scores = _top_for_history(model, user_id, items, weights, mask, n)
         rec_ids = [str(i) for i in ids]
         explainer = model if hasattr(model, "item_factors_") else self.models.similar
         anchors = explain.closest_history_items(explainer, items, rec_ids)
@@ -203,7 +204,12 @@ class RecommendationEngine:
             mask = mask.copy()
             index = model.items_.indices(sorted(exclude))
             mask[index[index >= 0]] = False
-        ids, scores = model.recommend("", n=n, exclude_seen=False, filter=mask, history=[])
+        if self._popular is None or self._popular[0] is not model.items_:
+            # The same for every shopper: scored once per model (what a cold shopper gets).
+            self._popular = (model.items_, model.scores("", history=[]))
+        scores = np.where(mask, self._popular[1], -np.inf).astype(np.float32)
+        best = top_k(scores, n)
+        ids, scores = model.items_.ids(best), scores[best]
         return [
             Recommended(str(i), float(s), explain.popular_in(top_category(self.catalog.get(i))))
             for i, s in zip(ids, scores, strict=True)
@@ -240,6 +246,31 @@ class RecommendationEngine:
                     factors = factors.copy()
                     setattr(model, "user_factors_", factors)  # noqa: B010
                 factors[user] = 0.0
+
+
+def _top_for_history(
+    model: Recommender,
+    user_id: str,
+    items: list[str],
+    weights: list[float],
+    mask: npt.NDArray[np.bool_],
+    n: int,
+) -> Recommendation:
+    """``model.recommend`` on a fresh history, allowed items only.
+
+    Models that fold a history into one vector (ALS: ``user_vector`` / ``scores_for_vector``,
+    the same fold-in ``recommend`` runs) take a shorter path without the batch wrappers.
+    """
+    fold = getattr(model, "user_vector", None)
+    score = getattr(model, "scores_for_vector", None)
+    if fold is None or score is None or not (model.items_.indices(items) >= 0).any():
+        return model.recommend(
+            user_id, n=n, exclude_seen=False, filter=mask, history=items, weights=weights
+        )
+    scores = np.array(score(fold(items, weights)), dtype=np.float32)
+    scores[~mask] = -np.inf
+    best = top_k(scores, n)
+    return model.items_.ids(best), scores[best]
 
 
 def _basket(history: Sequence[Event]) -> list[str]:
