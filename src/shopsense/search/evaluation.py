@@ -44,7 +44,12 @@ logger = logging.getLogger(__name__)
 PROTOCOLS = ("rerank", "retrieval")
 METHODS = ("random", "bm25", "semantic", "hybrid", "hybrid_rrf", "hybrid_ltr")
 WEIGHTS: tuple[float, ...] = tuple(round(float(w), 2) for w in np.linspace(0.0, 1.0, 11))
-RANKER_GRID = ({"num_leaves": 7, "n_estimators": 150}, {"num_leaves": 15, "n_estimators": 300})
+#: Small trees: a few dozen training queries overfit anything larger (esci-sample: 15 leaves
+#: x 300 trees scored 0.685, 3 leaves x 200 trees 0.737 NDCG@10 in cross-validation).
+RANKER_GRID = (
+    {"num_leaves": 3, "n_estimators": 200, "min_child_samples": 30},
+    {"num_leaves": 7, "n_estimators": 150, "min_child_samples": 20},
+)
 
 
 @dataclass

@@ -33,8 +33,8 @@ class SearchRanker:
 
     n_estimators: int = 200
     learning_rate: float = 0.05
-    num_leaves: int = 15
-    min_child_samples: int = 20
+    num_leaves: int = 3
+    min_child_samples: int = 30
     feature_fraction: float = 0.8
     label_gain: tuple[float, ...] | None = None
     seed: int = 0
