@@ -80,3 +80,18 @@ def test_metrics_are_bounded_and_monotone_in_k(ranks: list[int]) -> None:
     for k in (5, 10, 20):
         assert 0.0 <= m[f"NDCG@{k}"] <= m[f"HR@{k}"] <= 1.0
     assert m["HR@5"] <= m["HR@10"] <= m["HR@20"]
+
+
+def test_roc_auc_by_hand_with_ties() -> None:
+    from shopsense.evaluation.metrics import roc_auc
+    from shopsense.ranking.training import roc_auc as reexported
+
+    assert reexported is roc_auc
+    # positives 0.35, 0.8 against negatives 0.1, 0.4: pairs won 1 + 2 of 4
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    # positives 0.5, 0.9; negatives 0.5, 0.2, 0.5: (0.5 vs .5, .2, .5) = .5 + 1 + .5,
+    # (0.9 beats all 3) = 3 -> 5 of 6 pairs
+    assert roc_auc([1, 0, 0, 1, 0], [0.5, 0.5, 0.2, 0.9, 0.5]) == pytest.approx(5 / 6)
+    assert roc_auc([0, 1], [0.5, 0.5]) == pytest.approx(0.5)  # one tie: half a pair
+    assert roc_auc([1, 0], [0.9, 0.1]) == 1.0 and roc_auc([0, 1], [0.9, 0.1]) == 0.0
+    assert math.isnan(roc_auc([1, 1], [0.1, 0.2]))

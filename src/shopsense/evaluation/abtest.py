@@ -16,6 +16,7 @@
 
 Example::
 
+    >>> from shopsense.experiments import Variant
     >>> assign_variant(Experiment(name="ranker", variants=[
     ...     Variant(name="control", weight=1), Variant(name="treatment", weight=1)]), "U0042")
     'treatment'

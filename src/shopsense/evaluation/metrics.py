@@ -100,3 +100,23 @@ def catalog_coverage(recommended: Sequence[Sequence[T]], n_items: int) -> float:
     if n_items <= 0:
         return 0.0
     return len({item for items in recommended for item in items}) / n_items
+
+
+def roc_auc(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float:
+    """Area under the ROC curve: the chance that a random positive scores above a random
+    negative, ties counting half (Mann-Whitney U over ``(n,)`` labels and scores); NaN when
+    one class is missing.
+
+    >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    0.75
+    """
+    y = np.asarray(labels).astype(bool)
+    s = np.asarray(scores, np.float64)
+    positives, negatives = int(y.sum()), int((~y).sum())
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    # 1-based ranks, tied scores sharing their average rank
+    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = ((ends - counts + 1 + ends) / 2.0)[inverse.reshape(-1)]
+    return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives))

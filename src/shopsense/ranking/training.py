@@ -18,11 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
-from scipy.stats import rankdata
 
 from shopsense.domain import DEFAULT_EVENT_WEIGHTS
 from shopsense.errors import ConfigError
+from shopsense.evaluation.metrics import roc_auc  # re-exported: it lived here first
 from shopsense.features.idmap import IdMap
 from shopsense.features.interactions import InteractionData
 from shopsense.models import MODELS
@@ -112,21 +111,6 @@ def train_stack(
     serving = fit_sources(interaction_data(log, user_ids, table), sources)
     builder = FeatureBuilder(table, ItemStats.from_log(log, table), serving.names)
     return FullStack(serving, builder, model)
-
-
-def roc_auc(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float:
-    """Area under the ROC curve (ties count half); NaN when one class is missing.
-
-    >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
-    0.75
-    """
-    y = np.asarray(labels).astype(bool)
-    s = np.asarray(scores, np.float64)
-    positives, negatives = int(y.sum()), int((~y).sum())
-    if positives == 0 or negatives == 0:
-        return float("nan")
-    ranks = rankdata(s)
-    return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
 def ranker_aucs(ranker: MultiTaskRanker, rows: LoggedRows) -> dict[str, float]:
