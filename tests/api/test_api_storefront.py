@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 def test_home_product_cart_checkout_record_real_events(client: TestClient) -> None:
@@ -62,3 +66,26 @@ def test_dashboard_shows_models_volumes_and_rates(client: TestClient) -> None:
 
 def test_unknown_product_page_is_a_404(client: TestClient) -> None:
     assert client.get("/product/NOPE").status_code == 404
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    shopper=st.text(max_size=80),
+    item=st.text(min_size=1, max_size=300),
+    event_id=st.text(min_size=1, max_size=300),
+)
+def test_no_storefront_input_makes_a_500(
+    client: TestClient, shopper: str, item: str, event_id: str
+) -> None:
+    client.cookies.clear()
+    client.get("/", params={"as": shopper})
+    events = [{"event_id": event_id, "kind": "view", "item_id": item}]
+    for response in (
+        client.post("/shop/events", json={"events": events}),
+        client.post("/cart/add", data={"item_id": item}),
+        client.get(f"/product/{quote(item, safe='')}", params={"why": item}),
+        client.get("/shop/search", params={"q": item}),
+    ):
+        assert response.status_code < 500, response.text[:300]

@@ -10,7 +10,9 @@ position, so clicks are attributed to the list that showed them.
 
 from __future__ import annotations
 
+import re
 import secrets
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,6 +32,8 @@ from shopsense.recommend import ItemFilter
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 UID, SID = "ss_uid", "ss_sid"
+#: Shopper and session ids the storefront accepts (cookie-safe); others get a new id.
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
 ANY = ItemFilter()
 
 
@@ -38,7 +42,7 @@ class ShopEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    event_id: Id
+    event_id: Annotated[str, Field(min_length=1, max_length=128)]
     kind: Literal["impression", "view", "click", "search"]
     item_id: Id | None = None
     query: Annotated[str, Field(max_length=500)] | None = None
@@ -55,9 +59,11 @@ class ShopEvents(BaseModel):
 def shopper(request: Request) -> tuple[str, str]:
     """The cookie's shopper and session (new ones when absent; ``?as=`` switches shopper)."""
     chosen = request.query_params.get("as")
-    uid = (chosen or request.cookies.get(UID) or "").strip()[:64]
-    sid = (request.cookies.get(SID) or "").strip()[:64]
-    return uid or "S-" + secrets.token_hex(6), sid or "W-" + secrets.token_hex(6)
+    uid = (chosen or request.cookies.get(UID) or "").strip()
+    sid = (request.cookies.get(SID) or "").strip()
+    uid = uid if _COOKIE_VALUE.fullmatch(uid) else "S-" + secrets.token_hex(6)
+    sid = sid if _COOKIE_VALUE.fullmatch(sid) else "W-" + secrets.token_hex(6)
+    return uid, sid
 
 
 def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -176,7 +182,7 @@ def _record(
         product = state.catalog.get(item_id)
         events.append(
             Event(
-                event_id=f"{uid}:{kind.value}:{item_id}:{now.timestamp()}",
+                event_id=f"{uid}:{kind.value}:{uuid.uuid4().hex}",
                 user_id=uid,
                 session_id=sid,
                 kind=kind,
