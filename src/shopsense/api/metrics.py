@@ -119,7 +119,11 @@ class ServingMiddleware:
             "field": "body",
         }
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        if declared is not None and not declared.isdigit():
+            await _send_json(send, 400, {"error": "invalid Content-Length", "field": "body"})
+            self.metrics.observe(scope["method"], "(bad request)", 400, 0.0)
+            return
+        if declared is not None and int(declared) > limit:
             await _send_json(send, 413, too_large)
             self.metrics.observe(scope["method"], "(body too large)", 413, 0.0)
             return
