@@ -41,12 +41,13 @@ def shoppers() -> InteractionData:
     return InteractionData.from_sequences(sequences, items=[p.id for p in catalog()])
 
 
-@pytest.fixture(scope="module", params=["softmax", "als"])
+@pytest.fixture(scope="module", params=["softmax", "als", "als+keep"])
 def model(request: pytest.FixtureRequest) -> ItemTower:
     data = shoppers()
     space, features = catalog_features(catalog(), data.items.to_list(), min_count=1)
     tower = ItemTower(
-        objective=request.param, factors=8, hidden=16, epochs=60, learning_rate=0.01,
+        objective=request.param.split("+")[0], keep_als_factors="keep" in request.param,
+        factors=8, hidden=16, epochs=60, learning_rate=0.01,
         batch_size=32, dropout=0.0, num_threads=1, als_iterations=10, patience=60,
         regression_epochs=60, regression_batch_size=32,
     )  # fmt: skip

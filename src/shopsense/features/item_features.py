@@ -80,6 +80,23 @@ class ItemFeatures:
         """One token per item and no text: the tower learns an id embedding per item."""
         return cls(np.zeros((n_items, 0), np.float32), sp.identity(n_items, np.float32, "csr"))
 
+    def bags(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray]:
+        """Token rows as ``EmbeddingBag`` input: (indices, offsets ``(n,)``, weights).
+
+        Every bag ends with one extra token, index ``n_tokens`` with weight 1: the tower's
+        bias ``b1``, so an item with no known token still gets a bag.
+        """
+        tokens = self.tokens.tocsr()
+        counts = np.diff(tokens.indptr).astype(np.int64) + 1
+        offsets = (np.cumsum(counts) - counts).astype(np.int64)
+        indices = np.full(int(counts.sum()), self.n_tokens, np.int64)
+        weights = np.ones(indices.size, np.float32)
+        inner = np.ones(indices.size, bool)
+        inner[offsets + counts - 1] = False
+        indices[inner] = tokens.indices
+        weights[inner] = tokens.data
+        return indices, offsets, weights
+
     def rows(self, index: npt.NDArray[np.int64]) -> ItemFeatures:
         """The features of items ``index`` (in that order)."""
         return ItemFeatures(self.text[index], self.tokens[index])

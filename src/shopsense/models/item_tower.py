@@ -78,6 +78,9 @@ class ItemTower(Recommender):
     regression_epochs: int = 300
     valid_fraction: float = 0.1
     patience: int = 10
+    #: ``objective="als"``: items with events keep their ALS factors (warm accuracy of
+    #: ALS); only items without events get the tower's vectors.
+    keep_als_factors: bool = False
     als_regularization: float = 0.05
     als_alpha: float = 2.0
     als_iterations: int = 15
@@ -96,6 +99,7 @@ class ItemTower(Recommender):
     user_factors_: FloatArray = dataclasses.field(init=False, repr=False)
     #: True when trained without catalog features (one id token per item).
     identity_: bool = dataclasses.field(init=False, repr=False, default=False)
+    warm_factors_: FloatArray | None = dataclasses.field(init=False, repr=False, default=None)
     gram_: npt.NDArray[np.float64] | None = dataclasses.field(init=False, repr=False, default=None)
 
     def with_item_features(
@@ -138,6 +142,10 @@ class ItemTower(Recommender):
             else:
                 self._fit_als(data, features, rng)
             self.item_vectors_ = self._vectors(features)
+        if self.objective == "als" and self.warm_factors_ is not None:
+            warm = np.diff(data.matrix.tocsc().indptr) > 0
+            self.item_vectors_[warm] = self.warm_factors_
+            self.warm_factors_ = None
         if self.identity_:
             # An id token without events was never trained: nothing is known, score 0.
             self.item_vectors_[np.diff(data.matrix.tocsc().indptr) == 0] = 0.0
@@ -239,6 +247,7 @@ class ItemTower(Recommender):
                     break
         if valid_x is not None:
             self.net_.load_state_dict(best_state)
+        self.warm_factors_ = als.item_factors_[warm] if self.keep_als_factors else None
         self.user_factors_ = als.user_factors_
         self.user_map_ = np.zeros((0, self.factors), np.float32)
 
@@ -411,28 +420,11 @@ def _build_net(features: ItemFeatures, hidden: int, factors: int) -> nn.ModuleDi
 
 
 def _tensors(features: ItemFeatures) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(text ``(n, d_text)``, token indices, bag offsets ``(n,)``, token weights) for the net.
-
-    Every bag also holds the bias token (index ``n_tokens``, weight 1): that is ``b1``.
-    """
+    """(text ``(n, d_text)``, then :meth:`ItemFeatures.bags` as tensors) for the net."""
     import torch
 
-    tokens = features.tokens.tocsr()
-    n, bias = len(features), features.n_tokens
-    counts = np.diff(tokens.indptr) + 1
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    indices = np.full(int(counts.sum()), bias, np.int64)
-    weights = np.ones(indices.size, np.float32)
-    inner = np.ones(indices.size, bool)
-    inner[offsets + counts - 1] = False
-    indices[inner] = tokens.indices
-    weights[inner] = tokens.data
-    return (
-        torch.from_numpy(np.ascontiguousarray(features.text, np.float32)),
-        torch.from_numpy(indices),
-        torch.from_numpy(offsets if n else np.zeros(0, np.int64)),
-        torch.from_numpy(weights),
-    )
+    text = np.ascontiguousarray(features.text, np.float32)
+    return (torch.from_numpy(text), *(torch.from_numpy(a) for a in features.bags()))  # type: ignore[return-value]
 
 
 def _sparse_tensor(matrix: sp.csr_matrix) -> Tensor:
