@@ -17,7 +17,9 @@ from shopsense.evaluation.abtest import (
     bootstrap_mean_difference,
     bucket,
     mean_interval,
+    ratio_difference_ztest,
     ratio_interval,
+    rejection_rates,
     sample_ratio_mismatch,
     two_proportion_ztest,
     wilson_interval,
@@ -112,3 +114,39 @@ def test_analyze_finds_a_real_difference_and_reports_srm() -> None:
     assert report.revenue_tests["v1"].difference > 0
     rates = {v.name: v.conversion_rate for v in report.variants}
     assert rates["v1"] > rates["v0"]
+    assert report.ctr_tests["v1"].significant and report.ctr_tests["v1"].difference > 0
+
+
+def test_ratio_ztest_known_answer() -> None:
+    # control: clicks (1, 3) of (10, 10): ratio .2, residuals (-1, 1), var 2, se^2 = 2*2/400
+    # treatment: (2, 6) of (10, 10): ratio .4, residuals (-2, 2), var 8, se^2 = 8*2/400
+    result = ratio_difference_ztest([1.0, 3.0], [10.0, 10.0], [2.0, 6.0], [10.0, 10.0])
+    se = math.sqrt(4 / 400 + 16 / 400)
+    assert result.difference == pytest.approx(0.2)
+    assert result.statistic == pytest.approx(0.2 / se)
+    assert result.ci95 == pytest.approx((0.2 - 1.959964 * se, 0.2 + 1.959964 * se), abs=1e-6)
+    # no impressions anywhere: nothing to test, not a rejection
+    assert ratio_difference_ztest([0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]).p_value == 1.0
+
+
+def test_rejection_rates_of_calibrated_tests() -> None:
+    """A/A on synthetic users: every test rejects near 5% (Wilson CI over 300 runs)."""
+    rng = np.random.default_rng(7)
+    users = [f"U{i}" for i in range(800)]
+    reports = []
+    for run in range(300):
+        experiment = Experiment(
+            name="aa", salt=f"aa-{run}", variants=[Variant(name="a"), Variant(name="b")]
+        )
+        shown = rng.integers(5, 30, 800).astype(float)
+        clicks = rng.binomial(shown.astype(int), 0.05).astype(float)
+        purchases = (rng.random(800) < 0.08).astype(float)
+        revenue = purchases * rng.exponential(40.0, 800)
+        outcomes = UserOutcomes(users, shown, clicks, purchases, revenue)
+        reports.append(analyze(experiment, outcomes, resamples=200))
+    rates = rejection_rates(reports)
+    for name in ("conversion", "ctr", "revenue"):
+        low, high = rates[name].ci95
+        assert rates[name].runs == 300 and low < 0.05 < high, (name, rates[name])
+    assert rates["srm"].rejections <= 2
+    assert rejection_rates([])["ctr"].rate == 0.0
