@@ -83,3 +83,11 @@ def test_item_history_and_sessions() -> None:
     assert items == ["P1", "P11"] and weights == [1.0, 8.0]
     assert [e.event_id for e in current_session(events)] == ["e11"]
     assert current_session([]) == []
+
+
+def test_models_with_equal_item_lists_share_columns() -> None:
+    view = CatalogView([Product(id="a", title="A"), Product(id="b", title="B", in_stock=False)])
+    first, second = IdMap(["a", "b"]), IdMap(["a", "b"])
+    assert view.mask(first, ItemFilter()).tolist() == view.mask(second, ItemFilter()).tolist()
+    assert view._columns_for(first) is view._columns_for(second)
+    assert view._columns_for(IdMap(["b", "a"])) is not view._columns_for(first)

@@ -118,7 +118,23 @@ class CatalogView:
                 return cached[2]
             version = self.version
             products = self._products
-        found = [products.get(i) for i in items.to_list()]
+            entries = list(self._columns.values())
+        ids = items.to_list()
+        # Models of one bundle, and bundles trained on the same catalog, share item lists:
+        # reuse their columns (a hot swap then computes nothing here).
+        shared = next(
+            (
+                c
+                for other, v, c in entries
+                if v == version and len(other) == len(ids) and other.to_list() == ids
+            ),
+            None,
+        )
+        if shared is not None:
+            with self._lock:
+                self._columns[key] = (items, version, shared)
+            return shared
+        found = [products.get(i) for i in ids]
         columns = _Columns(
             known=np.array([p is not None for p in found], dtype=bool),
             in_stock=np.array([p is not None and p.in_stock for p in found], dtype=bool),
