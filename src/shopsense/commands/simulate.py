@@ -2,8 +2,8 @@
 
     shopsense simulate --sessions 6000 --policies random,popularity,als,sasrec,full_stack
     shopsense simulate --sessions 4000 --json
-    shopsense simulate --experiment experiments.toml       # an A/B test through the simulator
-    shopsense simulate --aa 200 --policies popularity      # measure the A/A false-positive rate
+    shopsense simulate --experiment examples/experiment.toml  # an A/B test through the simulator
+    shopsense simulate --aa 200 --policies popularity         # A/A false-positive rates
     shopsense simulate --url http://localhost:8000 --api-key KEY   # a running server as policy
 
 The shop is generated from ``--products/--users/--seed`` exactly as ``shopsense generate``
