@@ -195,7 +195,7 @@ async def get_similar(
 @router.get(
     "/search", response_model=SearchOut, dependencies=[Depends(read_access)], tags=["search"]
 )
-async def get_search(
+def get_search(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=500, description="the query")],
     user_id: Annotated[str | None, Query(max_length=256)] = None,
@@ -209,12 +209,38 @@ async def get_search(
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
     facets: bool = True,
 ) -> Response:
-    """Hybrid product search with filters, facets and personal re-ranking."""
+    """Hybrid product search with filters, facets and personal re-ranking.
+
+    A plain ``def``: the query encoder and the full-text engine release the GIL, so
+    searches run in the thread pool beside other requests.
+    """
     from shopsense.search import Filters
 
     state = state_of(request)
     engine = state.search.engine()
     _rules(None, None, price_min, price_max, True)
+    history_events = state.history(user_id) if user_id else []
+    key = (
+        "search",
+        state.models.bundle_id,
+        state.catalog.version,
+        q,
+        user_id if history_events else None,
+        len(history_events),
+        history_events[-1].event_id if history_events else None,
+        tuple(category or ()),
+        tuple(brand or ()),
+        price_min,
+        price_max,
+        in_stock,
+        sort,
+        page,
+        page_size,
+        facets,
+    )
+    cached = state.results.get(key)
+    if cached is not None:
+        return json_response({**cached, "request_id": new_request_id()})
     filters = Filters(
         categories=tuple(category or ()),
         brands=tuple(brand or ()),
@@ -222,9 +248,7 @@ async def get_search(
         price_max=price_max,
         in_stock=in_stock,
     )
-    history = None
-    if user_id:
-        history = [e.item_id for e in state.history(user_id) if e.item_id] or None
+    history = [e.item_id for e in history_events if e.item_id] or None
     result = engine.search(
         q,
         user_id=user_id,
@@ -239,26 +263,25 @@ async def get_search(
         {**state.item_out(h.id, h.score, h.explanation or matches(q)), "title": h.title}
         for h in result.items
     ]
-    return json_response(
-        {
-            "request_id": new_request_id(),
-            "query": result.query,
-            "total": result.total,
-            "page": result.page,
-            "page_size": result.page_size,
-            "sort": result.sort,
-            "items": items,
-            "facets": {k: [list(p) for p in v] for k, v in result.facets.items()},
-            "understood": result.understood,
-            "personalized": result.personalized,
-        }
-    )
+    body = {
+        "query": result.query,
+        "total": result.total,
+        "page": result.page,
+        "page_size": result.page_size,
+        "sort": result.sort,
+        "items": items,
+        "facets": {k: [list(p) for p in v] for k, v in result.facets.items()},
+        "understood": result.understood,
+        "personalized": result.personalized,
+    }
+    state.results.put(key, body)
+    return json_response({**body, "request_id": new_request_id()})
 
 
 @router.get(
     "/suggest", response_model=SuggestOut, dependencies=[Depends(read_access)], tags=["search"]
 )
-async def get_suggest(
+def get_suggest(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=200)],
     n: Annotated[int, Query(ge=1, le=20)] = 8,
