@@ -55,3 +55,15 @@ def test_unreadable_file(tmp_path: Path) -> None:
         load_experiments(tmp_path / "bad.toml")
     with pytest.raises(ConfigError, match="cannot read"):
         load_experiments(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (Path(__file__).parents[1] / "examples").glob("experiment*"))
+)
+def test_shipped_examples_load(name: str) -> None:
+    from shopsense.evaluation.policies import POLICIES
+    from shopsense.models import MODELS
+
+    for experiment in load_experiments(Path(__file__).parents[1] / "examples" / name):
+        assert experiment.variants[0].name == "control"
+        assert all(v.policy in {*POLICIES, *MODELS} for v in experiment.variants)
