@@ -24,6 +24,7 @@ import numpy as np
 from common import SHARED
 from shopsense.search import SearchEngine
 from shopsense.search.evaluation import esci_engine
+from shopsense.search.sampleshop import add_typo
 from shopsense.synth import ShopConfig, generate_shop
 
 
@@ -57,12 +58,27 @@ def main() -> None:
         zero_hybrid += result.total == 0
         zero_lexical += len(engine.lexical.search(q, 1)[0]) == 0
         zero_exact += len(engine.lexical.search(q, 1, typo_tolerance=False)[0]) == 0
+    # The same queries with one typo each (two letters of the longest word swapped): how
+    # many still match lexically, with and without fuzzy terms, and overall.
+    rng = np.random.default_rng(0)
+    typo_queries = [add_typo(q, rng) for q in queries]
+    changed = [t for t, q in zip(typo_queries, queries, strict=True) if t != q]
+    typo_exact = sum(
+        len(engine.lexical.search(t, 1, typo_tolerance=False)[0]) == 0 for t in changed
+    )
+    typo_fuzzy = sum(len(engine.lexical.search(t, 1)[0]) == 0 for t in changed)
+    typo_hybrid = sum(engine.search(t, page_size=10, facets=False).total == 0 for t in changed)
     n = len(queries)
     ms = np.asarray(latency) * 1000
     print(f"{n} WANDS queries on the {args.catalog} catalog ({len(engine):,} products)")
     print(f"zero-result rate, hybrid search:                 {zero_hybrid / n:6.1%}")
     print(f"no lexical match, BM25 with typo tolerance:      {zero_lexical / n:6.1%}")
     print(f"no lexical match, BM25 exact terms only:         {zero_exact / n:6.1%}")
+    m = max(len(changed), 1)
+    print(f"with one typo each ({len(changed)} queries with a word of 5+ letters):")
+    print(f"  no lexical match, exact terms only:            {typo_exact / m:6.1%}")
+    print(f"  no lexical match, with typo tolerance:         {typo_fuzzy / m:6.1%}")
+    print(f"  zero-result rate, hybrid search:               {typo_hybrid / m:6.1%}")
     print(f"hybrid latency: p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms")
 
 

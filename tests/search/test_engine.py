@@ -27,6 +27,12 @@ def test_finds_by_words_typos_and_explains(engine: SearchEngine) -> None:
     assert result.took_ms > 0
 
 
+def test_brand_and_colour_words_are_not_filters_by_default(engine: SearchEngine) -> None:
+    result = engine.search("stormline shoe")
+    assert result.understood == [] and result.filters == {}
+    assert "P2" in result.ids
+
+
 def test_price_phrase_becomes_a_filter(engine: SearchEngine) -> None:
     result = engine.search("running shoes under 80")
     assert result.understood == ["price <= 80"]
@@ -35,7 +41,10 @@ def test_price_phrase_becomes_a_filter(engine: SearchEngine) -> None:
     assert "P2" not in result.ids
 
 
-def test_brand_and_colour_words_filter_but_fall_back(engine: SearchEngine) -> None:
+def test_brand_and_colour_words_filter_but_fall_back(
+    products: list[Product], encoder: HashingEncoder
+) -> None:
+    engine = SearchEngine.build(products, SearchConfig(intent_filters=True), encoder)
     brand = engine.search("stormline shoe")
     assert brand.ids[0] == "P1" and "brand: Stormline" in brand.understood
     blue = engine.search("blue running shoe")

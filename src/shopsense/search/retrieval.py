@@ -91,6 +91,8 @@ class Retriever:
         inferred = Filters(price_min=parsed.price_min, price_max=parsed.price_max)
         strict = filters.merged(inferred)
         soft = strict
+        if not config.intent_filters:
+            return self._retrieve(parsed, strict, config)
         if parsed.brands and not filters.brands:
             soft = replace(soft, brands=parsed.brands)
         if parsed.colours and not filters.attributes:
