@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from api_helpers import API_KEY, build_shop
 from fastapi.testclient import TestClient
 
 from shopsense.api import ServeConfig, create_app
 from shopsense.config import Settings
-from shopsense.demo import run_demo
-
-API_KEY = "test-key"
-HEADERS = {"X-API-Key": API_KEY}
-
-
-def build_shop(directory: Path, products: int = 300, users: int = 100) -> Settings:
-    """Generate, ingest and train the sample shop into ``directory`` (quietly)."""
-    settings = Settings(data_dir=directory)
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert run_demo(settings, n_products=products, n_users=users, seed=3) == 0
-    return settings
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from api_helpers import API_KEY, HEADERS
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from conftest import API_KEY, HEADERS
 from shopsense.api import ServeConfig, create_app
 from shopsense.api.config import check_bind, is_loopback
 from shopsense.cli import main

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
+from api_helpers import HEADERS
 from fastapi.testclient import TestClient
 
-from conftest import HEADERS
 from shopsense.api import ServeConfig, create_app
 from shopsense.config import Settings
 from shopsense.pipeline import train

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from api_helpers import HEADERS
 from fastapi.testclient import TestClient
-
-from conftest import HEADERS
 
 
 def test_events_are_stored_once(client: TestClient) -> None:

@@ -6,9 +6,9 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from api_helpers import HEADERS
 from fastapi.testclient import TestClient
 
-from conftest import HEADERS
 from shopsense.api import ServeConfig, create_app
 from shopsense.config import Settings
 from shopsense.evaluation.abtest import assign_variant

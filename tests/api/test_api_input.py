@@ -7,11 +7,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from api_helpers import HEADERS
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import HEADERS
 
 
 @pytest.mark.parametrize(

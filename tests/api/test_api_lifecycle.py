@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from api_helpers import HEADERS
 from fastapi.testclient import TestClient
 
-from conftest import HEADERS
 from shopsense.config import Settings
 from shopsense.pipeline import QualityGate, train
 from shopsense.store import ArtifactStore, open_store

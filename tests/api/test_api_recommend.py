@@ -7,9 +7,9 @@ import uuid
 from typing import Any
 
 import pytest
+from api_helpers import HEADERS
 from fastapi.testclient import TestClient
 
-from conftest import HEADERS
 from shopsense.recommend import SCENARIOS
 
 

@@ -7,11 +7,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from api_helpers import HEADERS
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import HEADERS
 from shopsense.api import ServeConfig, create_app
 from shopsense.config import Settings
 

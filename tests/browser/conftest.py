@@ -15,12 +15,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from browser_helpers import Shop
 
 from shopsense.config import Settings
 from shopsense.demo import run_demo
@@ -46,12 +46,6 @@ def _missing() -> str | None:
     except ImportError:
         return "playwright is not installed (pip install -e '.[browser]')"
     return None
-
-
-@dataclass(frozen=True)
-class Shop:
-    url: str
-    settings: Settings
 
 
 @pytest.fixture(scope="session")

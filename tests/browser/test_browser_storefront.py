@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from conftest import Shop
+from browser_helpers import Shop
+
 from shopsense.store import open_store
 
 
