@@ -21,6 +21,13 @@ def test_rrf_ignores_lists_a_candidate_is_missing_from() -> None:
 
 
 def test_weighted_known_answer() -> None:
+    # z: z(bm25) = (1.2247, 0, -1.2247); z(cosine) = (-1.2247, 1.2247, 0)
+    fused = weighted(np.array([4.0, 2.0, 0.0]), np.array([0.2, 0.8, 0.5]), 0.5, "z")
+    assert np.allclose(fused, [0.0, 0.61237, -0.61237], atol=1e-4)
+    # A constant list carries no evidence: only the other one orders the candidates.
+    assert np.allclose(weighted(np.zeros(2), np.array([0.3, 0.1]), 0.7, "z"), [0.3, -0.3])
+    assert len(weighted(np.zeros(0), np.zeros(0), 0.5, "z")) == 0
+    # max: 0.5 * bm25 / 4 + 0.5 * cosine
     fused = weighted(np.array([4.0, 2.0, 0.0]), np.array([0.2, 0.8, 0.5]), w=0.5)
     assert np.allclose(fused, [0.6, 0.65, 0.25])
     assert np.allclose(weighted(np.zeros(2), np.array([0.3, 0.1]), 0.7), [0.09, 0.03])

@@ -78,8 +78,8 @@ class SearchConfig:
     max_page_size: int = 100
 
     def __post_init__(self) -> None:
-        if self.fusion not in ("weighted", "rrf"):
-            raise ConfigError(f"unknown fusion {self.fusion!r}; use 'weighted' or 'rrf'")
+        if self.fusion not in ("weighted", "zscore", "rrf"):
+            raise ConfigError(f"unknown fusion {self.fusion!r}; use weighted, zscore or rrf")
         if not 0.0 <= self.lexical_weight <= 1.0:
             raise ConfigError("lexical_weight must be between 0 and 1")
 

@@ -4,7 +4,8 @@
 - ``retrieval``: the whole catalog is searched; unjudged products count as irrelevant.
 
 Methods: ``random``, ``bm25`` (tantivy), ``semantic`` (MiniLM cosine), ``hybrid``
-(weighted fusion, its weight tuned on the training queries), ``hybrid_rrf``, and
+(weighted fusion, its weight tuned on the training queries), ``hybrid_z`` (the same with
+both scores z-scored per query), ``hybrid_rrf``, and
 ``hybrid_ltr`` (LightGBM lambdarank over the hybrid candidates). Without a training set,
 the fusion weight and the ranker (hyper-parameters picked by an inner cross-validation)
 are learned by k-fold cross-validation over queries: a query is never scored by a model
@@ -42,7 +43,7 @@ from shopsense.search.ranker import SearchRanker
 logger = logging.getLogger(__name__)
 
 PROTOCOLS = ("rerank", "retrieval")
-METHODS = ("random", "bm25", "semantic", "hybrid", "hybrid_rrf", "hybrid_ltr")
+METHODS = ("random", "bm25", "semantic", "hybrid", "hybrid_z", "hybrid_rrf", "hybrid_ltr")
 WEIGHTS: tuple[float, ...] = tuple(round(float(w), 2) for w in np.linspace(0.0, 1.0, 11))
 #: Small trees: a few dozen training queries overfit anything larger (esci-sample: 15 leaves
 #: x 300 trees scored 0.685, 3 leaves x 200 trees 0.737 NDCG@10 in cross-validation).
@@ -166,6 +167,8 @@ def _ranking(
         scores = run.cosine
     elif method == "hybrid_rrf":
         scores = run.rrf
+    elif method == "hybrid_z":
+        scores = weighted(run.bm25, run.cosine, weight, "z")
     else:
         scores = weighted(run.bm25, run.cosine, weight)
         if method == "hybrid_ltr" and ranker is not None:
@@ -203,9 +206,9 @@ def _mean_ndcg(
     return float(np.mean(values)) if values else 0.0
 
 
-def tune_weight(runs: Sequence[QueryRun], protocol: str) -> float:
-    """The fusion weight with the best mean NDCG@10 on ``runs``."""
-    return float(max(WEIGHTS, key=lambda w: _mean_ndcg(runs, protocol, w, None, "hybrid")))
+def tune_weight(runs: Sequence[QueryRun], protocol: str, method: str = "hybrid") -> float:
+    """The fusion weight of ``method`` with the best mean NDCG@10 on ``runs``."""
+    return float(max(WEIGHTS, key=lambda w: _mean_ndcg(runs, protocol, w, None, method)))
 
 
 def train_ranker(
@@ -243,11 +246,12 @@ def _folds(
 
 
 def _score(
-    test: Sequence[QueryRun], protocol: str, weight: float, ranker: SearchRanker
+    test: Sequence[QueryRun], protocol: str, weights: dict[str, float], ranker: SearchRanker
 ) -> dict[str, list[dict[str, float]]]:
     rng = np.random.default_rng(1)
     per_method: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
     for run, method in itertools.product(test, METHODS):
+        weight = weights.get(method, weights["hybrid"])
         ranked = _ranking(run, method, protocol, rng, weight, ranker)
         per_method[method].append(metrics(ranked, run.query))
     return per_method
@@ -271,18 +275,20 @@ def evaluate(
             splits = [(train_runs, runs)]
         else:
             splits = _folds(runs, folds, seed)
-        weights = []
+        chosen: dict[str, list[float]] = {"hybrid": [], "hybrid_z": []}
         for train_part, test_part in splits:
-            weight = tune_weight(train_part, protocol)
-            weights.append(weight)
+            weights = {m: tune_weight(train_part, protocol, m) for m in chosen}
+            for m, w in weights.items():
+                chosen[m].append(w)
             ranker = train_ranker(train_part, protocol, seed=seed)
-            for method, values in _score(test_part, protocol, weight, ranker).items():
+            for method, values in _score(test_part, protocol, weights, ranker).items():
                 per_method[method] += values
-            logger.info("%s fold: weight %.1f, %d test queries", protocol, weight, len(test_part))
+            logger.info("%s fold: weights %s, %d test queries", protocol, weights, len(test_part))
         report[protocol] = {
             method: {k: float(np.mean([v[k] for v in values])) for k in values[0]}
             for method, values in per_method.items()
             if values
         }
-        report[protocol]["hybrid"]["lexical_weight"] = float(np.mean(weights))
+        for m, ws in chosen.items():
+            report[protocol][m]["lexical_weight"] = float(np.mean(ws))
     return report

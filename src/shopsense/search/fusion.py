@@ -4,8 +4,9 @@ Two ways, both over the same candidate set:
 
 - reciprocal rank fusion (Cormack et al. 2009): ``sum 1 / (k + rank)`` over the lists a
   candidate appears in; needs no score calibration;
-- weighted fusion: ``w * bm25 / max(bm25) + (1 - w) * cosine``; ``w`` is tuned on
-  judged queries (see :func:`shopsense.search.evaluation`).
+- weighted fusion: ``w * bm25 / max(bm25) + (1 - w) * cosine`` (or both z-scored over the
+  query's candidates); ``w`` is tuned on judged queries (see
+  :mod:`shopsense.search.evaluation`).
 
 Example::
 
@@ -48,9 +49,31 @@ def rrf(
     return total
 
 
-def weighted(bm25: npt.NDArray[np.floating], cosine: npt.NDArray[np.floating], w: float) -> Scores:
-    """``w * bm25 / max(bm25) + (1 - w) * cosine`` (shape ``(n,)``); BM25 is scaled per query
-    because its range depends on the query, cosine is already on a fixed scale."""
+def _z(values: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+    data: npt.NDArray[np.float64] = np.asarray(values, np.float64)
+    if len(data) == 0:
+        return data
+    spread = float(data.std())
+    result: npt.NDArray[np.float64] = (data - data.mean()) / (spread if spread > 1e-9 else 1.0)
+    return result
+
+
+def weighted(
+    bm25: npt.NDArray[np.floating],
+    cosine: npt.NDArray[np.floating],
+    w: float,
+    normalise: str = "max",
+) -> Scores:
+    """Weighted fusion over one query's candidates (shape ``(n,)``).
+
+    ``normalise="max"``: ``w * bm25 / max(bm25) + (1 - w) * cosine`` (BM25's range depends
+    on the query; cosine is on a fixed scale). ``"z"``: ``w * z(bm25) + (1 - w) * z(cosine)``,
+    both z-scored within the query. On esci-sample (CV-tuned ``w``) "z" wins at re-ranking
+    judged sets (0.716 vs 0.705 NDCG@10) and "max" at whole-catalog retrieval (0.664 vs
+    0.651), where many candidates have no BM25 score at all; "max" is the engine's default.
+    """
+    if normalise == "z":
+        return (w * _z(bm25) + (1.0 - w) * _z(cosine)).astype(np.float32)
     top = float(np.max(bm25)) if len(bm25) else 0.0
     lexical = bm25 / top if top > 0 else np.zeros_like(bm25)
     return (w * lexical + (1.0 - w) * cosine).astype(np.float32)

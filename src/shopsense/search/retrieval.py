@@ -165,7 +165,8 @@ class Retriever:
                 config.rrf_k,
                 [lexical_present, semantic_present],
             )
-        return weighted(evidence.bm25, evidence.cosine, config.lexical_weight)
+        normalise = "z" if config.fusion == "zscore" else "max"
+        return weighted(evidence.bm25, evidence.cosine, config.lexical_weight, normalise)
 
     def features(self, found: Candidates, subset: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
         """LTR features of the candidates at positions ``subset`` (adds per-field BM25)."""
