@@ -65,3 +65,14 @@ def test_health_and_metrics(client: TestClient) -> None:
     )
     assert "shopsense_request_seconds_bucket" in text
     assert "shopsense_events_stored_total" in text
+
+
+def test_openapi_docs_describe_the_api(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    paths = ["/recommendations/{user_id}", "/search", "/events", "/catalog/products"]
+    paths += ["/users/{user_id}", "/admin/train", "/admin/models", "/health", "/metrics"]
+    for path in paths:
+        assert path in spec["paths"], path
+    params = {p["name"] for p in spec["paths"]["/recommendations/{user_id}"]["get"]["parameters"]}
+    assert {"scenario", "n", "category", "price_max", "in_stock"} <= params
