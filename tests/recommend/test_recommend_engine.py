@@ -169,3 +169,13 @@ def test_the_fold_in_shortcut_equals_recommend() -> None:
         got = _top_for_history(als, "x", history, weights, mask, 4)
         assert list(got[0]) == list(expected[0])
         np.testing.assert_allclose(got[1], expected[1], rtol=1e-5)
+
+
+def test_a_product_newer_than_the_models_gets_popular_items_of_its_category(
+    models: ModelSet,
+) -> None:
+    catalog = CatalogView([*products(), Product(id="G", title="New tent", category="Outdoor")])
+    result = RecommendationEngine(models, catalog).recommend("similar", "t", [], n=3, item_id="G")
+    assert result.strategy == "trending"
+    assert {r.item_id for r in result.items} == {"D", "E", "F"}
+    assert all(r.reason == "popular in Outdoor" for r in result.items)

@@ -25,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -119,8 +120,10 @@ class RecommendationEngine:
             if anchor is not None:
                 found = self._similar(anchor, n, rules, seen)
                 known = self.models.similar_for(anchor)
-                name = known.name if known is not None else "trending"
-                return self._finish("similar", name, found, seen, n, rules)
+                if known is None:  # newer than every model: popular in its category
+                    found = self._trending(n, self._in_category_of(anchor, rules), seen)
+                    return self._finish("similar", "trending", found, seen, n, rules)
+                return self._finish("similar", known.name, found, seen, n, rules)
         if scenario == "bought_together":
             anchors = [item_id] if item_id else _basket(history) or items[-1:]
             if anchors:
@@ -231,6 +234,13 @@ class RecommendationEngine:
             taken = seen | {r.item_id for r in found}
             found = found + self._trending(n - len(found), rules, taken)
         return Recommendations(scenario, strategy, found[:n], self.models.bundle_id)
+
+    def _in_category_of(self, item_id: str, rules: ItemFilter) -> ItemFilter:
+        """``rules`` narrowed to the top-level category of ``item_id`` (if none is set)."""
+        category = top_category(self.catalog.get(item_id))
+        if rules.category or not category:
+            return rules
+        return dataclasses.replace(rules, category=category)
 
     def _title(self, item_id: str) -> str:
         product = self.catalog.get(item_id)
