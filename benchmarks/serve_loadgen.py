@@ -122,19 +122,38 @@ async def run_load(
     seed: int = 0,
     keep_bodies: Callable[[str], bool] | None = None,
     on_tick: Callable[[float], None] | None = None,
+    rate: float | None = None,
 ) -> LoadResult:
-    """Drive ``connections`` keep-alive connections for ``seconds``; returns the results."""
+    """Drive ``connections`` keep-alive connections for ``seconds``; returns the results.
+
+    Without ``rate`` each connection sends its next request when the last one is answered
+    (closed loop: the server's maximum throughput at that concurrency). With ``rate`` the
+    requests are scheduled at ``rate`` per second in total (open loop); a latency counts
+    from the *scheduled* time, so a server that falls behind is charged for the wait
+    (no coordinated omission).
+    """
     result = LoadResult(seconds=seconds)
     started = time.perf_counter()
     deadline = started + seconds
+    interval = connections / rate if rate else 0.0
 
     async def connection(index: int) -> None:
         rng = random.Random(seed * 100_003 + index)
         reader, writer = await asyncio.open_connection(host, port)
+        scheduled = started + index * interval / connections
         try:
             while time.perf_counter() < deadline:
                 label, raw = mix.pick(rng)
-                sent = time.perf_counter()
+                if rate:
+                    if scheduled >= deadline:
+                        break
+                    wait = scheduled - time.perf_counter()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    sent = scheduled
+                    scheduled += interval
+                else:
+                    sent = time.perf_counter()
                 try:
                     writer.write(raw)
                     status, body = await _read_response(reader)
