@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from shopsense.domain import Product
 from shopsense.index.lexical import words
+from shopsense.search.fusion import weighted
 from shopsense.search.query import COLOURS, ParsedQuery
 
 BASE_FEATURES = (
@@ -50,6 +51,8 @@ BASE_FEATURES = (
     "log_popularity",
     "query_words",
     "title_words",
+    "fused",
+    "fused_z",
 )
 #: Features also given relative to the query's other candidates (gap to the best, z-score):
 #: trees see "the best title match of this query" instead of a raw score whose scale
@@ -117,6 +120,10 @@ def search_features(
         if values is not None:
             matrix[:, column[f"bm25_{name}"]] = values
     matrix[:, column["cosine"]] = evidence.cosine
+    # Equal-weight fusions as ready-made features: small training sets learn faster from
+    # a strong combined signal than from rebuilding it out of trees (+0.005 on esci-sample).
+    matrix[:, column["fused"]] = weighted(evidence.bm25, evidence.cosine, 0.5)
+    matrix[:, column["fused_z"]] = weighted(evidence.bm25, evidence.cosine, 0.5, "z")
     matrix[:, column["lexical_rank"]] = 1.0 / evidence.lexical_rank
     matrix[:, column["semantic_rank"]] = 1.0 / evidence.semantic_rank
     if popularity is not None:
