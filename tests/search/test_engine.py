@@ -8,7 +8,7 @@ import pytest
 from search_helpers import HashingEncoder
 
 from shopsense.domain import Product
-from shopsense.errors import ConfigError
+from shopsense.errors import ConfigError, ModelError
 from shopsense.search import Filters, SearchConfig, SearchEngine
 
 
@@ -155,3 +155,15 @@ def test_upsert_remove_and_save_load(
     loaded = SearchEngine.load(tmp_path / "search", encoder=encoder)
     for query in ("running shoe", "hiking boot", "sofa"):
         assert loaded.search(query).ids == engine.search(query).ids
+
+
+def test_load_refuses_vectors_from_another_encoder(
+    products: list[Product], encoder: HashingEncoder, tmp_path: Path
+) -> None:
+    SearchEngine.build(products[:2], encoder=encoder).save(tmp_path / "s")
+
+    class OtherEncoder(HashingEncoder):
+        pass
+
+    with pytest.raises(ModelError, match="built with the encoder"):
+        SearchEngine.load(tmp_path / "s", encoder=OtherEncoder())

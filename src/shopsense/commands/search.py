@@ -55,8 +55,12 @@ def engine_for_store(settings: Settings, rebuild: bool = False) -> SearchEngine:
             )
         engine = None
         if not rebuild and (directory / "search.json").is_file():
-            engine = SearchEngine.load(directory)
-            if len(engine) != count:
+            try:
+                engine = SearchEngine.load(directory)
+            except ModelError as exc:
+                logger.info("rebuilding the search engine: %s", exc)
+                engine = None
+            if engine is not None and len(engine) != count:
                 engine = None
         if engine is None:
             products = (p for batch in store.catalog.iter_products() for p in batch)

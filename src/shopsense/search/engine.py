@@ -293,7 +293,8 @@ class SearchEngine:
             self.vectors.save(directory / "vectors")
             if self.ranker is not None:
                 self.ranker.save(directory / "ranker")
-            (directory / "search.json").write_text(json.dumps(asdict(self.config), indent=1))
+            saved = {**asdict(self.config), "encoder": _encoder_id(self.encoder)}
+            (directory / "search.json").write_text(json.dumps(saved, indent=1))
 
     @classmethod
     def load(
@@ -306,7 +307,15 @@ class SearchEngine:
         except (OSError, ValueError) as exc:
             raise ModelError(f"no search engine saved in {directory}: {exc}") from exc
         saved["facet_attributes"] = tuple(saved.get("facet_attributes", ()))
+        built_with = saved.pop("encoder", None)
         engine = cls(config or SearchConfig(**saved), encoder)
+        if built_with is not None and built_with != _encoder_id(engine.encoder):
+            # Vectors from another encoder live in another space: searching them is garbage.
+            raise ModelError(
+                f"the search engine in {directory} was built with the encoder {built_with}, "
+                f"not {_encoder_id(engine.encoder)}; rebuild it (shopsense search rebuilds "
+                "it automatically)"
+            )
         engine.rows = ProductRows.load(directory)
         engine.vectors = VectorIndex.load(directory / "vectors")
         engine.retriever = Retriever(engine.rows, engine.lexical, engine.vectors, engine.encoder)
@@ -322,3 +331,8 @@ class SearchEngine:
         other.__dict__.update(self.__dict__)
         other.config = replace(self.config, **changes)  # type: ignore[arg-type]
         return other
+
+
+def _encoder_id(encoder: TextEncoder) -> str:
+    """Which encoder made the vectors (its backends make the same ones)."""
+    return f"{type(encoder).__module__}.{type(encoder).__qualname__}/{encoder.dimension}"
