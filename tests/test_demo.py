@@ -29,7 +29,9 @@ def test_demo_on_a_tiny_shop(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert stats["events"] > 1000
 
     # Running the demo again over the same data dir stores nothing twice.
-    assert main(["--data-dir", data, "demo", "--products", "300", "--users", "80"]) == 0
+    assert (
+        main(["--data-dir", data, "demo", "--products", "300", "--users", "80", "--no-serve"]) == 0
+    )
     capsys.readouterr()
     assert main(["--data-dir", data, "stats", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == stats

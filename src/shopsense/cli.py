@@ -205,7 +205,13 @@ def cmd_delete_user(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from shopsense.demo import run_demo
 
-    return run_demo(settings, n_products=args.products, n_users=args.users, seed=args.seed)
+    return run_demo(
+        settings,
+        n_products=args.products,
+        n_users=args.users,
+        seed=args.seed,
+        serve=not args.no_serve,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
