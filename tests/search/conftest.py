@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from search_helpers import HashingEncoder, catalog
+from search_helpers import HashingEncoder
 
+from factories import small_catalog as catalog
 from shopsense.domain import Product
 
 
