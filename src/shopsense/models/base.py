@@ -55,6 +55,14 @@ def top_k(scores: FloatArray, n: int) -> IntArray:
     return chosen[order].astype(np.int64)
 
 
+def interaction_input(matrix: sp.csr_matrix, binary: bool = True) -> sp.csr_matrix:
+    """A float32 copy of ``matrix``; ``binary`` counts each (shopper, item) once."""
+    x = matrix.astype(np.float32, copy=True)
+    if binary:
+        x.data[:] = 1.0
+    return x
+
+
 @dataclasses.dataclass(frozen=True)
 class Histories:
     """A batch of ``b`` shoppers as the model sees them when scoring.

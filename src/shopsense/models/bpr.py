@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shopsense.features.interactions import InteractionData
-from shopsense.models.base import FloatArray, Histories, Recommender
+from shopsense.models.base import FloatArray, Histories, Recommender, interaction_input
 
 
 @dataclasses.dataclass(eq=False)
@@ -56,9 +56,7 @@ class BPR(Recommender):
                 random_state=self.random_state,
                 num_threads=self.num_threads,
             )
-            binary = data.matrix.astype(np.float32, copy=True)
-            binary.data[:] = 1.0
-            model.fit(binary, show_progress=False)
+            model.fit(interaction_input(data.matrix), show_progress=False)
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
 
@@ -67,8 +65,7 @@ class BPR(Recommender):
             known: FloatArray = self.user_factors_[histories.users]
             return known
         # implicit's user factors end in a constant 1 that multiplies the item bias.
-        x = histories.matrix.astype(np.float32, copy=True)
-        x.data[:] = 1.0
+        x = interaction_input(histories.matrix)
         counts = np.maximum(np.diff(x.indptr), 1).astype(np.float32)
         vectors: FloatArray = np.asarray(x @ self.item_factors_, np.float32) / counts[:, None]
         vectors[:, -1] = 1.0

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from shopsense.errors import ModelError
 from shopsense.features.interactions import InteractionData
-from shopsense.models.base import FloatArray, Histories, Recommender
+from shopsense.models.base import FloatArray, Histories, Recommender, interaction_input
 
 
 def ease_weights(gram: npt.NDArray[Any], l2: float) -> FloatArray:
@@ -76,10 +76,7 @@ class EASE(Recommender):
     weights_: FloatArray = dataclasses.field(init=False, repr=False)
 
     def _input(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
-        x = matrix.astype(np.float32, copy=True)
-        if self.binary:
-            x.data[:] = 1.0
-        return x
+        return interaction_input(matrix, self.binary)
 
     def _fit(self, data: InteractionData) -> None:
         n = data.n_items

@@ -40,7 +40,7 @@ import scipy.sparse as sp
 
 from shopsense.errors import ModelError
 from shopsense.features.interactions import InteractionData
-from shopsense.models.base import FloatArray, Histories, Recommender
+from shopsense.models.base import FloatArray, Histories, Recommender, interaction_input
 
 SIMILARITIES = ("cosine", "cooccurrence", "asymmetric_cosine")
 WEIGHTINGS = ("none", "idf", "bm25")
@@ -100,10 +100,7 @@ class ItemKNN(Recommender):
             )
 
     def _input(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
-        x = matrix.astype(np.float32, copy=True)
-        if self.binary:
-            x.data[:] = 1.0
-        return x
+        return interaction_input(matrix, self.binary)
 
     def _weighted(self, x: sp.csr_matrix) -> sp.csr_matrix:
         """``x`` weighted as implicit's ``tfidf_weight`` / ``bm25_weight`` do.
