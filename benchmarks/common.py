@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from shopsense.evaluation.runner import load_interactions
 from shopsense.features.interactions import InteractionData
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+#: ``../shared/datasets`` beside the checkout, or the folder named by SHOPSENSE_DATASETS.
+SHARED = Path(
+    os.environ.get("SHOPSENSE_DATASETS")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+)
 
 #: name -> (reader format, path)
 DATASETS: dict[str, tuple[str, Path]] = {

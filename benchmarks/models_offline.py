@@ -1,7 +1,12 @@
 """Every model on the public datasets: leave-one-out, full ranking, test stage.
 
     python benchmarks/models_offline.py --datasets beauty,sports,scientific,video \
-        [--models popularity,transition,item_knn,ease,als,bpr,sasrec,hybrid]
+        [--models popularity,transition,item_knn,ease,als,bpr,sasrec,hybrid] \
+        [--device cuda] [--results DIR]
+
+``--device cuda`` trains SASRec on a GPU (scoring stays on the CPU, as when serving); its
+fit seconds then describe that machine, not the 2-core box. ``--results DIR`` writes the
+JSON files there (existing ones in DIR are extended, model by model).
 
 Hyper-parameters come from ``benchmarks/results/tuned_params.json`` (chosen on validation by
 ``benchmarks/tune_models.py``; defaults where a model was not tuned). Each model runs in its
@@ -37,6 +42,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {"sasrec": {"patience": 5, "epochs": 100}}
 
 
 def worker(dataset: str, model_name: str, params: dict[str, Any]) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format=f"{dataset} %(message)s", stream=sys.stderr)
     from shopsense.evaluation.offline import evaluate
     from shopsense.evaluation.split import leave_one_out
     from shopsense.models import MODELS as REGISTRY
@@ -67,6 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--datasets", default="beauty")
     parser.add_argument("--models", default=MODELS)
+    parser.add_argument("--device", default="cpu", help="where SASRec trains: cpu, cuda, auto")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the JSON")
     parser.add_argument("--worker", nargs=2, metavar=("DATASET", "MODEL"), help=argparse.SUPPRESS)
     parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -78,19 +88,22 @@ def main() -> None:
     for dataset in args.datasets.split(","):
         if dataset not in DATASETS:
             raise SystemExit(f"unknown dataset {dataset!r}; one of {', '.join(DATASETS)}")
-        out = RESULTS / f"models_{dataset}.json"
+        out = args.results / f"models_{dataset}.json"
         results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
         for name in args.models.split(","):
             params = tuned.get(dataset, {}).get(name, DEFAULTS.get(name, {}))
+            if name == "sasrec" and args.device != "cpu":
+                params = {**params, "device": args.device}
             command = [sys.executable, __file__, "--worker", dataset, name]
+            # The worker's log (SASRec's epochs) goes straight to stderr; stdout is its result.
             done = subprocess.run(
                 [*command, "--params", json.dumps(params)],
-                capture_output=True,
+                stdout=subprocess.PIPE,
                 text=True,
                 check=False,
             )
             if done.returncode != 0:
-                print(f"{dataset} {name} failed:\n{done.stderr[-2000:]}", file=sys.stderr)
+                print(f"{dataset} {name} failed (exit {done.returncode})", file=sys.stderr)
                 continue
             results[name] = json.loads(done.stdout.strip().splitlines()[-1])
             m = results[name]["metrics"]
@@ -99,7 +112,7 @@ def main() -> None:
                 f"fit {m['train_seconds']:.1f}s peak {m['peak_rss_mb']:.0f} MB",
                 flush=True,
             )
-            RESULTS.mkdir(exist_ok=True)
+            args.results.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(results, indent=1))
         print(f"\n### {dataset}\n\n{table(dataset, results)}\n")
 

@@ -67,3 +67,15 @@ def test_sampled_softmax_learns_the_order_too() -> None:
     sampled = SASRec(**params, negatives=6, epochs=40, patience=5, num_threads=1)
     sampled.fit(cycle_data())
     assert sampled.recommend("new", n=1, history=["i3", "i4"])[0][0] == "i5"
+
+
+def test_device_auto_trains_where_torch_can_and_serves_on_the_cpu() -> None:
+    import torch
+
+    m = SASRec(hidden=8, layers=1, epochs=2, valid_fraction=0.0, device="auto", num_threads=1)
+    m.fit(cycle_data(n_users=30))
+    assert m.net_.item_embedding.weight.device.type == "cpu"
+    assert m.recommend("u1", n=3)
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="no CUDA GPU"):
+            SASRec(epochs=1, device="cuda").fit(cycle_data(n_users=10))

@@ -140,8 +140,9 @@ class SASRecNet(nn.Module):
         x = self.embedding_dropout(x * math.sqrt(self.hidden) + positions)
         real = tokens > 0
         causal = torch.ones(length, length, dtype=torch.bool, device=tokens.device).tril()
+        itself = torch.eye(length, dtype=torch.bool, device=tokens.device)
         # Padding keys are hidden; every position may see itself, so no row is all-masked.
-        allowed = (causal & real[:, None, :]) | torch.eye(length, dtype=torch.bool)
+        allowed = (causal & real[:, None, :]) | itself
         allowed = allowed.unsqueeze(1)
         for block in self.blocks:
             x = block(x, allowed)
@@ -189,15 +190,18 @@ def held_out_ndcg(
     ``inputs``: right-aligned tokens ``(v, L)``; ``targets``: item indices ``(v,)``.
     """
     net.eval()
+    device = net.item_embedding.weight.device
     total = 0.0
     with torch.no_grad():
         for start in range(0, len(targets), batch_size):
             stop = min(start + batch_size, len(targets))
-            scores = net.next_item_scores(trim_padding(torch.from_numpy(inputs[start:stop])))
+            tokens = torch.from_numpy(inputs[start:stop]).to(device)
+            scores = net.next_item_scores(trim_padding(tokens))
             lengths = [seen[i].size for i in range(start, stop)]
-            rows = torch.from_numpy(np.repeat(np.arange(stop - start), lengths))
-            scores[rows, torch.from_numpy(np.concatenate(seen[start:stop]))] = -torch.inf
-            target = torch.from_numpy(targets[start:stop])
+            rows = torch.from_numpy(np.repeat(np.arange(stop - start), lengths)).to(device)
+            seen_items = torch.from_numpy(np.concatenate(seen[start:stop])).to(device)
+            scores[rows, seen_items] = -torch.inf
+            target = torch.from_numpy(targets[start:stop]).to(device)
             target_scores = scores.gather(1, target[:, None])
             rank = (scores > target_scores).sum(dim=1).double()
             total += float(torch.where(rank < k, 1.0 / torch.log2(rank + 2.0), 0.0).sum())

@@ -61,6 +61,9 @@ class SASRec(Recommender):
     negatives: int = 0
     random_state: int = 42
     num_threads: int = 2
+    #: Where training runs: "cpu", "cuda" (or "cuda:N"), or "auto" (a GPU when torch sees
+    #: one). The trained network always comes back to the CPU for serving.
+    device: str = "cpu"
 
     item_features_: FloatArray | None = dataclasses.field(init=False, repr=False, default=None)
     net_: SASRecNet = dataclasses.field(init=False, repr=False)
@@ -94,6 +97,7 @@ class SASRec(Recommender):
         valid_targets = np.array([sequences[u][-1] for u in valid_users], np.int64)
         valid_seen = [np.unique(train_sequences[u]) for u in valid_users]
 
+        device = self._torch_device()
         with torch_threads(self.num_threads):
             torch.manual_seed(self.random_state)
             net = SASRecNet(
@@ -104,7 +108,7 @@ class SASRec(Recommender):
                 self.dropout,
                 self.maxlen,
                 None if features is None else torch.from_numpy(features),
-            )
+            ).to(device)
             optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
             best, best_state, since_best = -1.0, dict(net.state_dict()), 0
             curve: list[tuple[float, float, float, float]] = []
@@ -129,7 +133,7 @@ class SASRec(Recommender):
             if valid_users.size:
                 net.load_state_dict(best_state)
         net.eval()
-        self.net_ = net
+        self.net_ = net.cpu()
         self.training_curve_ = np.array(curve, np.float32).reshape(-1, 4)
 
     def _train_epoch(
@@ -140,6 +144,7 @@ class SASRec(Recommender):
         from shopsense.models._torch import trim_padding
 
         net.train()
+        device = net.item_embedding.weight.device
         n_items = int(net.item_embedding.num_embeddings) - 1
         # Batches of similar lengths (random within a length, batches in random order):
         # shop sequences are mostly short, and a batch pads to its longest row.
@@ -148,10 +153,10 @@ class SASRec(Recommender):
         starts = rng.permutation(np.arange(0, len(order), self.batch_size))
         total, batches = 0.0, 0
         for start in starts:
-            batch = torch.from_numpy(tokens[order[start : start + self.batch_size]])
+            batch = torch.from_numpy(tokens[order[start : start + self.batch_size]]).to(device)
             negatives = None
             if 0 < self.negatives < n_items:
-                negatives = torch.from_numpy(rng.integers(0, n_items, self.negatives))
+                negatives = torch.from_numpy(rng.integers(0, n_items, self.negatives)).to(device)
             loss = net.loss(trim_padding(batch, guide=batch[:, :-1]), negatives)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
@@ -159,6 +164,16 @@ class SASRec(Recommender):
             total += float(loss.detach())
             batches += 1
         return total / max(batches, 1)
+
+    def _torch_device(self) -> Any:
+        import torch
+
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ModelError(f"SASRec device={self.device!r}, but torch sees no CUDA GPU")
+        return device
 
     def _held_out_users(self, sequences: list[IntArray], rng: np.random.Generator) -> IntArray:
         """A ``valid_fraction`` sample of shoppers with 3+ steps (2+ remain to train on)."""
