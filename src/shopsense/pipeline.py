@@ -224,10 +224,21 @@ def train(
     return TrainResult(finished, metrics, verdict)
 
 
-def load_models(bundle: Bundle) -> dict[str, Recommender]:
-    """Every model saved in ``bundle`` (serving helpers included), by name."""
+def load_models(
+    bundle: Bundle, between: Callable[[], object] | None = None
+) -> dict[str, Recommender]:
+    """Every model saved in ``bundle`` (serving helpers included), by name.
+
+    ``between`` runs after each model (a server passes a short sleep, so loading in the
+    background leaves the CPU to requests in between).
+    """
     names = [*bundle.manifest["models"], *bundle.manifest.get("serving_models", [])]
-    return {name: load_model(bundle.path / name) for name in names}
+    models = {}
+    for name in names:
+        models[name] = load_model(bundle.path / name)
+        if between is not None:
+            between()
+    return models
 
 
 def latest_bundle(settings: Settings) -> Bundle:

@@ -77,6 +77,25 @@ def test_recent_events_stay_sorted_and_unique(minutes: list[int]) -> None:
     assert len({e.event_id for e in kept}) == len(kept) == min(len(minutes), 20)
 
 
+def test_histories_in_memory_are_a_few_objects_per_shopper_whatever_their_length() -> None:
+    # Regression: each kept pydantic Event cost three garbage-collected objects, so a full
+    # collection over thousands of shoppers' histories stalled the server for ~200 ms.
+    import gc
+
+    stored = [event(n, kind="purchase") for n in range(50)]
+    recent = RecentEvents(lambda u, limit: [e.model_copy() for e in stored], per_user=50)
+    gc.collect()
+    before = len(gc.get_objects())
+    for user in range(200):
+        recent.get(f"u{user}")
+    gc.collect()
+    assert len(gc.get_objects()) - before < 200 * 12  # not 200 x 50 x 3
+    kept = recent.get("u7")
+    assert [e.item_id for e in kept] == [e.item_id for e in stored]
+    assert (kept[-1].kind, kept[-1].session_id) == ("purchase", "s4")
+    assert kept[-1].timestamp == stored[-1].timestamp
+
+
 def test_item_history_and_sessions() -> None:
     events = [event(1, kind="view"), event(2, kind="impression"), event(11, kind="purchase")]
     items, weights = item_history(events, {"view": 1.0, "purchase": 8.0})  # type: ignore[dict-item]

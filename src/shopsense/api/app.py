@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from shopsense import __version__
 from shopsense.api import admin, errors, routes
 from shopsense.api.config import ServeConfig
+from shopsense.api.heap import settle_heap
 from shopsense.api.metrics import Metrics, ServingMiddleware
 from shopsense.api.state import ServingState
 from shopsense.config import Settings
@@ -53,6 +54,7 @@ def create_app(
         state.metrics = metrics
         app.state.serving = state
         state.models.start_schedule()
+        settle_heap()
         try:
             yield
         finally:

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from shopsense.api.heap import settle_heap
 from shopsense.domain import Product
 from shopsense.errors import ConfigError, ShopSenseError
 
@@ -72,6 +73,7 @@ class SearchService:
                 self._engine = engine
                 self.status = "ready"
             log.info("search index ready (%d products)", len(engine))
+            settle_heap()
         except (ImportError, ShopSenseError, OSError, RuntimeError) as exc:
             self.status, self.error = "failed", f"{type(exc).__name__}: {exc}"
             log.error("search index failed to build: %s", self.error)

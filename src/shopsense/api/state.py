@@ -35,7 +35,7 @@ from shopsense.domain import Event, EventKind, Product
 from shopsense.errors import ModelError, ShopSenseError, ValidationError
 from shopsense.recommend import CatalogView, RecentEvents, RecommendationEngine
 from shopsense.recommend.catalog import top_category
-from shopsense.recommend.history import LoadHistory
+from shopsense.recommend.history import LoadHistory, RecentEvent
 from shopsense.store import SqlStore, open_store
 from shopsense.store.base import EVENT_COLUMNS, from_micros
 from shopsense.store.sql import events as events_table
@@ -173,7 +173,7 @@ class ServingState:
             raise NoModelsError("no trained models yet; POST /admin/train or run `shopsense train`")
         return engine
 
-    def history(self, user_id: str) -> list[Event]:
+    def history(self, user_id: str) -> list[RecentEvent]:
         return self.recent.get(user_id)
 
     def item_out(self, item_id: str, score: float, explanation: str) -> dict[str, Any]:

@@ -33,13 +33,13 @@ from typing import Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
-from shopsense.domain import DEFAULT_EVENT_WEIGHTS, Event, EventKind
+from shopsense.domain import DEFAULT_EVENT_WEIGHTS, EventKind
 from shopsense.errors import ValidationError
 from shopsense.features.idmap import IdMap
 from shopsense.models.base import FloatArray, Recommendation, Recommender, top_k
 from shopsense.recommend import explain
 from shopsense.recommend.catalog import CatalogView, ItemFilter, top_category
-from shopsense.recommend.history import current_session, item_history
+from shopsense.recommend.history import EventLike, current_session, item_history
 from shopsense.recommend.models import ModelSet
 
 Scenario = Literal["for_you", "similar", "bought_together", "trending", "session"]
@@ -86,7 +86,7 @@ class RecommendationEngine:
         self,
         scenario: Scenario,
         user_id: str,
-        history: Sequence[Event] = (),
+        history: Sequence[EventLike] = (),
         n: int = 10,
         rules: ItemFilter = ANY_IN_STOCK,
         item_id: str | None = None,
@@ -136,7 +136,7 @@ class RecommendationEngine:
         self,
         model: Recommender,
         user_id: str,
-        events: Sequence[Event],
+        events: Sequence[EventLike],
         items: list[str],
         weights: list[float],
         n: int,
@@ -283,7 +283,7 @@ def _top_for_history(
     return model.items_.ids(best), scores[best]
 
 
-def _basket(history: Sequence[Event]) -> list[str]:
+def _basket(history: Sequence[EventLike]) -> list[str]:
     """Items carted or bought in the latest session, oldest first."""
     session = current_session(history)
     return list(dict.fromkeys(e.item_id for e in session if e.kind in _BASKET_KINDS and e.item_id))

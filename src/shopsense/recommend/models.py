@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +47,9 @@ class ModelSet:
     together: Recommender | None
 
     @classmethod
-    def load(cls, bundle: Bundle) -> ModelSet:
-        return cls.from_models(bundle.id, bundle.manifest, load_models(bundle))
+    def load(cls, bundle: Bundle, between: Callable[[], object] | None = None) -> ModelSet:
+        """The bundle's models; ``between`` runs after each one (see ``load_models``)."""
+        return cls.from_models(bundle.id, bundle.manifest, load_models(bundle, between))
 
     @classmethod
     def from_models(
@@ -87,7 +89,7 @@ class ModelSet:
             None,
         )
 
-    def warm_up(self) -> None:
+    def warm_up(self, between: Callable[[], object] | None = None) -> None:
         """Compute lazy caches (ALS gram matrix) before the set takes traffic."""
         for model in self.models.values():
             items = model.items_.to_list()[:2]
@@ -95,6 +97,8 @@ class ModelSet:
             if items:
                 with contextlib.suppress(ModelError):
                     model.similar_items(items[0], n=1)
+            if between is not None:
+                between()
 
 
 def pair_similarity(
