@@ -157,6 +157,33 @@ def test_upsert_remove_and_save_load(
         assert loaded.search(query).ids == engine.search(query).ids
 
 
+def test_rebuilds_encode_only_new_or_edited_products(
+    products: list[Product], encoder: HashingEncoder, tmp_path: Path
+) -> None:
+    from shopsense.features.embedding_store import EmbeddingStore
+
+    asked: list[str] = []
+
+    class Counting(HashingEncoder):
+        def encode(self, texts: Sequence[str]) -> np.ndarray:
+            asked.extend(texts)
+            return super().encode(texts)
+
+    counting = Counting()
+    first = SearchEngine.build(
+        products, encoder=counting, embeddings=EmbeddingStore(tmp_path, "hashing")
+    )
+    assert len(asked) == len(products)
+    asked.clear()
+    edited = [products[0].model_copy(update={"title": "Trail shoe, red"}), *products[1:]]
+    again = SearchEngine.build(
+        edited, encoder=counting, embeddings=EmbeddingStore(tmp_path, "hashing")
+    )
+    assert len(asked) == 1 and asked[0].startswith("Trail shoe, red")
+    for query in ("running shoe", "sofa"):
+        assert again.search(query).ids == first.search(query).ids
+
+
 def test_load_refuses_vectors_from_another_encoder(
     products: list[Product], encoder: HashingEncoder, tmp_path: Path
 ) -> None:

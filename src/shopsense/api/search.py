@@ -1,9 +1,12 @@
 """The server's search engine: built in the background, kept in step with the catalog.
 
-Building embeds every product (the MiniLM encoder), which takes seconds on a large
+Building embeds every product (the MiniLM encoder), which takes minutes on a large
 catalog, so the server starts answering recommendations at once and ``/search`` says
-"building" (503) until the index is ready. Products upserted meanwhile are applied after
-the build; afterwards each upsert reaches the index before the PUT returns.
+"building" (503) until the index is ready. Vectors are kept in an
+:class:`~shopsense.features.embedding_store.EmbeddingStore` under the data directory, so a
+restart encodes only products added or edited since the last one. Products upserted
+meanwhile are applied after the build; afterwards each upsert reaches the index before the
+PUT returns.
 
 Example::
 
@@ -17,11 +20,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shopsense.api.heap import settle_heap
 from shopsense.domain import Product
 from shopsense.errors import ConfigError, ShopSenseError
+from shopsense.features.embedding_store import EmbeddingStore
 
 if TYPE_CHECKING:
     from shopsense.recommend import ModelSet
@@ -37,8 +42,10 @@ class SearchUnavailableError(ShopSenseError):
 class SearchService:
     """Holds the :class:`~shopsense.search.SearchEngine` once it is built."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, embeddings_dir: Path | None = None) -> None:
         self.enabled = enabled
+        self.embeddings_dir = embeddings_dir
+        self._embeddings: EmbeddingStore | None = None
         self.status = "disabled" if not enabled else "not started"
         self.error: str | None = None
         self._engine: SearchEngine | None = None
@@ -59,9 +66,16 @@ class SearchService:
 
     def _build(self, products: list[Product]) -> None:
         try:
+            from shopsense.features.text import default_encoder
             from shopsense.search import SearchEngine
+            from shopsense.search.engine import encoder_id
 
-            engine = SearchEngine.build(products)
+            if self.embeddings_dir is not None:
+                encoder = default_encoder()
+                self._embeddings = EmbeddingStore(
+                    self.embeddings_dir, encoder_id(encoder), encoder.dimension
+                )
+            engine = SearchEngine.build(products, embeddings=self._embeddings)
             with self._lock:
                 if self._models is not None:
                     _personalize(engine, self._models)
@@ -86,6 +100,14 @@ class SearchService:
             self._models = models
             if self._engine is not None:
                 _personalize(self._engine, models)
+
+    def close(self) -> None:
+        """Keep the vectors of products indexed since the start for the next one."""
+        if self._embeddings is not None and self._engine is not None:
+            try:
+                self._embeddings.save()
+            except OSError as exc:
+                log.warning("could not save the embedding store: %s", exc)
 
     def engine(self) -> SearchEngine:
         engine = self._engine

@@ -150,7 +150,8 @@ class ServingState:
             scan=1,  # the loader reads relevant kinds only
         )
         manager = ModelManager(settings, config, catalog)
-        state = cls(settings, config, store, catalog, recent, manager, SearchService(search))
+        search_service = SearchService(search, settings.data_dir / "search" / "embeddings")
+        state = cls(settings, config, store, catalog, recent, manager, search_service)
         manager.listeners.append(state.search.use_models)
         state.results = ResultCache(config.result_cache)
         state.experiments = Experiments.from_settings(settings, config.experiments_file)
@@ -164,6 +165,7 @@ class ServingState:
 
     def close(self) -> None:
         self.models.stop()
+        self.search.close()
         self.store.close()
 
     # --- reads ---------------------------------------------------------------------------

@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from shopsense.domain import Product
 from shopsense.errors import ConfigError, ModelError
+from shopsense.features.embedding_store import EmbeddingStore
 from shopsense.features.text import FloatMatrix, TextEncoder, default_encoder, product_text
 from shopsense.index.lexical import LexicalIndex
 from shopsense.index.vectors import VectorIndex
@@ -101,6 +102,8 @@ class SearchEngine:
         self.retriever = Retriever(self.rows, self.lexical, self.vectors, self.encoder)
         self.ranker: SearchRanker | None = None
         self.personalizer: Affinity | None = None
+        #: Where product embeddings are looked up before the encoder runs (optional).
+        self.embeddings: EmbeddingStore | None = None
         self._write_lock = threading.Lock()
 
     @classmethod
@@ -113,14 +116,18 @@ class SearchEngine:
         batch_size: int = 2048,
         personalizer: Affinity | None = None,
         ranker: SearchRanker | None = None,
+        embeddings: EmbeddingStore | None = None,
     ) -> SearchEngine:
         """An engine over ``products`` (any iterable, e.g. ``store.catalog.iter_products()``
         flattened); ``popularity`` per product id feeds the popularity sort and the ranker;
         ``personalizer`` (e.g. ``ModelAffinity(als)``) enables ``user_id`` / ``history``
-        re-ranking; ``ranker`` a trained :class:`SearchRanker`."""
+        re-ranking; ``ranker`` a trained :class:`SearchRanker`; ``embeddings`` a store of
+        vectors from earlier builds (only new or edited products are then encoded; the
+        store is saved at the end)."""
         engine = cls(config, encoder)
         engine.personalizer = personalizer
         engine.ranker = ranker
+        engine.embeddings = embeddings
         batch: list[Product] = []
         for product in products:
             batch.append(product)
@@ -130,6 +137,8 @@ class SearchEngine:
         engine.upsert(batch)
         if popularity:
             engine.rows.set_popularity(popularity)
+        if embeddings is not None:
+            embeddings.save()
         return engine
 
     # -- catalog changes, no rebuild ------------------------------------------------------
@@ -147,7 +156,11 @@ class SearchEngine:
             return
         if vectors is None or len(vectors) != len(products):
             products = list({p.id: p for p in products}.values())
-            vectors = self.encoder.encode([product_text(p) for p in products])
+            texts = [product_text(p) for p in products]
+            if self.embeddings is None:
+                vectors = self.encoder.encode(texts)
+            else:
+                vectors = self.embeddings.encode(texts, self.encoder.encode)
         with self._write_lock:
             rows = self.rows.assign(products)
             self.lexical.upsert(zip(rows.tolist(), products, strict=True))
@@ -293,7 +306,7 @@ class SearchEngine:
             self.vectors.save(directory / "vectors")
             if self.ranker is not None:
                 self.ranker.save(directory / "ranker")
-            saved = {**asdict(self.config), "encoder": _encoder_id(self.encoder)}
+            saved = {**asdict(self.config), "encoder": encoder_id(self.encoder)}
             (directory / "search.json").write_text(json.dumps(saved, indent=1))
 
     @classmethod
@@ -309,11 +322,11 @@ class SearchEngine:
         saved["facet_attributes"] = tuple(saved.get("facet_attributes", ()))
         built_with = saved.pop("encoder", None)
         engine = cls(config or SearchConfig(**saved), encoder)
-        if built_with is not None and built_with != _encoder_id(engine.encoder):
+        if built_with is not None and built_with != encoder_id(engine.encoder):
             # Vectors from another encoder live in another space: searching them is garbage.
             raise ModelError(
                 f"the search engine in {directory} was built with the encoder {built_with}, "
-                f"not {_encoder_id(engine.encoder)}; rebuild it (shopsense search rebuilds "
+                f"not {encoder_id(engine.encoder)}; rebuild it (shopsense search rebuilds "
                 "it automatically)"
             )
         engine.rows = ProductRows.load(directory)
@@ -333,6 +346,6 @@ class SearchEngine:
         return other
 
 
-def _encoder_id(encoder: TextEncoder) -> str:
+def encoder_id(encoder: TextEncoder) -> str:
     """Which encoder made the vectors (its backends make the same ones)."""
     return f"{type(encoder).__module__}.{type(encoder).__qualname__}/{encoder.dimension}"
