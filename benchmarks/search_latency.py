@@ -5,7 +5,8 @@
 Builds a catalog of ``--products`` sample-shop products, then measures:
 
 - the encoder's own throughput (MiniLM over ``product_text``, ``--threads`` torch threads);
-- indexing throughput (``SearchEngine.build``: tantivy + embeddings + usearch);
+- indexing throughput (``SearchEngine.build``: tantivy + embeddings + usearch), cold, then
+  re-indexing with the embedding store as a restart does (unchanged; 1% of titles edited);
 - latency of ``engine.search`` (hybrid: query embedding included, the LRU cache cleared
   before every query; and warm, repeated queries) and of lexical-only retrieval, over
   ``--queries`` shopper queries drawn like the sample shop's (typos included).
@@ -18,15 +19,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
+from shopsense.features.embedding_store import EmbeddingStore
 from shopsense.features.text import TextEncoder, product_text
 from shopsense.search import SearchEngine
+from shopsense.search.engine import encoder_id
 from shopsense.synth.catalog import build_catalog
 from shopsense.synth.queries import make_query
 from shopsense.synth.vocabulary import DEPARTMENTS, LEAVES
@@ -58,9 +64,25 @@ def main() -> None:
     encoder.encode(sample)
     encode_rate = len(sample) / (time.perf_counter() - began)
 
+    store_dir = Path(tempfile.mkdtemp(prefix="shopsense-embeddings-"))
+
+    def store() -> EmbeddingStore:
+        return EmbeddingStore(store_dir, encoder_id(encoder), encoder.dimension)
+
     began = time.perf_counter()
-    engine = SearchEngine.build(products, encoder=encoder)
+    engine = SearchEngine.build(products, encoder=encoder, embeddings=store())
     build_s = time.perf_counter() - began
+    # A restart / rebuild with the embedding store: unchanged, then with 1% of products edited.
+    began = time.perf_counter()
+    SearchEngine.build(products, encoder=encoder, embeddings=store())
+    rebuild_s = time.perf_counter() - began
+    edited = list(products)
+    for i in range(0, len(edited), 100):
+        edited[i] = edited[i].model_copy(update={"title": edited[i].title + " (new model)"})
+    began = time.perf_counter()
+    SearchEngine.build(edited, encoder=encoder, embeddings=store())
+    rebuild_edited_s = time.perf_counter() - began
+    shutil.rmtree(store_dir, ignore_errors=True)
 
     import torch
 
@@ -94,6 +116,14 @@ def main() -> None:
     print(
         f"indexing (tantivy + embeddings + usearch): {len(products) / build_s:8.0f} products/s"
         f" ({build_s:.1f} s)"
+    )
+    print(
+        f"re-indexing, embedding store, unchanged:  {len(products) / rebuild_s:8.0f} products/s"
+        f" ({rebuild_s:.1f} s)"
+    )
+    print(
+        f"re-indexing, embedding store, 1% edited:  {len(products) / rebuild_edited_s:8.0f} "
+        f"products/s ({rebuild_edited_s:.1f} s)"
     )
     print(f"lexical only (tantivy BM25, top 20):   {percentiles(lexical)}")
     print(f"hybrid, query embedding computed:      {percentiles(hybrid_cold)}")
