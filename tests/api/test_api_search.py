@@ -85,3 +85,20 @@ def test_search_is_personal_for_a_known_shopper(search_client: TestClient) -> No
     assert not anonymous["personalized"] and personal["personalized"]
     by_popularity = search_client.get("/search", params={"q": word, "sort": "popularity"}).json()
     assert by_popularity["total"] == anonymous["total"]
+
+
+def test_a_restart_encodes_only_products_new_since_the_last_index(
+    search_client: TestClient, shop_copy: Settings
+) -> None:
+    # The module's server built the index (and saved its embeddings); a second server over
+    # the same data directory finds the vectors instead of running the encoder again.
+    app = create_app(shop_copy, ServeConfig(api_key="test-key"), search=True)
+    with TestClient(app) as client:
+        state = client.app.state.serving  # type: ignore[attr-defined]
+        assert state.search.ready.wait(180) and state.search.status == "ready"
+        store = state.search.embeddings
+        n = len(state.catalog.products())
+        assert store is not None and store.hits + store.misses == n
+        assert store.misses <= 10 < store.hits  # only products upserted by earlier tests
+        body = client.get("/search", params={"q": state.catalog.products()[0].title}).json()
+        assert body["items"]

@@ -101,6 +101,11 @@ class SearchService:
             if self._engine is not None:
                 _personalize(self._engine, models)
 
+    @property
+    def embeddings(self) -> EmbeddingStore | None:
+        """The embedding store the index was built with (``None`` without a data dir)."""
+        return self._embeddings
+
     def close(self) -> None:
         """Keep the vectors of products indexed since the start for the next one."""
         if self._embeddings is not None and self._engine is not None:
