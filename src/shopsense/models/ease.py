@@ -92,7 +92,9 @@ class EASE(Recommender):
         x = self._input(data.matrix)
         dtype = np.float64 if self.double_precision else np.float32
         gram = np.asarray((x.T @ x).toarray(), dtype=dtype)
-        self.weights_ = ease_weights(gram, self.l2)
+        # C order: LAPACK hands back Fortran order, and scipy's sparse @ dense then copies
+        # the whole n_items^2 matrix on every call (a second per recommend() on Beauty).
+        self.weights_ = np.ascontiguousarray(ease_weights(gram, self.l2))
 
     def _score(self, histories: Histories) -> FloatArray:
         """``history (b, n_items) @ B (n_items, n_items)``, a sparse-dense product."""
@@ -109,4 +111,4 @@ class EASE(Recommender):
         return {"weights_": self.weights_}
 
     def _set_state(self, arrays: dict[str, npt.NDArray[Any]]) -> None:
-        self.weights_ = arrays["weights_"]
+        self.weights_ = np.ascontiguousarray(arrays["weights_"])
