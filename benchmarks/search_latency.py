@@ -32,7 +32,7 @@ import numpy as np
 from shopsense.features.embedding_store import EmbeddingStore
 from shopsense.features.text import TextEncoder, product_text
 from shopsense.search import SearchEngine
-from shopsense.search.engine import encoder_id
+from shopsense.search.engine import embedding_store
 from shopsense.synth.catalog import build_catalog
 from shopsense.synth.queries import make_query
 from shopsense.synth.vocabulary import DEPARTMENTS, LEAVES
@@ -67,7 +67,7 @@ def main() -> None:
     store_dir = Path(tempfile.mkdtemp(prefix="shopsense-embeddings-"))
 
     def store() -> EmbeddingStore:
-        return EmbeddingStore(store_dir, encoder_id(encoder), encoder.dimension)
+        return embedding_store(store_dir, encoder)
 
     began = time.perf_counter()
     engine = SearchEngine.build(products, encoder=encoder, embeddings=store())

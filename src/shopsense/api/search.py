@@ -68,13 +68,10 @@ class SearchService:
         try:
             from shopsense.features.text import default_encoder
             from shopsense.search import SearchEngine
-            from shopsense.search.engine import encoder_id
+            from shopsense.search.engine import embedding_store
 
             if self.embeddings_dir is not None:
-                encoder = default_encoder()
-                self._embeddings = EmbeddingStore(
-                    self.embeddings_dir, encoder_id(encoder), encoder.dimension
-                )
+                self._embeddings = embedding_store(self.embeddings_dir, default_encoder())
             engine = SearchEngine.build(products, embeddings=self._embeddings)
             with self._lock:
                 if self._models is not None:

@@ -40,11 +40,10 @@ def out(line: str) -> None:
 def engine_for_store(settings: Settings, rebuild: bool = False) -> SearchEngine:
     """The search engine over the store's catalog (loaded from ``DATA_DIR/search`` when it
     is current), personalized by the newest bundle's ALS model when there is one."""
-    from shopsense.features.embedding_store import EmbeddingStore
     from shopsense.features.text import default_encoder
     from shopsense.pipeline import latest_bundle, load_models
     from shopsense.search import ModelAffinity, SearchEngine
-    from shopsense.search.engine import encoder_id
+    from shopsense.search.engine import embedding_store
     from shopsense.store import open_store
 
     directory = settings.data_dir / "search"
@@ -69,9 +68,7 @@ def engine_for_store(settings: Settings, rebuild: bool = False) -> SearchEngine:
             products = (p for batch in store.catalog.iter_products() for p in batch)
             ranker = engine_ranker(directory)
             encoder = default_encoder()
-            vectors = EmbeddingStore(
-                directory / "embeddings", encoder_id(encoder), encoder.dimension
-            )
+            vectors = embedding_store(directory / "embeddings", encoder)
             engine = SearchEngine.build(products, encoder=encoder, embeddings=vectors)
             engine.ranker = ranker
             engine.save(directory)

@@ -346,6 +346,11 @@ class SearchEngine:
         return other
 
 
+def embedding_store(directory: Path, encoder: TextEncoder) -> EmbeddingStore:
+    """The store of ``encoder``'s product vectors under ``directory`` (one file per encoder)."""
+    return EmbeddingStore(directory, encoder_id(encoder), encoder.dimension)
+
+
 def encoder_id(encoder: TextEncoder) -> str:
     """Which encoder made the vectors (its backends make the same ones)."""
     return f"{type(encoder).__module__}.{type(encoder).__qualname__}/{encoder.dimension}"
