@@ -194,3 +194,23 @@ def test_load_refuses_vectors_from_another_encoder(
 
     with pytest.raises(ModelError, match="built with the encoder"):
         SearchEngine.load(tmp_path / "s", encoder=OtherEncoder())
+
+
+def test_products_with_words_the_shopper_excludes_drop(encoder: HashingEncoder) -> None:
+    sets = [
+        Product(id="D1", title="Porcelain dinnerware set with 4 mugs", category=("Home",)),
+        Product(id="D2", title="Porcelain dinnerware set, 12 pieces", category=("Home",)),
+        Product(id="D3", title="Porcelain dinnerware set without mugs", category=("Home",)),
+    ]
+    plain = SearchEngine.build(sets, encoder=encoder).search("porcelain dinnerware set mugs")
+    assert plain.ids.index("D1") < plain.ids.index("D2")
+    scores = {}
+    for penalty in (0.0, 0.5):
+        engine = SearchEngine.build(sets, SearchConfig(exclusion_penalty=penalty), encoder)
+        result = engine.search("porcelain dinnerware set without mugs")
+        assert result.understood == ["without: mugs"]
+        scores[penalty] = {h.id: h.score for h in result.items}
+    # D1's title has mugs: it drops, and last. D3's title says it has none: it does not.
+    assert scores[0.5]["D1"] < scores[0.0]["D1"]
+    assert min(scores[0.5], key=scores[0.5].__getitem__) == "D1"
+    assert scores[0.5]["D3"] == scores[0.0]["D3"]

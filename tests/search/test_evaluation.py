@@ -87,8 +87,11 @@ def test_ties_are_broken_at_random() -> None:
 def test_evaluate_both_protocols(folder: Path, tmp_path: Path) -> None:
     engine = esci_engine(folder, HashingEncoder(), cache=tmp_path / "cache")
     assert list((tmp_path / "cache").glob("embeddings-*.npy"))
-    report = evaluate(engine, read_judgments(folder), folds=2)
+    details: list[dict[str, object]] = []
+    queries = read_judgments(folder)
+    report = evaluate(engine, queries, folds=2, per_query=details)
     assert set(report) == {"rerank", "retrieval"}
+    assert len(details) == 2 * len(METHODS) * len(queries)  # every query scored once a method
     for results in report.values():
         assert set(METHODS) <= set(results)
         for values in results.values():

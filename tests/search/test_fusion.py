@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shopsense.search.fusion import ranks, rrf, weighted
+from shopsense.search.fusion import demote, ranks, rrf, weighted
 from shopsense.search.personalize import blend
 
 
@@ -31,6 +31,17 @@ def test_weighted_known_answer() -> None:
     fused = weighted(np.array([4.0, 2.0, 0.0]), np.array([0.2, 0.8, 0.5]), w=0.5)
     assert np.allclose(fused, [0.6, 0.65, 0.25])
     assert np.allclose(weighted(np.zeros(2), np.array([0.3, 0.1]), 0.7), [0.09, 0.03])
+
+
+def test_demote_known_answer() -> None:
+    scores = np.array([0.9, 0.5, 0.1])
+    # range 0.8; penalty 0.5 -> a product with every excluded word drops 0.4
+    assert np.allclose(demote(scores, np.array([1.0, 0.0, 0.5]), 0.5), [0.5, 0.5, -0.1])
+    # penalty 1: no higher than the lowest product without the words
+    demoted = demote(scores, np.array([1.0, 0.0, 0.0]), 1.0)
+    assert demoted[0] <= demoted[1:].min() + 1e-6
+    assert np.array_equal(demote(scores, None, 1.0), scores.astype(np.float32))
+    assert len(demote(np.zeros(0), np.zeros(0), 1.0)) == 0
 
 
 @given(st.lists(st.floats(-10, 10), min_size=1, max_size=30))

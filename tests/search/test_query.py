@@ -29,3 +29,23 @@ def test_brands_and_colours() -> None:
     assert parsed.colours == ("grey",)
     assert parsed.text == "Nike air max grey"  # brand and colour words stay for ranking
     assert parsed.notes == ["brand: Air Max", "brand: Nike", "colour: grey"]
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "excluded"),
+    [
+        ("dinnerware sets without mugs", "dinnerware sets", ("mugs",)),
+        ("lights without wiring with switch", "lights with switch", ("wiring",)),
+        ("silicone mat not clear", "silicone mat", ("clear",)),
+        ("wireless thermostat without c wire", "wireless thermostat", ("wire",)),
+        ("brown belt without buckle, leather", "brown belt, leather", ("buckle",)),
+        ("sofa w/o cushions under 300", "sofa", ("cushions",)),
+        ("not for kids", "not for kids", ()),  # nothing would be left to search for
+        ("no show socks", "no show socks", ()),  # "no" names products too often
+    ],
+)
+def test_negated_words_leave_the_text(query: str, text: str, excluded: tuple[str, ...]) -> None:
+    parsed = parse_query(query)
+    assert (parsed.text, parsed.excluded) == (text, excluded)
+    if excluded:
+        assert parsed.notes[-1] == "without: " + " ".join(excluded)

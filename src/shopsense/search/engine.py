@@ -75,6 +75,9 @@ class SearchConfig:
     rerank_depth: int = 100
     personal_depth: int = 50
     personal_weight: float = 0.5
+    #: How far products with the shopper's excluded words ("without mugs") drop, as a share
+    #: of the query's score range (0 = not at all, 1 = down to the lowest product without them).
+    exclusion_penalty: float = 0.5
     facet_attributes: tuple[str, ...] = ("color", "size")
     max_page_size: int = 100
 
@@ -83,6 +86,8 @@ class SearchConfig:
             raise ConfigError(f"unknown fusion {self.fusion!r}; use weighted, zscore or rrf")
         if not 0.0 <= self.lexical_weight <= 1.0:
             raise ConfigError("lexical_weight must be between 0 and 1")
+        if self.exclusion_penalty < 0:
+            raise ConfigError("exclusion_penalty must be >= 0")
 
 
 class SearchEngine:

@@ -3,7 +3,9 @@
 - ``rerank``: each query's judged products are ranked (ESCI task 1);
 - ``retrieval``: the whole catalog is searched; unjudged products count as irrelevant.
 
-Methods: ``random``, ``bm25`` (tantivy), ``semantic`` (MiniLM cosine), ``hybrid``
+Methods: ``random``, ``bm25_plain`` (tantivy BM25 over the query as typed: the baseline),
+``bm25`` (the same after query understanding: price phrases and negated words such as
+"without mugs" leave the text), ``semantic`` (MiniLM cosine), ``hybrid``
 (weighted fusion, its weight tuned on the training queries), ``hybrid_z`` (the same with
 both scores z-scored per query), ``hybrid_rrf``, and
 ``hybrid_ltr`` (LightGBM lambdarank over the hybrid candidates). Without a training set,
@@ -26,7 +28,7 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +38,23 @@ from shopsense.evaluation.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
 from shopsense.features.text import TextEncoder, product_text
 from shopsense.search.engine import SearchConfig, SearchEngine
 from shopsense.search.filters import Filters
-from shopsense.search.fusion import weighted
+from shopsense.search.fusion import demote, weighted
 from shopsense.search.judgments import ESCI_GAINS, JudgedQuery, iter_products
 from shopsense.search.ranker import SearchRanker
 
 logger = logging.getLogger(__name__)
 
 PROTOCOLS = ("rerank", "retrieval")
-METHODS = ("random", "bm25", "semantic", "hybrid", "hybrid_z", "hybrid_rrf", "hybrid_ltr")
+METHODS = (
+    "random",
+    "bm25_plain",
+    "bm25",
+    "semantic",
+    "hybrid",
+    "hybrid_z",
+    "hybrid_rrf",
+    "hybrid_ltr",
+)
 TIE_DRAWS = 10
 WEIGHTS: tuple[float, ...] = tuple(round(float(w), 2) for w in np.linspace(0.0, 1.0, 11))
 #: Small trees: a few dozen training queries overfit anything larger (esci-sample: 15 leaves
@@ -68,6 +79,10 @@ class QueryRun:
     grades: npt.NDArray[np.int32]
     bm25_list: list[str]
     semantic_list: list[str]
+    bm25_plain: npt.NDArray[np.float32]  # aligned with ``ids``; BM25 of the raw query
+    bm25_plain_list: list[str]
+    excluded: npt.NDArray[np.float32] | None  # share of excluded words per title
+    penalty: float
 
 
 def esci_engine(
@@ -108,12 +123,12 @@ def collect(engine: SearchEngine, queries: Sequence[JudgedQuery], protocol: str)
         if protocol == "rerank":
             known = [pid for pid in query.grades if pid in engine.rows.row_of]
             rows = np.asarray([engine.rows.row_of[pid] for pid in known], np.int64)
-            found = retriever.judge(query.text, rows)
+            found = retriever.judge(query.text, rows, understand=config.understand)
         else:
             found = retriever.retrieve(query.text, Filters(), config)
         ev = found.evidence
         ids = [engine.rows.product(int(r)).id for r in found.rows]
-        rrf = retriever.fuse(ev, SearchConfig(fusion="rrf", rrf_k=config.rrf_k))
+        rrf = retriever.fuse(ev, replace(config, fusion="rrf"))
         fused = retriever.fuse(ev, config)
         head = np.argsort(-fused, kind="stable")[: config.rerank_depth]
         if protocol == "rerank":
@@ -122,6 +137,12 @@ def collect(engine: SearchEngine, queries: Sequence[JudgedQuery], protocol: str)
         bm25_rows, _ = engine.lexical.search(found.evidence.parsed.text, 100)
         vector = engine.encoder.encode_query(found.evidence.parsed.text or query.text)
         semantic_rows, _ = engine.vectors.search(vector, 100)
+        plain_rows, plain_scores = engine.lexical.search(query.text, 100)
+        if protocol == "rerank":
+            plain = retriever.judge(query.text, found.rows, understand=False).evidence.bm25
+        else:
+            score_of = dict(zip(plain_rows.tolist(), plain_scores.tolist(), strict=True))
+            plain = np.asarray([score_of.get(int(r), 0.0) for r in found.rows], np.float32)
         runs.append(
             QueryRun(
                 query=query,
@@ -134,6 +155,10 @@ def collect(engine: SearchEngine, queries: Sequence[JudgedQuery], protocol: str)
                 grades=np.asarray([query.grades.get(i, 0) for i in ids], np.int32),
                 bm25_list=[engine.rows.product(int(r)).id for r in bm25_rows],
                 semantic_list=[engine.rows.product(int(r)).id for r in semantic_rows],
+                bm25_plain=plain,
+                bm25_plain_list=[engine.rows.product(int(r)).id for r in plain_rows],
+                excluded=ev.excluded,
+                penalty=config.exclusion_penalty,
             )
         )
     return runs
@@ -160,18 +185,21 @@ def _ranking(
     ids = run.ids
     if method == "random":
         return [ids[i] for i in rng.permutation(len(ids))]
-    if protocol == "retrieval" and method in ("bm25", "semantic"):
-        return run.bm25_list if method == "bm25" else run.semantic_list
-    if method == "bm25":
+    if protocol == "retrieval" and method in ("bm25_plain", "bm25", "semantic"):
+        lists = {"bm25_plain": run.bm25_plain_list, "bm25": run.bm25_list}
+        return lists.get(method, run.semantic_list)
+    if method == "bm25_plain":
+        scores = run.bm25_plain
+    elif method == "bm25":
         scores = run.bm25
     elif method == "semantic":
         scores = run.cosine
     elif method == "hybrid_rrf":
         scores = run.rrf
     elif method == "hybrid_z":
-        scores = weighted(run.bm25, run.cosine, weight, "z")
+        scores = demote(weighted(run.bm25, run.cosine, weight, "z"), run.excluded, run.penalty)
     else:
-        scores = weighted(run.bm25, run.cosine, weight)
+        scores = demote(weighted(run.bm25, run.cosine, weight), run.excluded, run.penalty)
         if method == "hybrid_ltr" and ranker is not None:
             scores = _with_ranker(run, scores, ranker)
     return [ids[i] for i in _order(scores, rng)]
@@ -270,8 +298,10 @@ def evaluate(
     folds: int = 5,
     seed: int = 0,
     protocols: Sequence[str] = PROTOCOLS,
+    per_query: list[dict[str, object]] | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Mean metrics per protocol and method (see the module docstring)."""
+    """Mean metrics per protocol and method (see the module docstring); with ``per_query``,
+    each test query's metrics are appended to it too (``protocol``, ``method``, ``query``)."""
     report: dict[str, dict[str, dict[str, float]]] = {}
     for protocol in protocols:
         runs = collect(engine, queries, protocol)
@@ -289,6 +319,11 @@ def evaluate(
             ranker = train_ranker(train_part, protocol, seed=seed)
             for method, values in _score(test_part, protocol, weights, ranker).items():
                 per_method[method] += values
+                if per_query is not None:
+                    per_query += [
+                        {"protocol": protocol, "method": method, "query": run.query.text, **v}
+                        for run, v in zip(test_part, values, strict=True)
+                    ]
             logger.info("%s fold: weights %s, %d test queries", protocol, weights, len(test_part))
         report[protocol] = {
             method: {k: float(np.mean([v[k] for v in values])) for k in values[0]}

@@ -53,6 +53,8 @@ BASE_FEATURES = (
     "title_words",
     "fused",
     "fused_z",
+    "excluded_in_title",
+    "excluded_in_text",
 )
 #: Features also given relative to the query's other candidates (gap to the best, z-score):
 #: trees see "the best title match of this query" instead of a raw score whose scale
@@ -69,6 +71,8 @@ RELATIVE = (
 )
 FEATURES = BASE_FEATURES + tuple(f"{name}_{kind}" for name in RELATIVE for kind in ("gap", "z"))
 _NUMBERS = re.compile(r"\d+(?:[./]\d+)?")
+#: Words that negate the word after them in product text ("chair, no wheels").
+_NEGATORS = frozenset(("no", "not", "without", "free", "non", "less", "zero", "w", "o"))
 
 
 def _stem(word: str) -> str:
@@ -85,7 +89,9 @@ class Evidence:
     """What retrieval learned about each candidate; arrays have shape ``(n_candidates,)``.
 
     ``bm25_fields`` maps a text field to its per-field BM25 (0 where it did not match);
-    ranks are 1-based, ``inf`` where a retriever did not return the candidate.
+    ranks are 1-based, ``inf`` where a retriever did not return the candidate;
+    ``excluded`` is the share of the query's excluded words in each title (``None`` when the
+    query excludes nothing).
     """
 
     parsed: ParsedQuery
@@ -94,6 +100,7 @@ class Evidence:
     lexical_rank: npt.NDArray[np.float32]
     semantic_rank: npt.NDArray[np.float32]
     bm25_fields: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict)
+    excluded: npt.NDArray[np.float32] | None = None
 
 
 def _number(value: object) -> float:
@@ -135,6 +142,7 @@ def search_features(
     query_numbers = set(_NUMBERS.findall(query_text))
     query_colours = set(evidence.parsed.colours)
     wanted_brands = {b.lower() for b in evidence.parsed.brands}
+    excluded = {_stem(w) for w in evidence.parsed.excluded}
     matrix[:, column["query_words"]] = len(query_words)
     for i, product in enumerate(products):
         title = product.title.lower()
@@ -164,8 +172,35 @@ def search_features(
         count = _number(product.attributes.get("rating_count"))
         row[column["log_rating_count"]] = math.log1p(count) if count == count else math.nan
         row[column["title_words"]] = len(title_words)
+        if excluded:
+            row[column["excluded_in_title"]] = _present(excluded, product.title)
+            row[column["excluded_in_text"]] = _present(
+                excluded, f"{product.title} {_rest(product)}"
+            )
     _add_relative(matrix, column)
     return matrix
+
+
+def excluded_share(parsed: ParsedQuery, titles: Sequence[str]) -> npt.NDArray[np.float32] | None:
+    """Per title, the share of the query's excluded words it has (``None``: none excluded)."""
+    if not parsed.excluded:
+        return None
+    excluded = {_stem(w) for w in parsed.excluded}
+    return np.asarray([_present(excluded, t) for t in titles], np.float32)
+
+
+def _present(excluded: set[str], text: str) -> float:
+    """Share of the ``excluded`` (stemmed) words that ``text`` has, not counting mentions it
+    negates itself ("desk chair without wheels", "gelatin free")."""
+    tokens = [_stem(w) for w in words(text)]
+    found = set()
+    for i, token in enumerate(tokens):
+        if token in excluded:
+            before = tokens[max(0, i - 2) : i]
+            after = tokens[i + 1 : i + 2]
+            if not _NEGATORS.intersection(before) and after not in (["free"], ["less"], ["not"]):
+                found.add(token)
+    return len(found) / len(excluded)
 
 
 def _add_relative(matrix: npt.NDArray[np.float32], column: dict[str, int]) -> None:

@@ -8,6 +8,9 @@ Two ways, both over the same candidate set:
   query's candidates); ``w`` is tuned on judged queries (see
   :mod:`shopsense.search.evaluation`).
 
+:func:`demote` then pushes down candidates that have words the shopper excluded
+("dinnerware sets without mugs").
+
 Example::
 
     >>> rrf([np.array([3.0, 1.0, 0.0]), np.array([0.2, 0.9, 0.5])], k=60).round(4)
@@ -77,3 +80,22 @@ def weighted(
     top = float(np.max(bm25)) if len(bm25) else 0.0
     lexical = bm25 / top if top > 0 else np.zeros_like(bm25)
     return (w * lexical + (1.0 - w) * cosine).astype(np.float32)
+
+
+def demote(
+    scores: npt.NDArray[np.floating],
+    excluded: npt.NDArray[np.floating] | None,
+    penalty: float,
+) -> Scores:
+    """``scores`` minus ``penalty`` x (the query's score range) x ``excluded``.
+
+    ``excluded`` is each candidate's share of the shopper's excluded words (0..1, shape
+    ``(n,)``); ``None`` leaves the scores alone. Scaled by the range so the same penalty
+    means the same thing for max-normalised, z-scored and RRF scores: at 1.0 a product with
+    every excluded word scores no higher than the lowest one without them.
+    """
+    result = np.asarray(scores, np.float32)
+    if excluded is None or len(result) == 0 or penalty <= 0:
+        return result
+    spread = float(result.max() - result.min()) or 1.0
+    return (result - penalty * spread * np.asarray(excluded, np.float32)).astype(np.float32)

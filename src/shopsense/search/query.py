@@ -5,11 +5,19 @@ text and becomes a filter. Known brand names and colour words stay in the text (
 ranking) and also become filters; the engine drops those two again when they would leave
 no result, since a word that looks like a brand is sometimes just a word.
 
+"dinnerware sets without mugs" means "dinnerware sets, and not the ones with mugs": the
+negated words ("without", "not", "w/o", "except", "excluding", "minus", up to the next
+"with" / "for" / "and" / ",") leave the text, so BM25 and the embedding stop rewarding
+them, and are kept as ``excluded`` for the ranker, which demotes products that have them.
+It is a soft signal, never a filter: "chair, no wheels" in a title is what the shopper wants.
+
 Example::
 
     >>> parsed = parse_query("nike running shoes under $80", brands={"nike": "Nike"})
     >>> parsed.text, parsed.price_max, parsed.brands
     ('nike running shoes', 80.0, ('Nike',))
+    >>> parse_query("futon frame without mattress").excluded
+    ('mattress',)
 """
 
 from __future__ import annotations
@@ -24,6 +32,14 @@ _RANGE = re.compile(r"(?<![\w.])\$\s*(\d+(?:\.\d+)?)\s*-\s*\$?\s*(\d+(?:\.\d+)?)
 _BELOW = r"under|below|less than|cheaper than|max(?:imum)?|up to|at most|within"
 _MAX = re.compile(rf"(?:\b(?:{_BELOW})|<=?)\s*{_NUMBER}", re.I)
 _MIN = re.compile(rf"(?:\b(?:over|above|more than|at least|min(?:imum)?)|>=?)\s*{_NUMBER}", re.I)
+#: Negation cues and where their scope ends ("lights without wiring with switch").
+NEGATIONS = ("without", "w/o", "not", "except", "excluding", "minus")
+_NEGATION = re.compile(
+    r"(?:^|\s)(?:without|w/o|not|except|excluding|minus)\s+(.+?)"
+    r"(?=\s+(?:with|for|and|or|in|on|but)\b|\s*[,;]|$)",
+    re.I,
+)
+_FILLER = frozenset(("a", "an", "the", "any", "your", "my", "of", "to", "be", "is", "are"))
 
 #: Colour words recognised in queries (lower case).
 COLOURS = frozenset(
@@ -45,6 +61,8 @@ class ParsedQuery:
     price_max: float | None = None
     brands: tuple[str, ...] = ()
     colours: tuple[str, ...] = ()
+    #: Words the shopper does not want ("without mugs" -> ``("mugs",)``), lower case.
+    excluded: tuple[str, ...] = ()
 
     @property
     def notes(self) -> list[str]:
@@ -56,6 +74,8 @@ class ParsedQuery:
             notes.append(f"price <= {self.price_max:g}")
         notes += [f"brand: {b}" for b in self.brands]
         notes += [f"colour: {c}" for c in self.colours]
+        if self.excluded:
+            notes.append("without: " + " ".join(self.excluded))
         return notes
 
 
@@ -86,6 +106,16 @@ def parse_query(
             price_min = _number(match.group(1))
             text = text[: match.start()] + " " + text[match.end() :]
     text = " ".join(text.split())
+    excluded: list[str] = []
+    while match := _NEGATION.search(text):
+        negated = [
+            w for w in re.findall(r"\w+", match.group(1).lower()) if len(w) > 1 and w not in _FILLER
+        ]
+        if not negated or len(text[: match.start()].split()) == 0:
+            break  # nothing left to search for ("not for kids" alone stays as typed)
+        excluded += [w for w in negated if w not in excluded]
+        text = " ".join((text[: match.start()] + " " + text[match.end() :]).split())
+        text = re.sub(r"\s+([,;])", r"\1", text).strip(" ,;")
     tokens = re.findall(r"[\w'&.-]+", text.lower())
     found_brands: list[str] = []
     if brands:
@@ -103,4 +133,5 @@ def parse_query(
         price_max=price_max,
         brands=tuple(found_brands),
         colours=found_colours,
+        excluded=tuple(excluded),
     )

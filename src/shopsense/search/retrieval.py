@@ -22,9 +22,9 @@ import numpy.typing as npt
 from shopsense.features.text import TextEncoder
 from shopsense.index.lexical import TEXT_FIELDS, LexicalIndex, words
 from shopsense.index.vectors import VectorIndex
-from shopsense.search.features import Evidence, search_features
+from shopsense.search.features import Evidence, excluded_share, search_features
 from shopsense.search.filters import Filters
-from shopsense.search.fusion import ranks, rrf, weighted
+from shopsense.search.fusion import demote, ranks, rrf, weighted
 from shopsense.search.query import ParsedQuery, parse_query
 from shopsense.search.rows import ProductRows
 
@@ -140,7 +140,15 @@ class Retriever:
         semantic_rank = np.full(len(rows), np.inf, np.float32)
         for rank, row in enumerate(semantic_rows.tolist()):
             semantic_rank[position[row]] = rank + 1
-        return Evidence(parsed, bm25, cosine, lexical_rank, semantic_rank)
+        titles = [self.rows.product(int(r)).title for r in rows] if parsed.excluded else []
+        return Evidence(
+            parsed,
+            bm25,
+            cosine,
+            lexical_rank,
+            semantic_rank,
+            excluded=excluded_share(parsed, titles),
+        )
 
     def judge(self, query: str, rows: Rows, understand: bool = False) -> Candidates:
         """Evidence for a fixed set of ``rows`` (re-ranking protocol): BM25 and ranks are
@@ -160,13 +168,15 @@ class Retriever:
         if config.fusion == "rrf":
             lexical_present = np.isfinite(evidence.lexical_rank)
             semantic_present = np.isfinite(evidence.semantic_rank)
-            return rrf(
+            fused = rrf(
                 [-evidence.lexical_rank, -evidence.semantic_rank],
                 config.rrf_k,
                 [lexical_present, semantic_present],
             )
-        normalise = "z" if config.fusion == "zscore" else "max"
-        return weighted(evidence.bm25, evidence.cosine, config.lexical_weight, normalise)
+        else:
+            normalise = "z" if config.fusion == "zscore" else "max"
+            fused = weighted(evidence.bm25, evidence.cosine, config.lexical_weight, normalise)
+        return demote(fused, evidence.excluded, config.exclusion_penalty)
 
     def features(self, found: Candidates, subset: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
         """LTR features of the candidates at positions ``subset`` (adds per-field BM25)."""
@@ -178,6 +188,7 @@ class Retriever:
             ev.cosine[subset],
             ranks(-ev.lexical_rank[subset], np.isfinite(ev.lexical_rank[subset])),
             ranks(-ev.semantic_rank[subset], np.isfinite(ev.semantic_rank[subset])),
+            excluded=None if ev.excluded is None else ev.excluded[subset],
         )
         position = {int(r): i for i, r in enumerate(rows)}
         where = Filters().to_lexical(rows=tuple(position))
