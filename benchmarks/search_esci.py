@@ -1,6 +1,7 @@
 """ESCI sample: search accuracy over several cross-validation seeds, and by query type.
 
-    python benchmarks/search_esci.py [--seeds 5] [--path ../shared/datasets/esci-sample]
+    python benchmarks/search_esci.py [--seeds 5] [--encoder minilm|static]
+                                     [--path ../shared/datasets/esci-sample]
 
 ``shopsense evaluate-search`` reports one 5-fold cross-validation (seed 0). With 75
 queries, which queries land in which fold moves the learned ranker by about +-0.01 NDCG@10,
@@ -23,6 +24,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 from common import SHARED
+from shopsense.features.text import ENCODERS, default_encoder
 from shopsense.search.evaluation import PROTOCOLS, esci_engine, evaluate
 from shopsense.search.judgments import read_judgments
 
@@ -34,9 +36,10 @@ def main() -> None:
     parser.add_argument("--path", type=Path, default=SHARED / "esci-sample")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--cache", type=Path, default=Path("shopsense-data/cache"))
+    parser.add_argument("--encoder", choices=ENCODERS, default="minilm")
     args = parser.parse_args()
 
-    engine = esci_engine(args.path, cache=args.cache)
+    engine = esci_engine(args.path, default_encoder(args.encoder), cache=args.cache)
     queries = read_judgments(args.path)
     with (args.path / "queries.tsv").open(encoding="utf-8") as handle:
         source = {
@@ -49,7 +52,7 @@ def main() -> None:
         for protocol, results in report.items():
             for method, values in results.items():
                 scores[(protocol, method)].append(values["NDCG@10"])
-    print(f"{len(queries)} queries, NDCG@10 over {args.seeds} cross-validation seeds")
+    print(f"{len(queries)} queries, {args.encoder} encoder, NDCG@10 over {args.seeds} CV seeds")
     for protocol in PROTOCOLS:
         print(f"\n{protocol}: method | mean | sd | min | max")
         for method in SHOWN:

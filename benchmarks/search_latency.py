@@ -1,10 +1,13 @@
 """Search indexing throughput and query latency on a sample-shop catalog.
 
     python benchmarks/search_latency.py [--products 50000] [--queries 2000] [--threads 2]
+                                        [--encoder minilm|static]
 
 Builds a catalog of ``--products`` sample-shop products, then measures:
 
-- the encoder's own throughput (MiniLM over ``product_text``, ``--threads`` torch threads);
+- the encoder's own throughput over the product texts it embeds (``--encoder minilm``:
+  MiniLM on ``--threads`` threads over title, brand, category and description start;
+  ``static``: the Model2Vec encoder distilled from it, over title, brand and category);
 - indexing throughput (``SearchEngine.build``: tantivy + embeddings + usearch), cold, then
   re-indexing with the embedding store as a restart does (unchanged; 1% of titles edited);
 - latency of ``engine.search`` (hybrid: query embedding included, the LRU cache cleared
@@ -30,7 +33,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 from shopsense.features.embedding_store import EmbeddingStore
-from shopsense.features.text import TextEncoder, product_text
+from shopsense.features.static_text import StaticEncoder
+from shopsense.features.text import TextEncoder
 from shopsense.search import SearchEngine
 from shopsense.search.engine import embedding_store
 from shopsense.synth.catalog import build_catalog
@@ -49,6 +53,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=2, help="torch threads for indexing")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--encoder", choices=("minilm", "static"), default="minilm")
     args = parser.parse_args()
 
     rng = np.random.default_rng(args.seed)
@@ -56,10 +61,10 @@ def main() -> None:
     products = build_catalog(
         args.products, start=end - timedelta(days=60), end=end, rng=rng
     ).products
-    encoder = TextEncoder(num_threads=args.threads)
+    encoder = TextEncoder(num_threads=args.threads) if args.encoder == "minilm" else StaticEncoder()
     encoder.encode(["warm up"])
 
-    sample = [product_text(p) for p in products[: min(2000, len(products))]]
+    sample = [encoder.product_text(p) for p in products[: min(2000, len(products))]]
     began = time.perf_counter()
     encoder.encode(sample)
     encode_rate = len(sample) / (time.perf_counter() - began)
@@ -114,7 +119,7 @@ def main() -> None:
         f"catalog: {len(products):,} products, {len(queries):,} queries"
         f" ({len(set(queries))} distinct)"
     )
-    print(f"encoder alone ({args.threads} threads): {encode_rate:8.0f} products/s")
+    print(f"encoder {args.encoder} alone ({args.threads} threads): {encode_rate:8.0f} products/s")
     print(
         f"indexing (tantivy + embeddings + usearch): {len(products) / build_s:8.0f} products/s"
         f" ({build_s:.1f} s)"

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,10 @@ class Settings(BaseSettings):
     event_weights: EventWeights = Field(default_factory=EventWeights)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     seed: int = 42
+    #: Text encoder of product search: ``minilm`` (all-MiniLM-L6-v2, best quality, ~80-190
+    #: products/s to index on two cores) or ``static`` (Model2Vec distilled from it, ~100x
+    #: faster to index, lower quality; see docs/search.md).
+    search_encoder: Literal["minilm", "static"] = "minilm"
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -14,9 +14,16 @@ from shopsense.domain import Product
 
 @pytest.fixture
 def data_dir(tmp_path: Path, products: list[Product], monkeypatch: pytest.MonkeyPatch) -> str:
+    import shopsense.features.text as text_module
     import shopsense.search.engine as engine_module
 
-    monkeypatch.setattr(engine_module, "default_encoder", lambda: HashingEncoder())
+    encoder = HashingEncoder()
+    monkeypatch.setattr(engine_module, "default_encoder", lambda kind="minilm": encoder)
+    monkeypatch.setattr(text_module, "default_encoder", lambda kind="minilm": encoder)
+    return _ingest(tmp_path, products)
+
+
+def _ingest(tmp_path: Path, products: list[Product]) -> str:
     catalog = tmp_path / "catalog.jsonl"
     catalog.write_text("".join(p.model_dump_json() + "\n" for p in products))
     data = str(tmp_path / "data")
@@ -68,3 +75,26 @@ def test_train_search_on_own_judgments(
     assert (Path(data_dir) / "search" / "ranker" / "ranker.txt").is_file()
     assert main(["--data-dir", data_dir, "search", "running shoe", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["reranked"] is True
+
+
+@pytest.mark.slow
+def test_search_with_the_static_encoder(
+    tmp_path: Path,
+    products: list[Product],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("model2vec")
+    monkeypatch.setenv("SHOPSENSE_SEARCH_ENCODER", "static")
+    data_dir = _ingest(tmp_path, products)
+    capsys.readouterr()
+    assert main(["--data-dir", data_dir, "search", "running shoes", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"P1", "P2"} <= {result["items"][i]["id"] for i in range(3)}
+    saved = json.loads((Path(data_dir) / "search" / "search.json").read_text())
+    assert saved["encoder"].endswith("StaticEncoder/256")
+    # Switching back to MiniLM rebuilds: the saved vectors live in the other space.
+    monkeypatch.setenv("SHOPSENSE_SEARCH_ENCODER", "minilm")
+    assert main(["--data-dir", data_dir, "search", "sofa", "--json"]) == 0
+    saved = json.loads((Path(data_dir) / "search" / "search.json").read_text())
+    assert saved["encoder"].endswith("TextEncoder/384")

@@ -42,9 +42,12 @@ class SearchUnavailableError(ShopSenseError):
 class SearchService:
     """Holds the :class:`~shopsense.search.SearchEngine` once it is built."""
 
-    def __init__(self, enabled: bool = True, embeddings_dir: Path | None = None) -> None:
+    def __init__(
+        self, enabled: bool = True, embeddings_dir: Path | None = None, encoder: str = "minilm"
+    ) -> None:
         self.enabled = enabled
         self.embeddings_dir = embeddings_dir
+        self.encoder = encoder
         self._embeddings: EmbeddingStore | None = None
         self.status = "disabled" if not enabled else "not started"
         self.error: str | None = None
@@ -70,9 +73,10 @@ class SearchService:
             from shopsense.search import SearchEngine
             from shopsense.search.engine import embedding_store
 
+            encoder = default_encoder(self.encoder)
             if self.embeddings_dir is not None:
-                self._embeddings = embedding_store(self.embeddings_dir, default_encoder())
-            engine = SearchEngine.build(products, embeddings=self._embeddings)
+                self._embeddings = embedding_store(self.embeddings_dir, encoder)
+            engine = SearchEngine.build(products, encoder=encoder, embeddings=self._embeddings)
             with self._lock:
                 if self._models is not None:
                     _personalize(engine, self._models)

@@ -150,7 +150,9 @@ class ServingState:
             scan=1,  # the loader reads relevant kinds only
         )
         manager = ModelManager(settings, config, catalog)
-        search_service = SearchService(search, settings.data_dir / "search" / "embeddings")
+        search_service = SearchService(
+            search, settings.data_dir / "search" / "embeddings", settings.search_encoder
+        )
         state = cls(settings, config, store, catalog, recent, manager, search_service)
         manager.listeners.append(state.search.use_models)
         state.results = ResultCache(config.result_cache)

@@ -58,7 +58,7 @@ def engine_for_store(settings: Settings, rebuild: bool = False) -> SearchEngine:
         engine = None
         if not rebuild and (directory / "search.json").is_file():
             try:
-                engine = SearchEngine.load(directory)
+                engine = SearchEngine.load(directory, default_encoder(settings.search_encoder))
             except ModelError as exc:
                 logger.info("rebuilding the search engine: %s", exc)
                 engine = None
@@ -67,7 +67,7 @@ def engine_for_store(settings: Settings, rebuild: bool = False) -> SearchEngine:
         if engine is None:
             products = (p for batch in store.catalog.iter_products() for p in batch)
             ranker = engine_ranker(directory)
-            encoder = default_encoder()
+            encoder = default_encoder(settings.search_encoder)
             vectors = embedding_store(directory / "embeddings", encoder)
             engine = SearchEngine.build(products, encoder=encoder, embeddings=vectors)
             engine.ranker = ranker
@@ -132,8 +132,10 @@ def cmd_evaluate_search(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.format != "esci":
         raise UnknownFormatError(f"unknown judgments format {args.format!r}; use esci")
+    from shopsense.features.text import default_encoder
+
     cache = settings.data_dir / "cache"
-    engine = esci_engine(args.path, cache=cache)
+    engine = esci_engine(args.path, default_encoder(args.encoder or settings.search_encoder), cache)
     queries = read_judgments(args.path)
     train = None
     if args.train_path is not None:
@@ -215,6 +217,12 @@ def register(add: AddCommand) -> None:
     p.add_argument("--train-path", type=Path, default=None, help="judgments to train LTR on")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds over queries")
     p.add_argument("--protocol", choices=("rerank", "retrieval", "both"), default="both")
+    p.add_argument(
+        "--encoder",
+        choices=("minilm", "static"),
+        default=None,
+        help="text encoder (default: SHOPSENSE_SEARCH_ENCODER, minilm)",
+    )
     p.add_argument("--json", action="store_true")
 
     p = add("train-search", cmd_train_search, "train the search ranker on your judgments")

@@ -100,6 +100,10 @@ class TextEncoder:
     def dimension(self) -> int:
         return DIMENSION
 
+    def product_text(self, product: Product) -> str:
+        """The text this encoder embeds for a product (:func:`product_text`)."""
+        return product_text(product)
+
     def _loaded(self) -> Any:
         if self._model is None:
             with self._lock:
@@ -239,14 +243,25 @@ class _OnnxMiniLM:
         return out
 
 
-_default: TextEncoder | None = None
+#: Encoders :func:`default_encoder` knows: the MiniLM transformer (quality) and its
+#: distilled static version (speed; :mod:`shopsense.features.static_text`).
+ENCODERS = ("minilm", "static")
+_defaults: dict[str, TextEncoder] = {}
 _default_lock = threading.Lock()
 
 
-def default_encoder() -> TextEncoder:
-    """One shared encoder per process (the model takes ~90 MB and ~1 s to load)."""
-    global _default
+def default_encoder(kind: str = "minilm") -> TextEncoder:
+    """One shared encoder of each kind per process (MiniLM takes ~90 MB and ~1 s to load)."""
+    if kind not in ENCODERS:
+        raise ConfigError(f"unknown search encoder {kind!r}; use one of {', '.join(ENCODERS)}")
     with _default_lock:
-        if _default is None:
-            _default = TextEncoder()
-        return _default
+        encoder = _defaults.get(kind)
+        if encoder is None:
+            if kind == "static":
+                from shopsense.features.static_text import StaticEncoder
+
+                encoder = StaticEncoder()
+            else:
+                encoder = TextEncoder()
+            _defaults[kind] = encoder
+        return encoder

@@ -39,7 +39,7 @@ import numpy.typing as npt
 from shopsense.domain import Product
 from shopsense.errors import ConfigError, ModelError
 from shopsense.features.embedding_store import EmbeddingStore
-from shopsense.features.text import FloatMatrix, TextEncoder, default_encoder, product_text
+from shopsense.features.text import FloatMatrix, TextEncoder, default_encoder
 from shopsense.index.lexical import LexicalIndex
 from shopsense.index.vectors import VectorIndex
 from shopsense.search.filters import Filters, facet_counts
@@ -161,7 +161,7 @@ class SearchEngine:
             return
         if vectors is None or len(vectors) != len(products):
             products = list({p.id: p for p in products}.values())
-            texts = [product_text(p) for p in products]
+            texts = [self.encoder.product_text(p) for p in products]
             if self.embeddings is None:
                 vectors = self.encoder.encode(texts)
             else:

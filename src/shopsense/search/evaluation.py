@@ -35,8 +35,8 @@ import numpy as np
 import numpy.typing as npt
 
 from shopsense.evaluation.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
-from shopsense.features.text import TextEncoder, product_text
-from shopsense.search.engine import SearchConfig, SearchEngine
+from shopsense.features.text import TextEncoder
+from shopsense.search.engine import SearchConfig, SearchEngine, encoder_id
 from shopsense.search.filters import Filters
 from shopsense.search.fusion import demote, weighted
 from shopsense.search.judgments import ESCI_GAINS, JudgedQuery, iter_products
@@ -91,11 +91,12 @@ def esci_engine(
     """A search engine over a judgments folder's products; embeddings cached in ``cache``."""
     products = list(iter_products(folder))
     engine = SearchEngine(SearchConfig(), encoder)
-    texts = [product_text(p) for p in products]
+    texts = [engine.encoder.product_text(p) for p in products]
     vectors = None
     path = None
     if cache is not None:
-        digest = hashlib.sha1("\n".join(texts).encode()).hexdigest()[:16]
+        key = "\n".join([encoder_id(engine.encoder), *texts])
+        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
         path = cache / f"embeddings-{digest}.npy"
         if path.is_file():
             vectors = np.load(path)
