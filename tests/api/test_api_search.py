@@ -102,3 +102,22 @@ def test_a_restart_encodes_only_products_new_since_the_last_index(
         assert store.misses <= 10 < store.hits  # only products upserted by earlier tests
         body = client.get("/search", params={"q": state.catalog.products()[0].title}).json()
         assert body["items"]
+
+
+def test_a_server_set_to_the_static_encoder_builds_and_searches_with_it(
+    shop_copy: Settings,
+) -> None:
+    pytest.importorskip("model2vec")
+    settings = shop_copy.model_copy(update={"search_encoder": "static"})
+    app = create_app(settings, ServeConfig(api_key="test-key"), search=True)
+    with TestClient(app) as client:
+        state = client.app.state.serving  # type: ignore[attr-defined]
+        assert state.search.ready.wait(180) and state.search.status == "ready"
+        engine = state.search.engine()
+        assert engine.encoder.dimension == 256
+        # Its own embedding store: the MiniLM vectors of the other servers are not reused.
+        store = state.search.embeddings
+        assert store is not None and store.misses == len(state.catalog.products())
+        title = state.catalog.products()[0].title
+        body = client.get("/search", params={"q": title}).json()
+        assert body["items"][0]["title"] == title
