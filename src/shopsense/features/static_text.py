@@ -63,14 +63,8 @@ class StaticEncoder(TextEncoder):
         """Title, brand and category path (no description)."""
         return product_text(product, 0)
 
-    def _loaded(self) -> Any:
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    self._model = _load_or_distill(
-                        self.model_cache or Path.home() / ".cache" / "shopsense"
-                    )
-        return self._model
+    def _load_model(self) -> Any:
+        return _load_or_distill(self.model_cache or Path.home() / ".cache" / "shopsense")
 
     def encode(self, texts: Sequence[str]) -> FloatMatrix:
         """``(len(texts), 256)`` L2-normalised vectors (no caching; for catalogs)."""

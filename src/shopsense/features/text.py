@@ -108,13 +108,16 @@ class TextEncoder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                    if self.backend == "onnx" or (self.backend == "auto" and _onnx_available()):
-                        self._model = _OnnxMiniLM(self.num_threads, self.model_cache)
-                    else:
-                        self._model = _torch_model(self.num_threads)
+                    self._model = self._load_model()
         return self._model
+
+    def _load_model(self) -> Any:
+        """The model behind :meth:`encode`, loaded once on first use (under the lock)."""
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        if self.backend == "onnx" or (self.backend == "auto" and _onnx_available()):
+            return _OnnxMiniLM(self.num_threads, self.model_cache)
+        return _torch_model(self.num_threads)
 
     def encode(self, texts: Sequence[str]) -> FloatMatrix:
         """``(len(texts), 384)`` L2-normalised vectors (no caching; for catalogs)."""

@@ -173,10 +173,15 @@ def search_features(
         row[column["log_rating_count"]] = math.log1p(count) if count == count else math.nan
         row[column["title_words"]] = len(title_words)
         if excluded:
-            row[column["excluded_in_title"]] = _present(excluded, product.title)
             row[column["excluded_in_text"]] = _present(
                 excluded, f"{product.title} {_rest(product)}"
             )
+    if excluded:
+        # Retrieval has scored the titles already (it demotes by them); tests may not have.
+        in_title = evidence.excluded
+        if in_title is None:
+            in_title = excluded_share(evidence.parsed, [p.title for p in products])
+        matrix[:, column["excluded_in_title"]] = in_title
     _add_relative(matrix, column)
     return matrix
 

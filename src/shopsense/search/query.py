@@ -35,7 +35,7 @@ _MIN = re.compile(rf"(?:\b(?:over|above|more than|at least|min(?:imum)?)|>=?)\s*
 #: Negation cues and where their scope ends ("lights without wiring with switch").
 NEGATIONS = ("without", "w/o", "not", "except", "excluding", "minus")
 _NEGATION = re.compile(
-    r"(?:^|\s)(?:without|w/o|not|except|excluding|minus)\s+(.+?)"
+    rf"(?:^|\s)(?:{'|'.join(map(re.escape, NEGATIONS))})\s+(.+?)"
     r"(?=\s+(?:with|for|and|or|in|on|but)\b|\s*[,;]|$)",
     re.I,
 )
