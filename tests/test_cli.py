@@ -66,6 +66,16 @@ def test_data_dir_from_environment(
     assert (tmp_path / "env-data" / "shopsense.db").exists()
 
 
+def test_a_bad_setting_in_the_environment_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOPSENSE_SEARCH_ENCODER", "bert")
+    assert main(["--data-dir", str(tmp_path), "stats"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: bad setting SHOPSENSE_SEARCH_ENCODER:")
+    assert "minilm" in err and "Traceback" not in err
+
+
 def test_bad_row_is_one_line_error_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

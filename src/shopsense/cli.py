@@ -317,6 +317,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings(overrides: dict[str, Any]) -> Settings:
+    """Settings from the environment; a bad ``SHOPSENSE_*`` value is a one-line error."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SHOPSENSE_{'__'.join(str(part) for part in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"bad setting {problems}") from exc
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -328,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides: dict[str, Any] = {}
         if getattr(args, "data_dir", None):
             overrides["data_dir"] = Path(args.data_dir)
-        settings = Settings(**overrides)
+        settings = _settings(overrides)
         handler: Handler = args.handler
         return handler(args, settings)
     except ShopSenseError as exc:
