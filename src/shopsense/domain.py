@@ -159,7 +159,9 @@ class Event(BaseModel):
 
     ``event_id`` is the client's idempotency key: the same id stored twice is kept once.
     ``item_id`` is required for every kind but ``search``, which needs ``query``.
-    ``request_id`` and ``position`` attribute impressions and clicks to a served list.
+    ``request_id`` and ``position`` attribute impressions and clicks to a served list;
+    ``propensity`` is the probability that the serving policy showed this item at this
+    position (logged with impressions; off-policy learning and evaluation weigh by it).
     """
 
     model_config = ConfigDict(
@@ -176,6 +178,7 @@ class Event(BaseModel):
     )
     request_id: Id | None = None
     position: Annotated[int, Field(ge=0)] | None = None
+    propensity: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
     quantity: Annotated[int, Field(ge=1)] | None = Field(default=None, validate_default=True)
     price: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     timestamp: UtcDatetime

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,3 +117,33 @@ def test_timestamps_round_trip_exactly(store: SqlStore | InMemoryStore) -> None:
     store.events.append([event(1, timestamp=moment)])
     (stored,) = store.events.user_history("U1")
     assert stored.timestamp == moment
+
+
+def test_impressions_keep_their_propensity(store: SqlStore | InMemoryStore) -> None:
+    store.events.append(
+        [event(1, kind="impression", request_id="R1", position=3, propensity=0.25), event(2)]
+    )
+    shown, viewed = store.events.user_history("U1")
+    assert (shown.propensity, shown.position, viewed.propensity) == (0.25, 3, None)
+    (batch,) = store.events.iter_batches()
+    assert batch.propensity[0] == 0.25 and np.isnan(batch.propensity[1])
+
+
+def test_a_database_from_before_propensity_gains_the_column(tmp_path: Path) -> None:
+    """Regression: opening an older database must add ``events.propensity`` (nullable)."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        conn.execute(
+            "CREATE TABLE events (seq INTEGER PRIMARY KEY, event_id VARCHAR(256) NOT NULL "
+            "UNIQUE, user_id VARCHAR(256) NOT NULL, session_id VARCHAR(256), kind VARCHAR(16) "
+            "NOT NULL, item_id VARCHAR(256), query TEXT, request_id VARCHAR(256), position "
+            "INTEGER, quantity INTEGER, price FLOAT, timestamp BIGINT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO events (event_id, user_id, kind, item_id, timestamp) "
+            "VALUES ('old', 'U1', 'view', 'P1', 0)"
+        )
+    store = SqlStore(url)
+    store.events.append([event(2, propensity=0.5)])
+    old, new = store.events.user_history("U1")
+    assert (old.event_id, old.propensity, new.propensity) == ("old", None, 0.5)

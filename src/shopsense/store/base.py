@@ -30,6 +30,7 @@ EVENT_COLUMNS = (
     "query",
     "request_id",
     "position",
+    "propensity",
     "quantity",
     "price",
     "timestamp",
@@ -55,7 +56,7 @@ class EventBatch:
 
     String columns are object arrays (``None`` where absent); ``timestamp`` is int64 UTC
     epoch microseconds; ``position`` / ``quantity`` are int64 with -1 for absent;
-    ``price`` is float64 with NaN for absent. All arrays have shape ``(n,)``.
+    ``price`` and ``propensity`` are float64 with NaN for absent. All arrays have shape ``(n,)``.
     """
 
     event_id: npt.NDArray[np.object_]
@@ -66,6 +67,7 @@ class EventBatch:
     query: npt.NDArray[np.object_]
     request_id: npt.NDArray[np.object_]
     position: npt.NDArray[np.int64]
+    propensity: npt.NDArray[np.float64]
     quantity: npt.NDArray[np.int64]
     price: npt.NDArray[np.float64]
     timestamp: npt.NDArray[np.int64]
@@ -82,6 +84,9 @@ class EventBatch:
         def ints(name: str) -> npt.NDArray[np.int64]:
             return np.array([-1 if v is None else v for v in data[name]], dtype=np.int64)
 
+        def floats(name: str) -> npt.NDArray[np.float64]:
+            return np.array([np.nan if v is None else v for v in data[name]], dtype=np.float64)
+
         def objs(name: str) -> npt.NDArray[np.object_]:
             out = np.empty(len(data[name]), dtype=object)
             out[:] = data[name]
@@ -96,8 +101,9 @@ class EventBatch:
             query=objs("query"),
             request_id=objs("request_id"),
             position=ints("position"),
+            propensity=floats("propensity"),
             quantity=ints("quantity"),
-            price=np.array([np.nan if v is None else v for v in data["price"]], dtype=np.float64),
+            price=floats("price"),
             timestamp=np.array(data["timestamp"], dtype=np.int64),
         )
 
@@ -122,6 +128,7 @@ def event_row(event: Event) -> tuple[object, ...]:
         event.query,
         event.request_id,
         event.position,
+        event.propensity,
         event.quantity,
         event.price,
         to_micros(event.timestamp),

@@ -71,6 +71,7 @@ events = sa.Table(
     sa.Column("query", sa.Text),
     sa.Column("request_id", sa.String(256)),
     sa.Column("position", sa.Integer),
+    sa.Column("propensity", sa.Float),
     sa.Column("quantity", sa.Integer),
     sa.Column("price", sa.Float),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
@@ -343,6 +344,28 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
         raise StoreError(f"database write failed, nothing was stored: {exc}") from exc
 
 
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring a database made by an older version up to date (nullable columns only).
+
+    ``create_all`` creates missing tables but never alters existing ones; columns added
+    since (``events.propensity``) are added here, so old data stays readable.
+    """
+    inspector = sa.inspect(engine)
+    for table in (products, users, events):
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise StoreError(
+                    f"the database lacks the required column {table.name}.{column.name}; "
+                    "it was made by an incompatible version"
+                )
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
+
+
 class SqlStore:
     """The catalog and the event log on one database."""
 
@@ -351,6 +374,7 @@ class SqlStore:
         try:
             self.engine = create_engine(url)
             metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the database at {url}: {exc}") from exc
         self.catalog = SqlCatalog(self.engine)
