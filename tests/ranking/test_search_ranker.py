@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from shopsense.errors import ConfigError, ModelError
+from shopsense.ranking.search_ranker import SearchRanker
 from shopsense.search.features import FEATURES
-from shopsense.search.ranker import SearchRanker
 
 
 def synthetic(n_queries: int, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -24,7 +24,7 @@ def synthetic(n_queries: int, seed: int) -> tuple[list[np.ndarray], list[np.ndar
 
 def test_learns_the_signal_and_round_trips(tmp_path: Path) -> None:
     xs, ys = synthetic(40, 0)
-    ranker = SearchRanker(n_estimators=50, label_gain=(0.0, 0.01, 0.1, 1.0)).fit(xs, ys)
+    ranker = SearchRanker(n_estimators=50, label_gain=(0.0, 0.01, 0.1, 1.0)).fit(xs, ys, FEATURES)
     test_x, test_y = synthetic(5, 1)
     for x, y in zip(test_x, test_y, strict=True):
         top = np.argsort(-ranker.predict(x))[:3]
@@ -41,4 +41,4 @@ def test_errors() -> None:
     with pytest.raises(ModelError, match="not trained"):
         SearchRanker().predict(np.zeros((1, len(FEATURES)), np.float32))
     with pytest.raises(ConfigError, match="features"):
-        SearchRanker().fit([np.zeros((3, 2), np.float32)], [np.zeros(3, np.int32)])
+        SearchRanker().fit([np.zeros((3, 2), np.float32)], [np.zeros(3, np.int32)], FEATURES)

@@ -1,4 +1,4 @@
-"""Learning to rank search results: LightGBM lambdarank over :mod:`~shopsense.search.features`.
+"""Learning to rank search results: LightGBM lambdarank over query-product feature rows.
 
 Trained from graded judgments, one group per query: integer grades ``0..G`` (for ESCI:
 I=0, C=1, S=2, E=3) with ``label_gain`` giving each grade's NDCG gain (ESCI's published
@@ -7,7 +7,7 @@ gains are 0, 0.01, 0.1, 1). Saved as LightGBM's text model plus a JSON of parame
 Example::
 
     >>> ranker = SearchRanker(n_estimators=100)
-    >>> ranker = ranker.fit([x_query1, x_query2], [y1, y2])  # doctest: +SKIP
+    >>> ranker = ranker.fit([x_query1, x_query2], [y1, y2], FEATURES)  # doctest: +SKIP
     >>> scores = ranker.predict(x_new)                       # doctest: +SKIP
 """
 
@@ -24,7 +24,6 @@ import numpy as np
 import numpy.typing as npt
 
 from shopsense.errors import ConfigError, ModelError
-from shopsense.search.features import FEATURES
 
 
 @dataclass
@@ -39,6 +38,8 @@ class SearchRanker:
     label_gain: tuple[float, ...] | None = None
     seed: int = 0
     booster_: Any = field(init=False, default=None, repr=False)
+    #: The names of the feature columns it was trained on, in order.
+    features_: tuple[str, ...] = field(init=False, default=(), repr=False)
 
     def _params(self) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -62,29 +63,39 @@ class SearchRanker:
         self,
         features: Sequence[npt.NDArray[np.float32]],
         grades: Sequence[npt.NDArray[np.integer[Any]]],
+        feature_names: Sequence[str],
     ) -> Self:
-        """Learn from one ``(n_q, len(FEATURES))`` matrix and ``(n_q,)`` grades per query."""
+        """Learn from one ``(n_q, d)`` matrix and ``(n_q,)`` grades per query; the ``d``
+        columns are named by ``feature_names``."""
         import lightgbm
 
         if not features or len(features) != len(grades):
             raise ConfigError("the ranker needs judged queries: one grade array per feature matrix")
         x = np.vstack(features)
         y = np.concatenate([np.asarray(g, np.int32) for g in grades])
-        if x.shape[1] != len(FEATURES):
-            raise ConfigError(f"expected {len(FEATURES)} features per row, got {x.shape[1]}")
+        if x.shape[1] != len(feature_names):
+            raise ConfigError(
+                f"expected {len(feature_names)} features per row (one per name), got {x.shape[1]}"
+            )
         if y.min() < 0:
             raise ConfigError("relevance grades must be integers >= 0")
         groups = [len(g) for g in grades]
-        data = lightgbm.Dataset(x, y, group=groups, feature_name=list(FEATURES))
+        data = lightgbm.Dataset(x, y, group=groups, feature_name=list(feature_names))
         self.booster_ = lightgbm.train(self._params(), data, num_boost_round=self.n_estimators)
+        self.features_ = tuple(feature_names)
         return self
 
     def predict(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Scores for a ``(n, len(FEATURES))`` matrix; higher is more relevant."""
+        """Scores for a ``(n, d)`` matrix of the trained features; higher is more relevant."""
         if self.booster_ is None:
             raise ModelError("the search ranker is not trained; call fit() or load() first")
         if len(features) == 0:
             return np.empty(0, np.float32)
+        if features.shape[1] != len(self.features_):
+            raise ModelError(
+                f"the search ranker was trained on {len(self.features_)} features, got "
+                f"{features.shape[1]}; retrain it"
+            )
         return np.asarray(self.booster_.predict(features, num_threads=1), np.float32)
 
     def feature_importance(self) -> dict[str, float]:
@@ -92,7 +103,7 @@ class SearchRanker:
         if self.booster_ is None:
             raise ModelError("the search ranker is not trained")
         gains = self.booster_.feature_importance(importance_type="gain")
-        return {name: float(g) for name, g in zip(FEATURES, gains, strict=True)}
+        return {name: float(g) for name, g in zip(self.features_, gains, strict=True)}
 
     def save(self, directory: Path) -> None:
         if self.booster_ is None:
@@ -100,16 +111,18 @@ class SearchRanker:
         directory.mkdir(parents=True, exist_ok=True)
         self.booster_.save_model(str(directory / "ranker.txt"))
         params = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
-        params["features"] = list(FEATURES)
+        params["features"] = list(self.features_)
         (directory / "ranker.json").write_text(json.dumps(params, indent=1))
 
     @classmethod
-    def load(cls, directory: Path) -> SearchRanker:
+    def load(cls, directory: Path, features: Sequence[str] | None = None) -> SearchRanker:
+        """Read a saved ranker; with ``features``, refuse one trained on other columns."""
         import lightgbm
 
         try:
             params = json.loads((directory / "ranker.json").read_text())
-            if params.pop("features") != list(FEATURES):
+            trained_on = tuple(params.pop("features"))
+            if features is not None and trained_on != tuple(features):
                 raise ModelError(
                     f"the ranker in {directory} was trained on other features; retrain it"
                 )
@@ -117,6 +130,7 @@ class SearchRanker:
                 params["label_gain"] = tuple(params["label_gain"])
             ranker = cls(**params)
             ranker.booster_ = lightgbm.Booster(model_file=str(directory / "ranker.txt"))
+            ranker.features_ = trained_on
         except (OSError, KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"cannot read the search ranker in {directory}: {exc}") from exc
         return ranker

@@ -9,10 +9,10 @@ The public entry point is :class:`SearchEngine`::
     >>> result.items[0].explanation                                 # doctest: +SKIP
 """
 
+from shopsense.ranking.search_ranker import SearchRanker
 from shopsense.search.engine import SORTS, SearchConfig, SearchEngine
 from shopsense.search.filters import Filters
 from shopsense.search.personalize import ModelAffinity
-from shopsense.search.ranker import SearchRanker
 from shopsense.search.result import SearchHit, SearchResult
 
 __all__ = [

@@ -42,9 +42,10 @@ from shopsense.features.embedding_store import EmbeddingStore
 from shopsense.features.text import FloatMatrix, TextEncoder, default_encoder
 from shopsense.index.lexical import LexicalIndex
 from shopsense.index.vectors import VectorIndex
+from shopsense.ranking.search_ranker import SearchRanker
+from shopsense.search.features import FEATURES
 from shopsense.search.filters import Filters, facet_counts
 from shopsense.search.personalize import Affinity, blend
-from shopsense.search.ranker import SearchRanker
 from shopsense.search.result import SearchHit, SearchResult
 from shopsense.search.retrieval import Candidates, Retriever
 from shopsense.search.rows import ProductRows
@@ -340,7 +341,7 @@ class SearchEngine:
         live = [(row, p) for row, p in enumerate(engine.rows.products) if p is not None]
         engine.lexical.upsert(live)
         if (directory / "ranker").is_dir():
-            engine.ranker = SearchRanker.load(directory / "ranker")
+            engine.ranker = SearchRanker.load(directory / "ranker", FEATURES)
         return engine
 
     def with_config(self, **changes: object) -> SearchEngine:

@@ -36,11 +36,12 @@ import numpy.typing as npt
 
 from shopsense.evaluation.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
 from shopsense.features.text import TextEncoder
+from shopsense.ranking.search_ranker import SearchRanker
 from shopsense.search.engine import SearchConfig, SearchEngine, encoder_id
+from shopsense.search.features import FEATURES
 from shopsense.search.filters import Filters
 from shopsense.search.fusion import demote, weighted
 from shopsense.search.judgments import ESCI_GAINS, JudgedQuery, iter_products
-from shopsense.search.ranker import SearchRanker
 
 logger = logging.getLogger(__name__)
 
@@ -249,7 +250,7 @@ def train_ranker(
 
     def fit(train: Sequence[QueryRun], params: dict[str, int]) -> SearchRanker:
         ranker = SearchRanker(label_gain=ESCI_GAINS, seed=seed, **params)
-        return ranker.fit([r.features for r in train], [r.grades[r.head] for r in train])
+        return ranker.fit([r.features for r in train], [r.grades[r.head] for r in train], FEATURES)
 
     best, best_score = RANKER_GRID[0], -1.0
     if len(usable) >= 2 * folds:
