@@ -39,7 +39,7 @@ class RankingResult:
     top_items: npt.NDArray[np.int64] = field(repr=False)
 
 
-def _tie_broken_ranks(
+def tie_broken_ranks(
     scores: npt.NDArray[np.float32],
     target_scores: npt.NDArray[np.float32],
     rng: np.random.Generator,
@@ -53,6 +53,23 @@ def _tie_broken_ranks(
     return result
 
 
+def exclude_seen(
+    scores: npt.NDArray[np.float32],
+    histories: Histories,
+    exclude: bool | npt.NDArray[np.bool_] = True,
+) -> None:
+    """Set the scores ``(b, n_items)`` of each shopper's history items to -inf, in place
+    (``exclude``: all of them, none, or those where an ``(n_items,)`` mask is true)."""
+    if exclude is False:
+        return
+    rows = np.repeat(np.arange(len(histories)), np.diff(histories.matrix.indptr))
+    columns = histories.matrix.indices
+    if exclude is not True:
+        keep = np.asarray(exclude, bool)[columns]
+        rows, columns = rows[keep], columns[keep]
+    scores[rows, columns] = -np.inf
+
+
 def rank_targets(
     model: Recommender,
     split: Split,
@@ -60,8 +77,13 @@ def rank_targets(
     ks: Sequence[int] = (5, 10, 20),
     batch_size: int = 256,
     seed: int = 0,
+    exclude_history: bool | npt.NDArray[np.bool_] = True,
 ) -> RankingResult:
     """Score every user with targets at ``stage`` and compute the ranking metrics.
+
+    ``exclude_history=False`` keeps the input history's items rankable, for shops where
+    shoppers come back to what they had (a repeated item can then be a hit); an
+    ``(n_items,)`` mask excludes only the history items where it is true.
 
     The model must already be fitted (on ``split.train``, or on ``split.train_full`` for
     the test stage); the input histories are the stage's (``train`` for validation,
@@ -78,8 +100,7 @@ def rank_targets(
         batch = users[start : start + batch_size]
         histories = Histories.from_data(inputs, batch, fresh=inputs is not model.train_)
         scores = model.score(histories).astype(np.float32, copy=True)
-        rows = np.repeat(np.arange(batch.size), np.diff(histories.matrix.indptr))
-        scores[rows, histories.matrix.indices] = -np.inf
+        exclude_seen(scores, histories, exclude_history)
         part = np.argpartition(-scores, k_max - 1, axis=1)[:, :k_max]
         part_scores = np.take_along_axis(scores, part, axis=1)
         order = np.argsort(-part_scores, axis=1, kind="stable")
@@ -88,7 +109,7 @@ def rank_targets(
         single = np.diff(target_rows.indptr) == 1
         if single.all():
             target_scores = scores[np.arange(batch.size), target_rows.indices]
-            ranks = _tie_broken_ranks(scores, target_scores, rng)
+            ranks = tie_broken_ranks(scores, target_scores, rng)
             hit = ranks >= 0
             for k in ks:
                 inside = hit & (ranks < k)
@@ -150,6 +171,7 @@ def evaluate(
     ks: Sequence[int] = (5, 10, 20),
     seed: int = 0,
     refit: bool = True,
+    exclude_history: bool | npt.NDArray[np.bool_] = True,
 ) -> dict[str, float]:
     """Fit, then rank the held-out targets of ``stage``.
 
@@ -162,7 +184,7 @@ def evaluate(
     model.fit(split.train_full if stage == "test" and refit else split.train)
     train_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    result = rank_targets(model, split, stage, ks, seed=seed)
+    result = rank_targets(model, split, stage, ks, seed=seed, exclude_history=exclude_history)
     result.metrics["train_seconds"] = train_seconds
     result.metrics["eval_seconds"] = time.perf_counter() - started
     return result.metrics

@@ -76,6 +76,34 @@ def leave_one_out(data: InteractionData, min_length: int = 3) -> Split:
     )
 
 
+def next_event(data: InteractionData, min_events: int = 3) -> Split:
+    """Hold out each user's last event (test) and the one before it (validation), repeats
+    included: unlike :func:`leave_one_out`, a shopper who looks at the same product again
+    makes that product the target (re-consumption counts).
+
+    Users with fewer than ``min_events`` events stay entirely in training.
+    """
+    users = data.log_user
+    counts = np.bincount(users, minlength=data.n_users)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(users.size) - starts[users]  # the log is sorted by (user, time)
+    from_end = counts[users] - rank  # 1 = the user's last event
+    held = counts[users] >= min_events
+    train = data.subset(~held | (from_end > 2))
+    train_full = data.subset(~held | (from_end > 1))
+    eligible = np.flatnonzero(counts >= min_events).astype(np.int64)
+    last = data.log_item[starts[eligible] + counts[eligible] - 1]
+    before = data.log_item[starts[eligible] + counts[eligible] - 2]
+    shape = (data.n_users, data.n_items)
+    return Split(
+        train=train,
+        train_full=train_full,
+        valid_targets=_targets(eligible, before, shape),
+        test_targets=_targets(eligible, last, shape),
+        protocol="next-event",
+    )
+
+
 def temporal_split(
     data: InteractionData, valid_fraction: float = 0.1, test_fraction: float = 0.1
 ) -> Split:

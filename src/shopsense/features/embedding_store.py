@@ -25,6 +25,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -133,3 +134,23 @@ class EmbeddingStore:
             return
         self._vectors = np.ascontiguousarray(vectors, np.float32)
         self._rows = {k.tobytes(): i for i, k in enumerate(keys)}
+
+
+class StoredEncoder:
+    """An encoder whose vectors come from (and go to) an :class:`EmbeddingStore`: a text
+    encoded once is never encoded again, across processes. Call :meth:`save` to keep the
+    new vectors."""
+
+    def __init__(self, encoder: Any, store: EmbeddingStore) -> None:
+        self.encoder = encoder
+        self.store = store
+
+    @property
+    def dimension(self) -> int:
+        return int(self.encoder.dimension)
+
+    def encode(self, texts: Sequence[str]) -> FloatMatrix:
+        return self.store.encode(texts, self.encoder.encode)
+
+    def save(self) -> None:
+        self.store.save()

@@ -202,6 +202,16 @@ class InteractionData:
         position = global_pos - indptr[self.log_user]
         return indptr, seq_items.astype(np.int64), position.astype(np.int64)
 
+    @cached_property
+    def _user_starts(self) -> IntArray:
+        counts = np.bincount(self.log_user, minlength=self.n_users)
+        return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def user_events(self, user: int) -> tuple[IntArray, npt.NDArray[np.float32]]:
+        """The user's engagements in time order, repeats kept: ``(items, weights)``."""
+        start, end = self._user_starts[user], self._user_starts[user + 1]
+        return self.log_item[start:end], self.log_weight[start:end]
+
     def sequence(self, user: int) -> IntArray:
         """The user's items in time order, consecutive repeats collapsed."""
         indptr, items, _ = self._sequences

@@ -3,8 +3,10 @@
 Example::
 
     >>> from shopsense.models import MODELS, load_model
-    >>> sorted(MODELS)
-    ['als', 'bpr', 'ease', 'hybrid', 'item_knn', 'item_tower', 'popularity', 'sasrec', 'transition']
+    >>> sorted(MODELS)[:5]
+    ['als', 'bpr', 'ease', 'hybrid', 'item_knn']
+    >>> len(MODELS)
+    11
 """
 
 from __future__ import annotations
@@ -20,13 +22,27 @@ from shopsense.models.ease import EASE
 from shopsense.models.hybrid import Hybrid
 from shopsense.models.item_knn import ItemKNN
 from shopsense.models.item_tower import ItemTower
+from shopsense.models.mult_dae import MultDAE
 from shopsense.models.popularity import Popularity
+from shopsense.models.repeat import Repeat
 from shopsense.models.sasrec import SASRec
 from shopsense.models.transition import Transition
 
 MODELS: dict[str, type[Recommender]] = {
     model.name: model
-    for model in (Popularity, ItemKNN, EASE, Transition, ALS, BPR, SASRec, Hybrid, ItemTower)
+    for model in (
+        Popularity,
+        Repeat,
+        ItemKNN,
+        EASE,
+        Transition,
+        ALS,
+        BPR,
+        MultDAE,
+        SASRec,
+        Hybrid,
+        ItemTower,
+    )
 }
 
 __all__ = [
@@ -37,8 +53,10 @@ __all__ = [
     "Hybrid",
     "ItemKNN",
     "ItemTower",
+    "MultDAE",
     "Popularity",
     "Recommender",
+    "Repeat",
     "SASRec",
     "Transition",
     "load_model",

@@ -72,12 +72,35 @@ class Histories:
     ``sequences``: ``b`` arrays of item indices in time order (consecutive repeats collapsed).
     ``fresh``: ``False`` when these are exactly the histories the model trained on, so a
     model may use what it learned per user (e.g. ALS user factors) instead of recomputing.
+    ``events``: per shopper, every engagement in time order as ``(items, weights)`` (repeats
+    kept), for models that weigh recent events more; ``None`` where not known.
     """
 
     users: IntArray
     matrix: sp.csr_matrix
     sequences: list[IntArray]
     fresh: bool
+    events: list[tuple[IntArray, FloatArray]] | None = None
+
+    def recency_matrix(self, decay: float, n_items: int) -> sp.csr_matrix:
+        """CSR ``(b, n_items)``: each engagement's weight times ``decay ** k`` for the
+        ``k``-th event back (the latest: 1). Without ``events``: the plain matrix."""
+        if self.events is None or decay >= 1.0:
+            return self.matrix
+        rows, cols, vals = [], [], []
+        for row, (items, weights) in enumerate(self.events):
+            back = np.power(decay, np.arange(items.size)[::-1], dtype=np.float64)
+            rows.append(np.full(items.size, row, np.int64))
+            cols.append(items)
+            vals.append(weights * back)
+        if not rows:
+            return sp.csr_matrix((len(self), n_items), dtype=np.float32)
+        matrix = sp.csr_matrix(
+            (np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(len(self), n_items),
+        )
+        matrix.sum_duplicates()
+        return matrix
 
     def __len__(self) -> int:
         return int(self.users.size)
@@ -96,6 +119,7 @@ class Histories:
             matrix=data.matrix[users],
             sequences=[data.sequence(int(u)) for u in users],
             fresh=fresh,
+            events=[data.user_events(int(u)) for u in users],
         )
 
     @classmethod
@@ -109,7 +133,7 @@ class Histories:
         row.sum_duplicates()
         keep = np.ones(items.size, dtype=bool)
         keep[1:] = items[1:] != items[:-1]
-        return cls(np.array([user], np.int64), row, [items[keep]], fresh=True)
+        return cls(np.array([user], np.int64), row, [items[keep]], fresh=True, events=[(items, w)])
 
 
 @dataclasses.dataclass(eq=False)
@@ -117,6 +141,9 @@ class Recommender(ABC):
     """Base class: shared state (id maps, training histories, popularity) and the API."""
 
     name: ClassVar[str]
+    #: True when scores are log-probabilities of the shopper's next engagement, comparable
+    #: across shoppers (the ranker then also reads them as they are).
+    log_probabilities: ClassVar[bool] = False
 
     users_: IdMap = dataclasses.field(init=False, repr=False)
     items_: IdMap = dataclasses.field(init=False, repr=False)

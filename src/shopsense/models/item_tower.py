@@ -84,6 +84,9 @@ class ItemTower(Recommender):
     als_regularization: float = 0.05
     als_alpha: float = 2.0
     als_iterations: int = 15
+    #: The text encoder of the features' embeddings ("minilm" or "static"): new products
+    #: are embedded with the same one.
+    text_encoder: str = "minilm"
     random_state: int = 42
     num_threads: int = 2
 
@@ -301,7 +304,7 @@ class ItemTower(Recommender):
         if text_dim and encoder is None:
             from shopsense.features.text import default_encoder
 
-            encoder = default_encoder()
+            encoder = default_encoder(self.text_encoder)
         features = self.feature_space_.transform(list(products), encoder if text_dim else None)
         return self._vectors(features)
 
