@@ -8,41 +8,50 @@ import numpy as np
 import pytest
 
 from shopsense.errors import ModelError
-from shopsense.models.ranker import MultiTaskRanker
-from shopsense.ranking.training import roc_auc
+from shopsense.evaluation.metrics import roc_auc
+from shopsense.ranking.ranker import MultiTaskRanker, propensity_weights
+
+NAMES = ["prior", "x1", "x2", "x3"]
 
 
 def _impressions(n: int = 6000, seed: int = 0) -> tuple[np.ndarray, ...]:
-    """x0 drives clicks, x1 drives purchase given click, position lowers clicks."""
+    """prior drives clicks, x1 drives carts, x2 purchases; position lowers clicks."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 4)).astype(np.float32)
     position = rng.integers(0, 10, n)
     p_click = 1 / (1 + np.exp(-(x[:, 0] - 1.0 - 0.3 * position)))
-    p_buy = 1 / (1 + np.exp(-(2.0 * x[:, 1] - 0.5)))
+    p_cart = 1 / (1 + np.exp(-(2.0 * x[:, 1] - 0.5)))
+    p_buy = 1 / (1 + np.exp(-(2.0 * x[:, 2])))
     click = (rng.random(n) < p_click).astype(np.int8)
-    purchase = (click * (rng.random(n) < p_buy)).astype(np.int8)
-    return x, position, click, purchase
+    cart = (click * (rng.random(n) < p_cart)).astype(np.int8)
+    purchase = (cart * (rng.random(n) < p_buy)).astype(np.int8)
+    return x, position, click, cart, purchase
 
 
-def test_roc_auc_known_answer() -> None:
-    assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
-    assert roc_auc([0, 1], [0.5, 0.5]) == pytest.approx(0.5)
-    assert np.isnan(roc_auc([1, 1], [0.1, 0.2]))
-
-
-@pytest.mark.parametrize("bottom", ["shared", "mmoe"])
-def test_esmm_learns_click_and_conversion(bottom: str) -> None:
-    x, position, click, purchase = _impressions()
-    ranker = MultiTaskRanker(bottom=bottom, epochs=5, hidden=16, experts=2, batch_size=128).fit(
-        x, position, click, purchase
+@pytest.fixture(scope="module")
+def ranker() -> MultiTaskRanker:
+    x, position, click, cart, purchase = _impressions()
+    return MultiTaskRanker(hidden=16, max_epochs=15, prior_feature="prior").fit(
+        x, position, click, cart, purchase, feature_names=NAMES
     )
-    test_x, _, test_click, test_purchase = _impressions(3000, seed=1)
-    scores = ranker.predict(test_x)
-    clicked = test_click > 0
-    assert roc_auc(test_click, scores.ctr) > 0.7
-    assert roc_auc(test_purchase[clicked], scores.cvr[clicked]) > 0.6  # chance: 0.5
-    assert np.allclose(scores.ctcvr, scores.ctr * scores.cvr)
-    assert ranker.training_curve_[-1] < ranker.training_curve_[0]
+
+
+def test_learns_click_cart_and_purchase(ranker: MultiTaskRanker) -> None:
+    x, position, click, cart, purchase = _impressions(3000, seed=1)
+    scores = ranker.predict(x, positions=position)
+    assert roc_auc(click, scores.click) > 0.7
+    clicked = click > 0
+    assert roc_auc(cart[clicked], (scores.cart / scores.click)[clicked]) > 0.7
+    carted = cart > 0
+    assert roc_auc(purchase[carted], (scores.purchase / scores.cart)[carted]) > 0.65
+    assert np.all(scores.purchase <= scores.cart) and np.all(scores.cart <= scores.click)
+    assert ranker.validation_curve_[-1] <= ranker.validation_curve_[0]
+
+
+def test_the_prior_is_monotone(ranker: MultiTaskRanker) -> None:
+    x = np.zeros((50, 4), np.float32)
+    x[:, 0] = np.linspace(-3, 3, 50)
+    assert np.all(np.diff(ranker.predict(x).click) >= -1e-7)
 
 
 def test_position_is_learned_in_training_and_neutral_at_serving() -> None:
@@ -50,38 +59,59 @@ def test_position_is_learned_in_training_and_neutral_at_serving() -> None:
     x = rng.normal(size=(5000, 2)).astype(np.float32)
     position = rng.integers(0, 5, 5000)
     click = (rng.random(5000) < 0.4 * 0.5**position).astype(np.int8)  # position only
-    ranker = MultiTaskRanker(epochs=5, hidden=8, batch_size=128).fit(
-        x, position, click, np.zeros(5000)
+    model = MultiTaskRanker(tasks=("click",), hidden=8).fit(x, position, click)
+    bias = model.net_.position_logit.detach().numpy()
+    assert 0 > bias[1] > bias[3]  # position 0 is the reference
+    at_top = model.predict(x).click
+    assert at_top.std() < 0.05  # the features say nothing about clicks
+    assert at_top.mean() == pytest.approx(0.4, abs=0.06)  # as if shown first
+    assert model.predict(x, positions=np.full(5000, 4)).click.mean() < 0.1
+
+
+def test_item_effects_learn_what_features_miss() -> None:
+    """Item 3 is clicked far more than its features say: its effect is positive."""
+    rng = np.random.default_rng(4)
+    n = 8000
+    items = rng.integers(0, 10, n)
+    x = rng.normal(size=(n, 2)).astype(np.float32)
+    p = np.where(items == 3, 0.3, 0.05)
+    click = (rng.random(n) < p).astype(np.int8)
+    model = MultiTaskRanker(tasks=("click",), hidden=8, max_epochs=10).fit(
+        x, np.zeros(n), click, items=items
     )
-    bias = ranker.nets_[0].position_logit.weight.detach().numpy().ravel()
-    assert bias[0] > bias[2] > bias[4]
-    ctr = ranker.predict(x).ctr
-    assert ctr.std() < 0.05  # the features say nothing about clicks
+    effects = model.item_effects()
+    assert int(np.argmax(effects)) == 3
+    unseen = model.predict(x[:1], items=[99]).click  # a product it never saw: no effect
+    assert 0.02 < float(unseen[0]) < 0.15
 
 
-def test_objectives_and_modes(tmp_path: Path) -> None:
-    x, position, click, purchase = _impressions(2000)
-    single = MultiTaskRanker(mode="single", epochs=2, hidden=8).fit(x, position, click, purchase)
-    click_only = MultiTaskRanker(mode="click", epochs=2, hidden=8).fit(x, position, click, purchase)
-    assert len(single.nets_) == 2
-    assert np.allclose(click_only.predict(x).cvr, click_only.predict(x).ctr)
-    prices = np.where(np.arange(2000) == 7, 1e6, 1.0)
-    assert single.rank(x, "revenue", prices)[0] == 7
+def test_propensity_weights() -> None:
+    w = propensity_weights([0.5, 0.1, np.nan, 0.001], max_weight=20.0)
+    assert w.mean() == pytest.approx(1.0)
+    raw = np.array([2.0, 10.0, 10.0, 20.0])  # NaN: the median of the known ones; clipped
+    assert np.allclose(w, raw / raw.mean())
+
+
+def test_objectives_and_round_trip(ranker: MultiTaskRanker, tmp_path: Path) -> None:
+    x, *_ = _impressions(500, seed=2)
+    prices = np.where(np.arange(500) == 7, 1e6, 1.0)
+    assert ranker.rank(x, "revenue", prices)[0] == 7
     with pytest.raises(ModelError, match="prices"):
-        single.rank(x, "revenue")
-    single.save(tmp_path / "r")
+        ranker.rank(x, "revenue")
+    with pytest.raises(ModelError, match="objective"):
+        ranker.rank(x, "profit")  # type: ignore[arg-type]
+    ranker.save(tmp_path / "r")
     loaded = MultiTaskRanker.load(tmp_path / "r")
-    assert np.allclose(loaded.predict(x).ctcvr, single.predict(x).ctcvr, atol=1e-6)
+    assert np.allclose(loaded.predict(x).purchase, ranker.predict(x).purchase, atol=1e-6)
+    assert loaded.feature_names_ == NAMES and loaded.prior_index_ == 0
 
 
 def test_refuses_bad_input() -> None:
-    with pytest.raises(ModelError, match="mode"):
-        MultiTaskRanker(mode="dcn").fit(np.zeros((2, 1)), [0, 0], [1, 0], [0, 0])
+    with pytest.raises(ModelError, match="tasks"):
+        MultiTaskRanker(tasks=("purchase",)).fit(np.zeros((2, 1)), [0, 0], [1, 0])
     with pytest.raises(ModelError, match="not fitted"):
-        MultiTaskRanker().predict(np.zeros((2, 1)))
+        MultiTaskRanker().predict(np.zeros((1, 3)))
     with pytest.raises(ModelError, match="at least one click"):
-        MultiTaskRanker().fit(np.zeros((2, 1)), [0, 0], [0, 0], [0, 0])
-    x, position, click, purchase = _impressions(500)
-    ranker = MultiTaskRanker(epochs=1, hidden=8).fit(x, position, click, purchase)
-    with pytest.raises(ModelError, match="4 features"):
-        ranker.predict(np.zeros((3, 2)))
+        MultiTaskRanker().fit(np.zeros((3, 2)), [0, 0, 0], [0, 0, 0])
+    with pytest.raises(ModelError, match="features"):
+        MultiTaskRanker().fit(np.zeros((3, 2)), [0, 0], [1, 0, 0])

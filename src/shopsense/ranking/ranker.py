@@ -1,25 +1,44 @@
-"""Multi-task click + purchase re-ranker (ESMM, with a shared-bottom or MMoE bottom).
+"""Multi-task click -> add-to-cart -> purchase ranker, learned from logged impressions.
 
-It scores ``(candidate, shopper)`` feature rows (built by :mod:`shopsense.ranking.features`)
-and learns from logged impressions with two labels, *clicked* and *purchased*:
+It scores ``(shopper, candidate)`` feature rows (built by :mod:`shopsense.ranking.features`)
+with three chained heads, trained on **every** impression (the entire-space idea of ESMM,
+Ma et al. SIGIR 2018, extended to the cart step as in ESCM² / AITM)::
 
-- ``mode="esmm"`` (Ma et al., SIGIR 2018): ``p(click)`` and ``p(purchase | click)`` heads,
-  trained over **all** impressions through ``p(click) * p(purchase | click) = p(click and
-  purchase)``, so the conversion head is not trained only on the clicked (biased) sample.
-- ``mode="single"``: the single-task baseline (ESMM's BASE): one network for ``p(click)`` on
-  all impressions and a separate one for ``p(purchase | click)`` on the clicked ones only.
-- ``mode="click"``: a click-only model; its ``p(click)`` is also its conversion score.
+    p(click)    = sigmoid(z_click)
+    p(cart)     = p(click) * sigmoid(z_cart)       # add to cart, given a click
+    p(purchase) = p(cart)  * sigmoid(z_purchase)   # buy, given a cart
 
-``bottom="shared"`` shares one MLP between the heads; ``bottom="mmoe"`` (Ma et al., KDD
-2018) mixes ``experts`` MLPs with one softmax gate per head. Position is debiased the
-PAL / "position as a feature" way: during training a learned per-position logit is added
-to the click logit, at serving it is left out (every candidate is scored as if at the top).
+so the conversion heads never learn from the clicked (biased) sample alone.
+
+The click logit is the retrieval prior plus what the feedback adds::
+
+    z_click = g(prior) + item_effect[item] + wide(x) + deep(x) (+ position term in training)
+
+- ``g`` is a learned **monotone** function of the prior feature (the retrieval blend's
+  z-score): where the log holds little feedback, the ranker orders like the retrieval
+  models it is given and never reverses them;
+- ``item_effect`` is one learned logit per product, shrunk towards 0 (a random effect:
+  only products with enough impressions move), which learns where shoppers click a product
+  more or less than its browsing suggests;
+- ``wide`` (linear) and ``deep`` (an MLP over a shared bottom, or ``"mmoe"`` experts mixed
+  by one gate per head, Ma et al. KDD 2018) start at 0 and learn the rest (price, category,
+  repeats, complements, query match, ...). The cart and purchase logits are wide + deep.
+
+- **Position bias**: a learned logit per shown position is added to ``z_click`` in training
+  (position 0 pinned to 0); predictions for serving leave it out, i.e. score every
+  candidate as if shown at the top (the PAL / "position as a feature" approach).
+- **Propensities**: each impression is weighted by ``1 / propensity`` (clipped at
+  ``max_weight``, normalised to mean 1) when the log carries the logging policy's
+  propensities: the counterfactual (inverse-propensity) risk of Joachims et al. 2017.
+- **Early stopping**: a share of the requests is held out; the number of updates with
+  the lowest held-out loss is then used to refit on all rows.
 
 Example::
 
-    >>> ranker = MultiTaskRanker(bottom="mmoe").fit(x, positions, click, purchase)  # doctest: +SKIP
-    >>> scores = ranker.predict(x_candidates)    # RankerScores: ctr, cvr, ctcvr, each (n,)
-    >>> order = ranker.rank(x_candidates, objective="conversions")  # (n,) best first
+    >>> ranker = MultiTaskRanker().fit(x, positions, click, cart, purchase,
+    ...                                items=items, feature_names=names)  # doctest: +SKIP
+    >>> scores = ranker.predict(x_candidates, items=candidates)   # click, cart, purchase (n,)
+    >>> order = ranker.rank(x_candidates, objective="conversion", items=candidates)
 """
 
 from __future__ import annotations
@@ -27,8 +46,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -38,100 +59,234 @@ from shopsense.errors import ModelError
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
-Objective = Literal["clicks", "conversions", "revenue"]
-MODES = ("esmm", "single", "click")
+Objective = Literal["click", "conversion", "revenue"]
+OBJECTIVES: tuple[str, ...] = ("click", "conversion", "revenue")
+TASKS = ("click", "cart", "purchase")
 BOTTOMS = ("shared", "mmoe")
+#: Floor of a feature's spread when standardising: a feature nearly constant in training
+#: (launch age in a short log) must not become a huge number when it moves at serving.
+MIN_SCALE = 0.05
+#: Knots of the monotone prior function (quantiles of the prior feature).
+PRIOR_KNOTS = 8
 
 
 @dataclasses.dataclass(frozen=True)
 class RankerScores:
-    """Predictions for ``n`` rows, each ``(n,)``: ``ctr`` = p(click), ``cvr`` = p(purchase |
-    click), ``ctcvr`` = p(click and purchase) = ``ctr * cvr``."""
+    """Predictions for ``n`` rows, each ``(n,)``: ``click`` = p(click), ``cart`` =
+    p(click and cart), ``purchase`` = p(click, cart and purchase)."""
 
-    ctr: FloatArray
-    cvr: FloatArray
-    ctcvr: FloatArray
+    click: FloatArray
+    cart: FloatArray
+    purchase: FloatArray
+
+    def task(self, name: str) -> FloatArray:
+        values: FloatArray = getattr(self, name)
+        return values
 
 
-def _net(n_features: int, hidden: int, bottom: str, experts: int, n_positions: int) -> Any:
+def propensity_weights(propensity: npt.ArrayLike, max_weight: float) -> FloatArray:
+    """``1 / propensity`` clipped at ``max_weight`` and scaled to mean 1; rows without a
+    propensity (NaN) weigh like the median logged one."""
+    p = np.asarray(propensity, np.float64)
+    weights = np.ones(p.size)
+    known = np.isfinite(p) & (p > 0)
+    if known.any():
+        weights[known] = np.minimum(1.0 / p[known], max_weight)
+        weights[~known] = float(np.median(weights[known]))
+    if p.size:
+        weights = weights / weights.mean()
+    result: FloatArray = weights.astype(np.float32)
+    return result
+
+
+def _net(
+    n_features: int, n_items: int, knots: FloatArray, ranker: MultiTaskRanker, residual: bool
+) -> Any:
     """Build the torch module (lazily: torch is the ``ml`` extra)."""
     import torch
     from torch import Tensor, nn
+    from torch.nn import functional as F  # noqa: N812
 
-    def mlp(width_in: int) -> nn.Module:
+    hidden, heads = ranker.hidden, len(ranker.tasks)
+
+    def mlp() -> nn.Module:
         return nn.Sequential(
-            nn.Linear(width_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+            nn.Linear(n_features, hidden),
+            nn.ReLU(),
+            nn.Dropout(ranker.dropout),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
         )
 
     def tower() -> nn.Module:
-        return nn.Sequential(nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, 1))
+        last = nn.Linear(hidden // 2, 1)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        return nn.Sequential(nn.Linear(hidden, hidden // 2), nn.ReLU(), last)
 
     class MultiTaskNet(nn.Module):
-        """``forward(x (b, d), positions (b,) or None) -> (click logit, cvr logit)``, each (b,)."""
+        """``forward(x (b, d), items (b,), positions (b,) or None) -> logits (b, heads)``:
+        the click logit (plus its position term when ``positions`` is given), then the
+        conditional cart and purchase logits."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.bottom = bottom
-            if bottom == "mmoe":
-                self.experts = nn.ModuleList(mlp(n_features) for _ in range(experts))
-                self.gates = nn.ModuleList(nn.Linear(n_features, experts) for _ in range(2))
+            if ranker.bottom == "mmoe":
+                self.experts = nn.ModuleList(mlp() for _ in range(ranker.experts))
+                self.gates = nn.ModuleList(
+                    nn.Linear(n_features, ranker.experts) for _ in range(heads)
+                )
             else:
-                self.shared = mlp(n_features)
-            self.ctr_tower = tower()
-            self.cvr_tower = tower()
-            self.position_logit = nn.Embedding(n_positions, 1)
-            nn.init.zeros_(self.position_logit.weight)
+                self.shared = mlp()
+            self.towers = nn.ModuleList(tower() for _ in range(heads))
+            self.wide = nn.Linear(n_features, heads)
+            nn.init.zeros_(self.wide.weight)
+            # Item effects: row n_items stands for products the ranker never saw.
+            self.item_effect = nn.Embedding(n_items + 1, 1)
+            nn.init.zeros_(self.item_effect.weight)
+            # Monotone prior: a slope plus non-negative steps at the knots (softplus > 0).
+            self.register_buffer("knots", torch.from_numpy(np.asarray(knots, np.float32)))
+            structural = [i for i in (ranker.prior_index_, ranker.skip_index_) if i >= 0]
+            self.register_buffer("structural", torch.tensor(structural, dtype=torch.long))
+            # Shown and not clicked: a learned, never positive effect on the click logit.
+            self.skip_slope = nn.Parameter(torch.tensor(-2.0))
+            self.prior_slope = nn.Parameter(torch.tensor(0.0))
+            self.prior_steps = nn.Parameter(torch.full((len(knots),), -4.0))
+            # Position 0 is the reference (its logit is 0): serving scores "as if on top".
+            self.position_logit = nn.Parameter(torch.zeros(ranker.n_positions - 1))
 
-        def forward(self, x: Tensor, positions: Tensor | None) -> tuple[Tensor, Tensor]:
-            if self.bottom == "mmoe":
-                stacked = torch.stack([e(x) for e in self.experts], dim=1)  # (b, E, hidden)
-                mixed = [
-                    (torch.softmax(g(x), dim=-1).unsqueeze(-1) * stacked).sum(dim=1)
+        def prior(self, x: Tensor) -> Tensor:
+            if ranker.prior_index_ < 0:
+                return torch.zeros(x.shape[0])
+            z = x[:, ranker.prior_index_]
+            knots = cast(Tensor, self.knots)
+            steps = torch.sigmoid(4.0 * (z.unsqueeze(1) - knots))
+            return F.softplus(self.prior_slope) * z + (steps * F.softplus(self.prior_steps)).sum(1)
+
+        def forward(self, x: Tensor, items: Tensor, positions: Tensor | None) -> Tensor:
+            # The prior column reaches the click logit through g only (monotone).
+            # The prior and the skips reach the click logit through their own monotone
+            # terms only; the rest of the network does not see them.
+            columns = cast(Tensor, self.structural)
+            rest = x.index_fill(1, columns, 0.0) if columns.numel() else x
+            if ranker.bottom == "mmoe":
+                stacked = torch.stack([e(rest) for e in self.experts], dim=1)  # (b, E, hidden)
+                inputs = [
+                    (torch.softmax(g(rest), dim=-1).unsqueeze(-1) * stacked).sum(dim=1)
                     for g in self.gates
                 ]
-                ctr_in, cvr_in = mixed
             else:
-                ctr_in = cvr_in = self.shared(x)
-            ctr = self.ctr_tower(ctr_in).squeeze(-1)
+                inputs = [self.shared(rest)] * heads
+            deep = torch.cat([t(h) for t, h in zip(self.towers, inputs, strict=True)], dim=1)
+            logits = deep + self.wide(rest)
+            # Without the residual the click head keeps only its base rate from ``wide``.
+            rest_of_click = logits[:, 0] if residual else self.wide.bias[0]
+            click = self.prior(x) + self.item_effect(items).squeeze(1) + rest_of_click
+            if ranker.skip_index_ >= 0:
+                click = click - F.softplus(self.skip_slope) * x[:, ranker.skip_index_]
             if positions is not None:
-                ctr = ctr + self.position_logit(positions.clamp(0, n_positions - 1)).squeeze(-1)
-            return ctr, self.cvr_tower(cvr_in).squeeze(-1)
+                table = torch.cat([torch.zeros(1), self.position_logit])
+                click = click + table[positions.clamp(0, ranker.n_positions - 1)]
+            return torch.cat([click.unsqueeze(1), logits[:, 1:]], dim=1)
 
     return MultiTaskNet()
 
 
+def _chain_log_probs(logits: Any) -> tuple[Any, Any]:
+    """``(log p, log (1 - p))`` of each task ``(b, heads)``: cumulative products of the
+    chained conditional probabilities."""
+    import torch
+    from torch.nn import functional as F  # noqa: N812
+
+    log_p = torch.cumsum(F.logsigmoid(logits), dim=1)
+    log_not = torch.log1p(-torch.exp(log_p).clamp(max=1 - 1e-6))
+    return log_p, log_not
+
+
 @dataclasses.dataclass(eq=False)
 class MultiTaskRanker:
-    """ESMM-style click + purchase ranker over feature rows (see the module docstring)."""
+    """Chained click / cart / purchase ranker over feature rows (see the module docstring).
 
-    mode: str = "esmm"
+    ``tasks``: ``("click",)`` trains the click head only (its p(click) then stands in for
+    every objective); the default trains all three. ``prior_feature``: the column the
+    monotone prior reads (absent: no prior).
+    """
+
+    tasks: tuple[str, ...] = TASKS
     bottom: str = "shared"
     hidden: int = 64
     experts: int = 4
+    dropout: float = 0.1
+    prior_feature: str = "blend.score_z"
+    #: The column counting how often the shopper was shown the product and did not click:
+    #: its effect on the click logit is learned but never positive.
+    skip_feature: str = "log_skips"
+    #: Does the click head learn beyond the monotone prior and the item effects (wide and
+    #: deep terms)? ``"auto"``: only when that lowers the held-out loss significantly.
+    residual: str = "auto"
+    #: Strength of the pull of each item effect towards 0, in impressions' worth of loss:
+    #: the penalty is ``item_l2 * sum(effect**2) / n_rows`` (a normal prior, sd 1/sqrt(2*item_l2)).
+    item_l2: float = 2.0
     #: Positions ``>= n_positions - 1`` share the last position's learned bias.
     n_positions: int = 20
-    epochs: int = 6
-    batch_size: int = 1024
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-5
+    max_epochs: int = 40
+    #: At least this many gradient updates, however small the log.
+    min_updates: int = 300
+    batch_size: int = 512
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    #: Epochs without a better held-out loss before stopping.
+    patience: int = 4
+    #: Share of the requests held out to choose the number of updates.
+    validation_share: float = 0.2
+    #: Inverse-propensity weighting of impressions, clipped at ``max_weight``.
+    propensity_weighting: bool = True
+    max_weight: float = 20.0
     random_state: int = 42
     num_threads: int = 1
 
+    feature_names_: list[str] = dataclasses.field(init=False, repr=False, default_factory=list)
     feature_mean_: FloatArray = dataclasses.field(init=False, repr=False)
     feature_scale_: FloatArray = dataclasses.field(init=False, repr=False)
-    nets_: list[Any] = dataclasses.field(init=False, repr=False, default_factory=list)
-    #: Mean training loss per epoch, shape ``(epochs,)``.
-    training_curve_: FloatArray = dataclasses.field(init=False, repr=False)
+    n_items_: int = dataclasses.field(init=False, repr=False, default=0)
+    prior_index_: int = dataclasses.field(init=False, repr=False, default=-1)
+    skip_index_: int = dataclasses.field(init=False, repr=False, default=-1)
+    net_: Any = dataclasses.field(init=False, repr=False, default=None)
+    #: Held-out loss after each epoch of the early-stopping run, shape ``(epochs,)``.
+    validation_curve_: FloatArray = dataclasses.field(init=False, repr=False)
+    #: Gradient updates of the final fit (chosen on the held-out requests).
+    updates_: int = dataclasses.field(init=False, repr=False, default=0)
+    #: Whether the click head has its wide and deep terms (see ``residual``).
+    residual_: bool = dataclasses.field(init=False, repr=False, default=True)
+    #: The held-out comparison that set ``residual_`` (empty unless ``residual="auto"``).
+    selection_: dict[str, Any] = dataclasses.field(init=False, repr=False, default_factory=dict)
 
     def _check(self) -> None:
-        if self.mode not in MODES:
-            raise ModelError(f"ranker mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if not self.tasks or tuple(self.tasks) != TASKS[: len(self.tasks)]:
+            raise ModelError(
+                f"ranker tasks must be a prefix of {TASKS} (click first), got {self.tasks!r}"
+            )
         if self.bottom not in BOTTOMS:
             raise ModelError(f"ranker bottom must be 'shared' or 'mmoe', got {self.bottom!r}")
+        if self.residual not in ("auto", "on", "off"):
+            raise ModelError(f"ranker residual must be auto, on or off, got {self.residual!r}")
 
     @property
     def fitted(self) -> bool:
-        return bool(self.nets_)
+        return self.net_ is not None
+
+    def _locate(self) -> None:
+        """The columns of the prior and of the skips among the feature names."""
+        names = self.feature_names_
+        self.prior_index_ = names.index(self.prior_feature) if self.prior_feature in names else -1
+        self.skip_index_ = names.index(self.skip_feature) if self.skip_feature in names else -1
+
+    def _items(self, items: npt.ArrayLike | None, n: int) -> npt.NDArray[np.int64]:
+        """Item rows for the item effects; unknown (or absent) items share the last row."""
+        if items is None:
+            return np.full(n, self.n_items_, np.int64)
+        index = np.asarray(items, np.int64)
+        return np.where((index >= 0) & (index < self.n_items_), index, self.n_items_)
 
     # --- training ---------------------------------------------------------------------
     def fit(
@@ -139,95 +294,218 @@ class MultiTaskRanker:
         features: npt.ArrayLike,
         positions: npt.ArrayLike,
         click: npt.ArrayLike,
-        purchase: npt.ArrayLike,
+        cart: npt.ArrayLike | None = None,
+        purchase: npt.ArrayLike | None = None,
+        *,
+        propensity: npt.ArrayLike | None = None,
+        groups: npt.ArrayLike | None = None,
+        items: npt.ArrayLike | None = None,
+        feature_names: Sequence[str] | None = None,
     ) -> Self:
         """Learn from ``n`` logged impressions.
 
         ``features``: ``(n, d)``; ``positions``: ``(n,)`` 0-based slot each was shown in;
-        ``click`` / ``purchase``: ``(n,)`` 0/1 labels (a purchase implies a click).
+        ``click`` / ``cart`` / ``purchase``: ``(n,)`` nested 0/1 labels (missing ones are
+        taken as 0); ``propensity``: ``(n,)`` the logging policy's probability of each
+        impression (NaN or absent: unweighted); ``groups``: ``(n,)`` request ids, so the
+        held-out share keeps whole lists together; ``items``: ``(n,)`` product rows (for
+        the item effects); ``feature_names``: the ``d`` column names (for the prior).
         """
-        import torch
-
         from shopsense.models._torch import torch_threads
 
         self._check()
         x = np.asarray(features, np.float32)
+        n = x.shape[0] if x.ndim == 2 else -1
         pos = np.asarray(positions, np.int64)
-        y_click = np.asarray(click, np.float32)
-        y_buy = np.asarray(purchase, np.float32)
-        if x.ndim != 2 or not (x.shape[0] == pos.size == y_click.size == y_buy.size):
+        labels: list[npt.NDArray[np.float32]] = [np.asarray(click, np.float32)]
+        for extra in (cart, purchase)[: len(self.tasks) - 1]:
+            labels.append(
+                np.zeros(max(n, 0), np.float32) if extra is None else np.asarray(extra, np.float32)
+            )
+        sizes = [pos.size, *(a.size for a in labels)]
+        if x.ndim != 2 or any(size != n for size in sizes):
             raise ModelError(
                 f"ranker.fit needs features (n, d) and n positions / labels; got {x.shape}, "
-                f"{pos.size}, {y_click.size}, {y_buy.size}"
+                f"{pos.size}, {[a.size for a in labels]}"
             )
-        if x.shape[0] == 0 or y_click.sum() == 0:
+        y = np.stack(labels, axis=1)
+        if n == 0 or y[:, 0].sum() == 0:
             raise ModelError("ranker.fit needs impressions with at least one click")
+        y = np.minimum.accumulate(y, axis=1)  # a purchase implies a cart implies a click
+        self.feature_names_ = list(feature_names or [f"x{j}" for j in range(x.shape[1])])
+        if len(self.feature_names_) != x.shape[1]:
+            raise ModelError(f"{len(self.feature_names_)} feature names for {x.shape[1]} columns")
+        self._locate()
+        item_rows = np.asarray(items, np.int64) if items is not None else None
+        self.n_items_ = int(item_rows.max()) + 1 if item_rows is not None and item_rows.size else 0
+        weights = (
+            propensity_weights(propensity, self.max_weight)
+            if propensity is not None and self.propensity_weighting
+            else np.ones(n, np.float32)
+        )
         self.feature_mean_ = x.mean(axis=0)
-        self.feature_scale_ = x.std(axis=0) + 1e-6
+        self.feature_scale_ = np.maximum(x.std(axis=0), MIN_SCALE).astype(np.float32)
         xs = (x - self.feature_mean_) / self.feature_scale_
-        curve = np.zeros(self.epochs, np.float32)
+        knots = (
+            np.quantile(xs[:, self.prior_index_], np.linspace(0.5, 0.99, PRIOR_KNOTS))
+            if self.prior_index_ >= 0
+            else np.zeros(PRIOR_KNOTS)
+        ).astype(np.float32)
+        rng = np.random.default_rng(self.random_state)
+        group = np.asarray(groups) if groups is not None else np.arange(n)
+        unique = np.unique(group)
+        held = np.isin(group, rng.choice(unique, int(unique.size * self.validation_share)))
+        arrays = (xs, self._items(item_rows, n), pos, y, weights)
         with torch_threads(self.num_threads):
-            torch.manual_seed(self.random_state)
-            n_nets = 2 if self.mode == "single" else 1
-            self.nets_ = [
-                _net(x.shape[1], self.hidden, self.bottom, self.experts, self.n_positions)
-                for _ in range(n_nets)
-            ]
-            for k, net in enumerate(self.nets_):
-                # The single-task CVR net sees clicked impressions only (ESMM's BASE).
-                rows = np.flatnonzero(y_click > 0) if k == 1 else np.arange(x.shape[0])
-                curve += self._train(net, k, xs[rows], pos[rows], y_click[rows], y_buy[rows])
-        self.training_curve_ = curve
+            if held.any() and (~held).any() and y[held, 0].sum() > 0:
+                train, valid = [a[~held] for a in arrays], [a[held] for a in arrays]
+                self.residual_, updates = self._choose(train, valid, knots)
+            else:
+                self.validation_curve_ = np.zeros(0, np.float32)
+                self.residual_ = self.residual != "off"
+                updates = self.min_updates
+            self.updates_ = max(updates, self.min_updates)
+            self.net_, _, _ = self._train(list(arrays), None, self.updates_, knots, self.residual_)
         return self
+
+    def _choose(
+        self, train: list[npt.NDArray[Any]], valid: list[npt.NDArray[Any]], knots: FloatArray
+    ) -> tuple[bool, int]:
+        """Whether the click head learns beyond the prior and item effects, and how many
+        updates: ``residual="auto"`` keeps the fuller model only if its held-out loss is
+        lower by more than two standard errors of the paired per-impression difference."""
+        per_epoch = math.ceil(train[0].shape[0] / self.batch_size)
+        fits = {}
+        for residual in (False, True):
+            if self.residual == ("off" if residual else "on"):
+                continue
+            net, curve, best = self._train(train, valid, None, knots, residual)
+            fits[residual] = (net, curve, best)
+        if len(fits) == 1:
+            residual = next(iter(fits))
+        else:
+            plain = self._row_losses(fits[False][0], valid)
+            full = self._row_losses(fits[True][0], valid)
+            gain = plain - full
+            se = float(gain.std(ddof=1) / math.sqrt(gain.size)) if gain.size > 1 else math.inf
+            residual = bool(gain.mean() > 2.0 * se)
+            self.selection_ = {
+                "prior_only_loss": float(plain.mean()),
+                "full_loss": float(full.mean()),
+                "gain": float(gain.mean()),
+                "gain_se": se,
+                "residual": residual,
+            }
+            log.info("ranker residual %s: %s", residual, self.selection_)
+        _, curve, best = fits[residual]
+        self.validation_curve_ = curve
+        return residual, max(best, 1) * per_epoch
 
     def _train(
         self,
-        net: Any,
-        which: int,
-        x: FloatArray,
-        pos: npt.NDArray[np.int64],
-        y_click: FloatArray,
-        y_buy: FloatArray,
-    ) -> FloatArray:
+        train: list[npt.NDArray[Any]],
+        valid: list[npt.NDArray[Any]] | None,
+        updates: int | None,
+        knots: FloatArray,
+        residual: bool,
+    ) -> tuple[Any, FloatArray, int]:
+        """Train a fresh net: with ``valid``, epoch by epoch until the held-out loss stops
+        improving (returns the best epoch count); else for exactly ``updates`` steps."""
         import torch
-        from torch.nn import functional as F  # noqa: N812
 
+        torch.manual_seed(self.random_state)
+        x, items, pos, y, w = (torch.from_numpy(np.ascontiguousarray(a)) for a in train)
+        net = _net(x.shape[1], self.n_items_, knots, self, residual)
+        with torch.no_grad():  # start at the base rates: no epochs spent learning them
+            totals = torch.cat([torch.tensor([float(y.shape[0])]), y.sum(0)[:-1]])
+            rates = (y.sum(0) + 0.5) / (totals + 1.0)
+            net.wide.bias.copy_(torch.logit(rates.clamp(1e-4, 1 - 1e-4)))
+        # Offsets (base rates, positions, the prior's shape, item effects) are few numbers
+        # that move far: they learn ten times faster than the networks' weights.
+        offsets = [
+            net.position_logit, net.prior_slope, net.prior_steps, net.item_effect.weight,
+            net.wide.bias, net.skip_slope,
+        ]  # fmt: skip
+        ids = {id(p) for p in offsets}
+        groups: list[dict[str, Any]] = [
+            {"params": [p for p in net.parameters() if id(p) not in ids]},
+            {"params": offsets, "lr": 10 * self.learning_rate, "weight_decay": 0.0},
+        ]
         optimizer = torch.optim.Adam(
-            net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+            groups,
+            lr=self.learning_rate,
+            weight_decay=self.weight_decay,
         )
-        tensors = [torch.from_numpy(a) for a in (x, pos, y_click, y_buy)]
-        generator = torch.Generator().manual_seed(self.random_state + which)
-        curve = np.zeros(self.epochs, np.float32)
-        net.train()
-        for epoch in range(self.epochs):
-            order = torch.randperm(x.shape[0], generator=generator)
-            total = 0.0
-            for start in range(0, x.shape[0], self.batch_size):
+        generator = torch.Generator().manual_seed(self.random_state)
+        n = x.shape[0]
+        per_epoch = math.ceil(n / self.batch_size)
+        epochs = self.max_epochs if updates is None else math.ceil(updates / per_epoch)
+        curve: list[float] = []
+        best_loss, best_epoch, best_state = math.inf, 0, None
+        steps = 0
+        for epoch in range(epochs):
+            net.train()
+            order = torch.randperm(n, generator=generator)
+            for start in range(0, n, self.batch_size):
+                if updates is not None and steps >= updates:
+                    break
                 batch = order[start : start + self.batch_size]
-                xb, pb, cb, bb = (t[batch] for t in tensors)
-                ctr_logit, cvr_logit = net(xb, pb)
-                if self.mode == "esmm":
-                    # p(click and purchase) = p(click) * p(purchase | click), on all rows.
-                    ctcvr = torch.sigmoid(ctr_logit) * torch.sigmoid(cvr_logit)
-                    loss = F.binary_cross_entropy_with_logits(
-                        ctr_logit, cb
-                    ) + F.binary_cross_entropy(ctcvr.clamp(1e-7, 1 - 1e-7), bb)
-                elif which == 1:
-                    loss = F.binary_cross_entropy_with_logits(cvr_logit, bb)
-                else:
-                    loss = F.binary_cross_entropy_with_logits(ctr_logit, cb)
+                loss = self._loss(net, x[batch], items[batch], pos[batch], y[batch], w[batch])
+                loss = loss + self.item_l2 * (net.item_effect.weight**2).sum() / n
                 optimizer.zero_grad()
-                loss.backward()  # type: ignore[no-untyped-call]
+                loss.backward()
                 optimizer.step()
-                total += float(loss.detach()) * int(batch.numel())
-            curve[epoch] = total / max(x.shape[0], 1)
-            log.debug("ranker %s net %d epoch %d loss %.4f", self.mode, which, epoch, curve[epoch])
+                steps += 1
+            if valid is None:
+                continue
+            held = self._validation_loss(net, valid)
+            curve.append(held)
+            if held < best_loss - 1e-6:
+                best_loss, best_epoch = held, epoch + 1
+                best_state = {k: v.clone() for k, v in net.state_dict().items()}
+            elif epoch + 1 - best_epoch >= self.patience:
+                break
+        if best_state is not None:
+            net.load_state_dict(best_state)
         net.eval()
-        return curve
+        return net, np.asarray(curve, np.float32), best_epoch
+
+    @staticmethod
+    def _loss(net: Any, x: Any, items: Any, pos: Any, y: Any, w: Any) -> Any:
+        log_p, log_not = _chain_log_probs(net(x, items, pos))
+        per_row = -(y * log_p + (1 - y) * log_not).sum(dim=1)
+        return (per_row * w).sum() / w.sum()
+
+    def _row_losses(self, net: Any, valid: list[npt.NDArray[Any]]) -> npt.NDArray[np.float64]:
+        """Each held-out row's weighted loss ``(n,)`` (summed over the tasks)."""
+        import torch
+
+        net.eval()
+        with torch.no_grad():
+            x, items, pos, y, w = (torch.from_numpy(np.ascontiguousarray(a)) for a in valid)
+            log_p, log_not = _chain_log_probs(net(x, items, pos))
+            per_row = -(y * log_p + (1 - y) * log_not).sum(dim=1) * w / w.mean()
+        losses: npt.NDArray[np.float64] = per_row.numpy().astype(np.float64)
+        return losses
+
+    def _validation_loss(self, net: Any, valid: list[npt.NDArray[Any]]) -> float:
+        import torch
+
+        net.eval()
+        with torch.no_grad():
+            x, items, pos, y, w = (torch.from_numpy(np.ascontiguousarray(a)) for a in valid)
+            return float(self._loss(net, x, items, pos, y, w))
 
     # --- scoring ----------------------------------------------------------------------
-    def predict(self, features: npt.ArrayLike) -> RankerScores:
-        """Position-neutral predictions for feature rows ``(n, d)``."""
+    def predict(
+        self,
+        features: npt.ArrayLike,
+        items: npt.ArrayLike | None = None,
+        positions: npt.ArrayLike | None = None,
+    ) -> RankerScores:
+        """Probabilities for feature rows ``(n, d)`` of products ``items`` ``(n,)``: as if
+        shown at the top, or at the given 0-based ``positions`` ``(n,)`` (what a logged
+        impression's outcome is compared with)."""
         import torch
 
         from shopsense.models._torch import torch_threads
@@ -241,50 +519,54 @@ class MultiTaskRanker:
                 f"{x.shape}; build features with the same FeatureBuilder"
             )
         xs = torch.from_numpy((x - self.feature_mean_) / self.feature_scale_)
+        rows = torch.from_numpy(self._items(items, x.shape[0]))
+        where = None if positions is None else torch.from_numpy(np.asarray(positions, np.int64))
         with torch_threads(self.num_threads), torch.no_grad():
-            ctr_logit, cvr_logit = self.nets_[0](xs, None)
-            ctr = torch.sigmoid(ctr_logit).numpy()
-            if self.mode == "single":
-                cvr = torch.sigmoid(self.nets_[1](xs, None)[1]).numpy()
-            elif self.mode == "click":
-                cvr = ctr.copy()
-            else:
-                cvr = torch.sigmoid(cvr_logit).numpy()
-        ctcvr = ctr if self.mode == "click" else ctr * cvr
-        return RankerScores(
-            ctr.astype(np.float32), cvr.astype(np.float32), ctcvr.astype(np.float32)
-        )
+            log_p, _ = _chain_log_probs(self.net_(xs, rows, where))
+            p = torch.exp(log_p).numpy().astype(np.float32)
+        # A click-only ranker's p(click) stands in for the later steps.
+        columns = [p[:, min(k, p.shape[1] - 1)] for k in range(len(TASKS))]
+        return RankerScores(*columns)
 
     def objective_scores(
         self,
         features: npt.ArrayLike,
-        objective: Objective = "conversions",
+        objective: Objective = "conversion",
         prices: npt.ArrayLike | None = None,
+        items: npt.ArrayLike | None = None,
     ) -> FloatArray:
-        """One score per row ``(n,)`` for ``objective``: ``clicks`` -> p(click),
-        ``conversions`` -> p(click and purchase), ``revenue`` -> that times ``prices`` (n,)."""
-        scores = self.predict(features)
-        if objective == "clicks":
-            return scores.ctr
-        if objective == "conversions":
-            return scores.ctcvr
-        if objective == "revenue":
-            if prices is None:
-                raise ModelError("objective 'revenue' needs the candidates' prices")
-            return (scores.ctcvr * np.asarray(prices, np.float32)).astype(np.float32)
-        raise ModelError(
-            f"unknown ranking objective {objective!r}; use clicks, conversions or revenue"
-        )
+        """One score per row ``(n,)`` for ``objective``: ``click`` -> p(click),
+        ``conversion`` -> p(purchase), ``revenue`` -> that times ``prices`` (n,)."""
+        if objective not in OBJECTIVES:
+            raise ModelError(
+                f"unknown ranking objective {objective!r}; use click, conversion or revenue"
+            )
+        scores = self.predict(features, items)
+        if objective == "click":
+            return scores.click
+        if objective == "conversion":
+            return scores.purchase
+        if prices is None:
+            raise ModelError("objective 'revenue' needs the candidates' prices")
+        return (scores.purchase * np.asarray(prices, np.float32)).astype(np.float32)
 
     def rank(
         self,
         features: npt.ArrayLike,
-        objective: Objective = "conversions",
+        objective: Objective = "conversion",
         prices: npt.ArrayLike | None = None,
+        items: npt.ArrayLike | None = None,
     ) -> npt.NDArray[np.int64]:
         """Row indices ``(n,)`` best first for ``objective`` (ties by lower index)."""
-        scores = self.objective_scores(features, objective, prices)
+        scores = self.objective_scores(features, objective, prices, items)
         return np.lexsort((np.arange(scores.size), -scores)).astype(np.int64)
+
+    def item_effects(self) -> FloatArray:
+        """The learned per-product click logit shifts ``(n_items,)``."""
+        if not self.fitted:
+            raise ModelError("the ranker is not fitted")
+        effects: FloatArray = self.net_.item_effect.weight.detach().numpy()[:-1, 0].copy()
+        return effects
 
     # --- persistence (JSON + npz, no pickle) -----------------------------------------
     def get_params(self) -> dict[str, Any]:
@@ -294,19 +576,24 @@ class MultiTaskRanker:
         if not self.fitted:
             raise ModelError("the ranker is not fitted; nothing to save")
         directory.mkdir(parents=True, exist_ok=True)
+        params = self.get_params()
+        params["tasks"] = list(self.tasks)
         meta = {
             "model": "ranker",
-            "params": self.get_params(),
-            "n_features": int(self.feature_mean_.size),
+            "params": params,
+            "feature_names": self.feature_names_,
+            "n_items": self.n_items_,
+            "updates": self.updates_,
+            "residual": self.residual_,
+            "selection": self.selection_,
         }
         (directory / "model.json").write_text(json.dumps(meta))
         arrays: dict[str, npt.NDArray[Any]] = {
             "feature_mean_": self.feature_mean_,
             "feature_scale_": self.feature_scale_,
-            "training_curve_": self.training_curve_,
+            "validation_curve_": self.validation_curve_,
         }
-        for k, net in enumerate(self.nets_):
-            arrays.update({f"net{k}.{n}": v.detach().numpy() for n, v in net.state_dict().items()})
+        arrays.update({f"net.{n}": v.detach().numpy() for n, v in self.net_.state_dict().items()})
         np.savez(directory / "state.npz", **arrays)  # type: ignore[arg-type]
 
     @classmethod
@@ -317,32 +604,34 @@ class MultiTaskRanker:
             meta = json.loads((directory / "model.json").read_text())
             if meta.get("model") != "ranker":
                 raise ModelError(f"{directory} holds a {meta.get('model')!r} model, not a ranker")
-            model = cls(**meta["params"])
+            params = dict(meta["params"])
+            params["tasks"] = tuple(params["tasks"])
+            model = cls(**params)
             model._check()
             with np.load(directory / "state.npz", allow_pickle=False) as arrays:
                 state = {k: arrays[k] for k in arrays.files}
-        except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
+            model.feature_mean_ = state.pop("feature_mean_")
+            model.feature_scale_ = state.pop("feature_scale_")
+            model.validation_curve_ = state.pop("validation_curve_")
+            model.feature_names_ = list(meta["feature_names"])
+            model.n_items_ = int(meta["n_items"])
+            model.updates_ = int(meta.get("updates", 0))
+            model.residual_ = bool(meta.get("residual", True))
+            model.selection_ = dict(meta.get("selection", {}))
+            model._locate()
+            weights = {n[4:]: torch.from_numpy(v) for n, v in state.items()}
+            knots = weights["knots"].numpy()
+            net = _net(len(model.feature_names_), model.n_items_, knots, model, model.residual_)
+            net.load_state_dict(weights)
+        except (
+            OSError,
+            KeyError,
+            ValueError,
+            TypeError,
+            RuntimeError,
+            json.JSONDecodeError,
+        ) as exc:
             raise ModelError(f"cannot load the ranker from {directory}: {exc}") from exc
-        model.feature_mean_ = state.pop("feature_mean_")
-        model.feature_scale_ = state.pop("feature_scale_")
-        model.training_curve_ = state.pop("training_curve_")
-        n_nets = 2 if model.mode == "single" else 1
-        for k in range(n_nets):
-            net = _net(
-                int(meta["n_features"]),
-                model.hidden,
-                model.bottom,
-                model.experts,
-                model.n_positions,
-            )
-            prefix = f"net{k}."
-            net.load_state_dict(
-                {
-                    n[len(prefix) :]: torch.from_numpy(v)
-                    for n, v in state.items()
-                    if n.startswith(prefix)
-                }
-            )
-            net.eval()
-            model.nets_.append(net)
+        net.eval()
+        model.net_ = net
         return model
