@@ -19,7 +19,7 @@ policy = "als"
 weight = 50
 [[experiments.variants]]
 name = "treatment"
-policy = "full_stack"
+policy = "stack"
 weight = 50
 params = { objective = "revenue" }
 """

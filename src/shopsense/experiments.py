@@ -11,9 +11,9 @@ An experiment file is JSON or TOML::
     weight = 50
     [[experiments.variants]]
     name = "treatment"
-    policy = "full_stack"
+    policy = "stack"
     weight = 50
-    params = { objective = "conversions" }
+    params = { objective = "conversion" }
 
 The first variant is the control. ``salt`` (default: the name) seeds the user hash, so
 renaming an experiment reshuffles its users; keep the salt to keep assignments.
@@ -38,7 +38,7 @@ from shopsense.errors import ConfigError
 
 
 class Variant(BaseModel):
-    """One arm: a name, the policy that serves it (a model name or ``full_stack``), its
+    """One arm: a name, the policy that serves it (``stack`` or a model name), its
     settings (e.g. ``{"objective": "revenue"}``) and its share of traffic (relative)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

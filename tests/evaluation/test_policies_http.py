@@ -19,8 +19,8 @@ from shopsense.config import Settings
 from shopsense.demo import run_demo
 from shopsense.domain import EventKind
 from shopsense.errors import ConfigError
-from shopsense.evaluation.policies import HttpPolicy, SimulationWorld
-from shopsense.evaluation.simulator import ShopSimulator, SimulationConfig
+from shopsense.evaluation.policies import HttpPolicy
+from shopsense.evaluation.simulator import ShopSimulator, SimulatedShop, SimulationConfig
 from shopsense.synth import ShopConfig, generate_shop
 
 KEY = "sim-key"
@@ -37,16 +37,19 @@ def shop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(shop_dir: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(data_dir=shop_dir), ServeConfig(api_key=KEY), search=False)
+    pytest.importorskip("tantivy", reason="simulated searches need the search extra")
+    app = create_app(Settings(data_dir=shop_dir), ServeConfig(api_key=KEY), search=True)
     with TestClient(app) as test_client:
+        state = test_client.app.state.serving  # type: ignore[attr-defined]
+        assert state.search.ready.wait(180), "search index did not build"
         yield test_client
 
 
 @pytest.fixture(scope="module")
-def world() -> SimulationWorld:
+def world() -> SimulatedShop:
     # the same shop `run_demo` ingested: same sizes and seed
     shop = generate_shop(ShopConfig(n_products=PRODUCTS, n_users=USERS, seed=SEED))
-    return SimulationWorld.from_shop(shop)
+    return SimulatedShop.from_shop(shop)
 
 
 def _stored(client: TestClient) -> int:
@@ -54,40 +57,52 @@ def _stored(client: TestClient) -> int:
     return int(store.events.count())
 
 
-def test_simulation_through_the_api(client: TestClient, world: SimulationWorld) -> None:
-    sim = ShopSimulator(world.truth, world.table, world.states, SimulationConfig(sessions=30))
-    policy = HttpPolicy("", world.table.item_ids, KEY, client=client)
+def test_simulation_through_the_api(client: TestClient, world: SimulatedShop) -> None:
+    sim = ShopSimulator(world, SimulationConfig(sessions=30, search=False))
+    policy = HttpPolicy("", world.logged.table.item_ids, KEY, client=client)
+    serving: Any = client.app.state.serving  # type: ignore[attr-defined]
     before = _stored(client)
     result = sim.run(policy)
     assert result.impressions.sum() > 0
     # over-fetching fills every list although the server only knows recent history
     assert np.all(result.impressions % 10 == 0)
-    # every simulated event reached the store, attributed to the server's request ids
+    # the server logged its lists' impressions; the simulator posted the shoppers' events,
+    # attributed to the server's request ids
+    serving.impressions.flush()
     posted = _stored(client) - before
     assert posted >= result.impressions.sum() + result.clicks.sum()
-    store: Any = client.app.state.serving.store  # type: ignore[attr-defined]
-    history = store.events.user_history(result.user_ids[0])
+    store: Any = serving.store
+    history = store.events.user_history(result.user_ids[0], 500)
     mine = [e for e in history if e.event_id.startswith(policy.run_id)]
-    assert mine and all(not e.request_id.startswith("sim-") for e in mine)
-    assert {e.kind for e in mine} >= {EventKind.IMPRESSION}
+    assert all(not e.request_id.startswith("sim-") for e in mine if e.request_id)
+    served = [e for e in history if e.event_id.startswith("imp:")]
+    assert served and all(e.kind is EventKind.IMPRESSION and e.propensity for e in served)
 
 
 def test_a_second_run_is_not_dropped_as_duplicates(
-    client: TestClient, world: SimulationWorld
+    client: TestClient, world: SimulatedShop
 ) -> None:
     """Regression: the simulator's event ids repeat run to run; the server drops repeated
     ids, so a second simulation silently did not reach the server."""
-    sim = ShopSimulator(world.truth, world.table, world.states, SimulationConfig(sessions=10))
-    sim.run(HttpPolicy("", world.table.item_ids, KEY, client=client))
+    sim = ShopSimulator(world, SimulationConfig(sessions=10))
+    sim.run(HttpPolicy("", world.logged.table.item_ids, KEY, client=client))
     before = _stored(client)
-    sim.run(HttpPolicy("", world.table.item_ids, KEY, client=client))
+    sim.run(HttpPolicy("", world.logged.table.item_ids, KEY, client=client))
     assert _stored(client) > before
 
 
-def test_errors_say_what_to_fix(client: TestClient, world: SimulationWorld) -> None:
-    sim = ShopSimulator(world.truth, world.table, world.states, SimulationConfig(sessions=5))
+def test_searches_go_to_the_server(client: TestClient, world: SimulatedShop) -> None:
+    sim = ShopSimulator(world, SimulationConfig(sessions=40, seed=5))
+    events: list[Any] = []
+    sim.run(HttpPolicy("", world.logged.table.item_ids, KEY, client=client), sink=events.extend)
+    assert any(e.kind is EventKind.SEARCH for e in events)
+
+
+def test_errors_say_what_to_fix(client: TestClient, world: SimulatedShop) -> None:
+    sim = ShopSimulator(world, SimulationConfig(sessions=5, search=False))
+    ids = world.logged.table.item_ids
     with pytest.raises(ConfigError, match=r"401.*--api-key"):
-        sim.run(HttpPolicy("", world.table.item_ids, "wrong-key", client=client))
-    unreachable = HttpPolicy("http://127.0.0.1:9", world.table.item_ids, KEY, timeout_s=2)
+        sim.run(HttpPolicy("", ids, "wrong-key", client=client))
+    unreachable = HttpPolicy("http://127.0.0.1:9", ids, KEY, timeout_s=2)
     with pytest.raises(ConfigError, match=r"did not answer.*shopsense serve"):
         sim.run(unreachable)

@@ -20,6 +20,7 @@ MODULES = (
     "shopsense.commands.search",
     "shopsense.commands.serve",
     "shopsense.commands.simulate",
+    "shopsense.commands.policy",
 )
 
 

@@ -1,13 +1,15 @@
 """``shopsense simulate``: closed-loop traffic on the sample shop, policy against policy.
 
-    shopsense simulate --sessions 6000 --policies random,popularity,als,sasrec,full_stack
-    shopsense simulate --sessions 4000 --json
+    shopsense simulate --sessions 6000 --policies random,popularity,als,stack
+    shopsense simulate --explore-sessions 4000 --disagreement 1.5 --json
     shopsense simulate --experiment examples/experiment.toml  # an A/B test through the simulator
     shopsense simulate --aa 200 --policies popularity         # A/A false-positive rates
-    shopsense simulate --url http://localhost:8000 --api-key KEY   # a running server as policy
+    shopsense simulate --url http://localhost:8000 --api-key KEY   # a running server too
 
 The shop is generated from ``--products/--users/--seed`` exactly as ``shopsense generate``
-makes it, so its hidden truth is known.
+makes it, so its hidden truth is known. Every policy learns from the same logged data: the
+sample shop's log plus the ``--explore-sessions`` of exploration traffic (posted to the
+server too with ``--url``, which then retrains on them).
 """
 
 from __future__ import annotations
@@ -31,21 +33,36 @@ def _say(text: str) -> None:
 def register(add: AddCommand) -> None:
     """Add ``simulate``."""
     p = add("simulate", cmd_simulate, "closed-loop shop simulator: compare policies, run A/B tests")
-    p.add_argument("--sessions", type=int, default=4000, help="visits per policy")
+    p.add_argument("--sessions", type=int, default=4000, help="visits per policy (default 4000)")
     p.add_argument(
         "--policies",
-        default="random,popularity,als,sasrec,full_stack",
-        help="comma-separated: random, a model name (popularity, als, sasrec, ...), full_stack",
+        default="random,popularity,als,item_knn,stack",
+        help="comma-separated: random, stack (the default stack) or a model name "
+        "(popularity, als, item_knn, ...); with --url the server is added as 'served'",
     )
-    p.add_argument("--products", type=int, default=2000)
-    p.add_argument("--users", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=7, help="the sample shop's seed")
+    p.add_argument("--products", type=int, default=2000, help="sample shop size (default 2000)")
+    p.add_argument("--users", type=int, default=1000, help="sample shop shoppers (default 1000)")
+    p.add_argument("--seed", type=int, default=7, help="the sample shop's seed (default 7)")
     p.add_argument("--sim-seed", type=int, default=0, help="the simulated traffic's seed")
     p.add_argument(
-        "--explore-sessions", type=int, default=8000, help="logged visits the ranker learns from"
+        "--explore-sessions",
+        type=int,
+        default=0,
+        help="visits of exploration traffic (random lists of retrieval candidates, with "
+        "propensities) logged before the comparison; every policy learns from them",
     )
     p.add_argument(
-        "--objective", default="conversions", choices=["clicks", "conversions", "revenue"]
+        "--disagreement",
+        type=float,
+        default=0.0,
+        help="utility units by which a third of the products click more and sell less (or "
+        "the opposite) than browsing shows (default 0: they agree)",
+    )
+    p.add_argument("--no-search", action="store_true", help="recommendation lists only")
+    p.add_argument(
+        "--objective",
+        choices=["click", "conversion", "revenue"],
+        help="what the stack policy ranks for (default: its trained default, conversion)",
     )
     p.add_argument("--experiment", metavar="FILE", help="run the experiments in FILE (JSON/TOML)")
     p.add_argument(
@@ -54,8 +71,16 @@ def register(add: AddCommand) -> None:
     p.add_argument(
         "--resamples", type=int, default=2000, help="bootstrap resamples for revenue tests"
     )
-    p.add_argument("--url", help="use a running ShopSense server as the policy")
+    p.add_argument(
+        "--url", help="also play a running ShopSense server (it must hold the same sample shop)"
+    )
     p.add_argument("--api-key", help="X-API-Key for --url")
+    p.add_argument(
+        "--retrain-timeout",
+        type=float,
+        default=900.0,
+        help="with --url and --explore-sessions: seconds to wait for the server's retraining",
+    )
     p.add_argument("--plot", metavar="PNG", help="write a bar chart with 95%% CIs")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
@@ -64,11 +89,15 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from shopsense.evaluation.policies import (
         HttpPolicy,
         Policy,
-        SimulationWorld,
         build_policies,
         build_variant_policies,
     )
-    from shopsense.evaluation.simulator import ShopSimulator, SimulationConfig
+    from shopsense.evaluation.simulator import (
+        ShopSimulator,
+        SimulatedShop,
+        SimulationConfig,
+        explore_shared,
+    )
     from shopsense.experiments import load_experiments
     from shopsense.synth import ShopConfig, generate_shop
 
@@ -76,24 +105,39 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(f"--sessions must be at least 1, got {args.sessions}")
     if args.aa < 0:
         raise ConfigError(f"--aa must be a number of A/A runs (>= 1), got {args.aa}")
+    if args.explore_sessions < 0 or args.disagreement < 0:
+        raise ConfigError("--explore-sessions and --disagreement must be >= 0")
     experiments = load_experiments(Path(args.experiment)) if args.experiment else []
     shop = generate_shop(ShopConfig(n_products=args.products, n_users=args.users, seed=args.seed))
-    world = SimulationWorld.from_shop(shop)
-    config = SimulationConfig(sessions=args.sessions, seed=args.sim_seed)
-    simulator = ShopSimulator(world.truth, world.table, world.states, config)
+    world = SimulatedShop.from_shop(shop)
+    config = SimulationConfig(
+        sessions=args.sessions,
+        seed=args.sim_seed,
+        search=not args.no_search,
+        disagreement=args.disagreement,
+    )
+    server = HttpPolicy(args.url, world.logged.table.item_ids, args.api_key) if args.url else None
+    if args.explore_sessions:
+        _say_err(f"exploration: {args.explore_sessions} visits every policy learns from")
+        world, explored, config = explore_shared(world, args.explore_sessions, config)
+        if server is not None:
+            server.post(explored)
+            _say_err("the server retrains on them")
+            server.retrain(args.retrain_timeout)
+    simulator = ShopSimulator(world, config)
     names = [n.strip() for n in args.policies.split(",") if n.strip()]
     policies: dict[str, Policy]
-    if args.url:
-        policies = {"http": HttpPolicy(args.url, world.table.item_ids, args.api_key)}
+    if experiments and server is not None:
+        policies = {"http": server}
     elif experiments:  # the variants say which policies to build; --policies is not used
-        policies = build_variant_policies(
-            world, experiments, explore_sessions=args.explore_sessions
-        )
+        policies = build_variant_policies(world.logged, experiments)
     else:
         names = names[:1] if args.aa else names  # an A/A test plays one policy
-        policies = build_policies(
-            world, names, explore_sessions=args.explore_sessions, objective=args.objective
-        )
+        if server is not None and args.aa:
+            names = []
+        policies = build_policies(world.logged, names, objective=args.objective)
+        if server is not None:
+            policies["served"] = server
     if experiments:
         return _experiments(experiments, simulator, policies, args)
     if args.aa:
@@ -104,10 +148,20 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
         plot_summaries(results, Path(args.plot))
     if args.json:
-        _say(json.dumps({"sessions": args.sessions, "policies": results}, indent=1))
+        body = {"sessions": args.sessions, "settings": _settings_of(args), "policies": results}
+        _say(json.dumps(body, indent=1))
         return 0
     _say(_table(results))
     return 0
+
+
+def _settings_of(args: argparse.Namespace) -> dict[str, Any]:
+    keys = ("products", "users", "seed", "sim_seed", "explore_sessions", "disagreement")
+    return {k: getattr(args, k) for k in keys} | {"search": not args.no_search}
+
+
+def _say_err(text: str) -> None:
+    sys.stderr.write(text + "\n")
 
 
 def _table(results: dict[str, dict[str, Any]]) -> str:
@@ -201,8 +255,13 @@ def _aa(runs: int, world: Any, policy: Any, args: argparse.Namespace) -> int:
 
     reports = []
     for run in range(runs):
-        config = SimulationConfig(sessions=args.sessions, seed=args.sim_seed + 1 + run)
-        result = ShopSimulator(world.truth, world.table, world.states, config).run(policy)
+        config = SimulationConfig(
+            sessions=args.sessions,
+            seed=args.sim_seed + 1 + run,
+            search=not args.no_search,
+            disagreement=args.disagreement,
+        )
+        result = ShopSimulator(world, config).run(policy)
         experiment = Experiment(
             name="aa",
             salt=f"aa-{args.sim_seed}-{run}",

@@ -120,3 +120,54 @@ def roc_auc(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float:
     ends = np.cumsum(counts)
     ranks = ((ends - counts + 1 + ends) / 2.0)[inverse.reshape(-1)]
     return float((ranks[y].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def log_loss(
+    labels: npt.ArrayLike, probabilities: npt.ArrayLike, weights: npt.ArrayLike | None = None
+) -> float:
+    """Mean (weighted) binary cross-entropy of ``(n,)`` probabilities, clipped to [1e-7, 1 - 1e-7].
+
+    >>> round(log_loss([1, 0], [0.8, 0.2]), 4)  # -ln 0.8
+    0.2231
+    """
+    y = np.asarray(labels, np.float64)
+    p = np.clip(np.asarray(probabilities, np.float64), 1e-7, 1 - 1e-7)
+    w = np.ones(y.size) if weights is None else np.asarray(weights, np.float64)
+    if y.size == 0:
+        return float("nan")
+    return float((w * -(y * np.log(p) + (1 - y) * np.log(1 - p))).sum() / w.sum())
+
+
+def reliability(
+    labels: npt.ArrayLike, probabilities: npt.ArrayLike, bins: int = 10
+) -> list[tuple[float, float, int]]:
+    """The reliability curve: ``(mean predicted, observed rate, rows)`` per bin of equal
+    size (quantiles of the predictions), for the bins that hold rows.
+
+    >>> reliability([0, 1, 0, 1], [0.25, 0.25, 0.75, 0.75], bins=2)
+    [(0.25, 0.5, 2), (0.75, 0.5, 2)]
+    """
+    y = np.asarray(labels, np.float64)
+    p = np.asarray(probabilities, np.float64)
+    order = np.argsort(p, kind="stable")
+    out = []
+    for part in np.array_split(order, bins):
+        if part.size:
+            out.append((float(p[part].mean()), float(y[part].mean()), int(part.size)))
+    return out
+
+
+def expected_calibration_error(
+    labels: npt.ArrayLike, probabilities: npt.ArrayLike, bins: int = 10
+) -> float:
+    """ECE: the row-weighted mean gap between predicted and observed rates over the
+    :func:`reliability` bins (equal-mass bins, as rare positives need).
+
+    >>> expected_calibration_error([0, 1, 0, 1], [0.1, 0.2, 0.7, 0.9], bins=2)
+    0.325
+    """
+    curve = reliability(labels, probabilities, bins)
+    total = sum(n for _, _, n in curve)
+    if total == 0:
+        return float("nan")
+    return float(sum(n * abs(pred - seen) for pred, seen, n in curve) / total)

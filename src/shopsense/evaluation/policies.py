@@ -1,67 +1,69 @@
-"""What the simulated shop shows: policies that answer a batch of recommendation requests.
+"""What a shop shows: policies that answer batches of recommendation and search requests.
 
-A policy gets ``b`` :class:`Request` s (the shopper's current state, with every event of
-the simulation so far, the moment, the list size and which items may be shown) and returns
-one array of item indices per request, best first. Policies never see the ground truth.
+A policy gets ``b`` :class:`Request` s (the shopper's current state, with every event so
+far, the moment, the list size, which items may be shown and, for a search, the query) and
+answers each with a :class:`Shown` list: item indices best first and the probability that
+the policy showed each one at its position (exact for the exploring policies, 1 for the
+greedy ones). Policies learn only from :class:`LoggedShop`: the catalog and the event log a
+shop has. Nothing here can reach a simulator's hidden truth.
 
 - :class:`RandomPolicy`: uniformly random allowed items;
-- :class:`ModelPolicy`: one retrieval model (popularity, ALS, SASRec, ...) scoring the
-  shopper's fresh history;
-- :class:`StackPolicy`: the full stack (several retrieval models -> multi-task ranker);
-- :class:`HttpPolicy`: a running ShopSense server (``GET /recommendations/{user}``), with the
-  simulated events posted back to ``POST /events``.
+- :class:`ModelPolicy`: one retrieval model (popularity, ALS, ...) scoring the shopper's
+  fresh history; searches answered by plain BM25 relevance;
+- :class:`StackPolicy`: ShopSense's default stack (retrieval -> feedback ranker), which also
+  re-ranks the BM25 results of a search;
+- :class:`ExplorationPolicy`: random lists of a retrieval blend's candidates, the logging
+  policy that exploration traffic comes from;
+- :class:`HttpPolicy`: a running ShopSense server (``GET /recommendations``, ``GET /search``)
+  with the shoppers' events posted back to ``POST /events``.
 
 Example::
 
-    >>> policy = ModelPolicy("als", als_model)                              # doctest: +SKIP
-    >>> policy.recommend([Request("U0001", state, now_us, 10, allowed)])   # doctest: +SKIP
-    [array([ 812, 4410, ...])]
+    >>> logged = LoggedShop.from_events(products, events)                   # doctest: +SKIP
+    >>> policies = build_policies(logged, ["popularity", "als", "stack"])   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from shopsense.domain import Event, EventKind
+from shopsense.dataset import Dataset
+from shopsense.domain import Event, EventKind, Product
 from shopsense.errors import ConfigError
 from shopsense.experiments import Experiment, Variant
+from shopsense.index.lexical import LexicalIndex
 from shopsense.models import MODELS
 from shopsense.models.base import Recommender, top_k
-from shopsense.models.ranker import MultiTaskRanker, Objective
-from shopsense.ranking.features import (
-    EventArrays,
-    FeatureBuilder,
-    FloatArray,
-    IntArray,
-    ItemStats,
-    ItemTable,
-    ShopperState,
-)
-from shopsense.ranking.logged import LoggedRows, event_arrays
-from shopsense.ranking.stack import FullStack, RetrievalSources, candidate_items, histories_of
-from shopsense.ranking.training import DEFAULT_SOURCES, fit_sources, interaction_data
+from shopsense.ranking.features import EventArrays, IntArray, ItemTable, ShopperState, blended
+from shopsense.ranking.logged import event_arrays
+from shopsense.ranking.ranker import OBJECTIVES, Objective
+from shopsense.ranking.stack import Stack, StackConfig, histories_of, top_allowed
+from shopsense.ranking.training import interaction_data, train_stack
 from shopsense.store.base import EventBatch, event_row
-from shopsense.synth import SampleShop
-from shopsense.synth.truth import GroundTruth
 
 logger = logging.getLogger(__name__)
+#: Results of the base search that a policy may re-order.
+SEARCH_POOL = 50
 
 
 @dataclass(frozen=True)
 class Request:
     """One list to fill: ``allowed`` is the ``(n_items,)`` mask of items that may be shown;
-    ``request_id`` comes back on the shopper's events about this list."""
+    ``request_id`` comes back on the shopper's events about this list; ``query`` is set for
+    a search."""
 
     user_id: str
     state: ShopperState
@@ -69,16 +71,82 @@ class Request:
     n: int
     allowed: npt.NDArray[np.bool_]
     request_id: str = ""
+    query: str | None = None
+
+
+class Shown(NamedTuple):
+    """A list as shown: ``items`` ``(k,)`` best first and each one's ``propensity``."""
+
+    items: IntArray
+    propensity: npt.NDArray[np.float64]
+
+
+def greedy(items: npt.ArrayLike) -> Shown:
+    array = np.asarray(items, np.int64)
+    return Shown(array, np.ones(array.size))
 
 
 class Policy(Protocol):
-    """Anything that fills lists; ``observe`` receives the shoppers' simulated events."""
+    """Anything that fills lists; ``observe`` receives the shoppers' events."""
 
     name: str
 
-    def recommend(self, requests: Sequence[Request]) -> list[IntArray]: ...
+    def recommend(self, requests: Sequence[Request]) -> list[Shown]: ...
 
     def observe(self, events: Sequence[Event]) -> None: ...
+
+
+@dataclass
+class LoggedShop:
+    """What a shop knows: its catalog and its event log, as the policies train on them."""
+
+    products: list[Product]
+    events: EventBatch
+
+    @classmethod
+    def from_events(cls, products: Sequence[Product], events: Sequence[Event]) -> LoggedShop:
+        return cls(list(products), EventBatch.from_rows([event_row(e) for e in events]))
+
+    def with_events(self, events: Sequence[Event]) -> LoggedShop:
+        """This shop after ``events`` more (exploration traffic every policy learns from)."""
+        extra = EventBatch.from_rows([event_row(e) for e in events])
+        return LoggedShop(self.products, EventBatch.concat([self.events, extra]))
+
+    @cached_property
+    def table(self) -> ItemTable:
+        return ItemTable.from_products(self.products)
+
+    @cached_property
+    def arrays(self) -> tuple[EventArrays, list[str], dict[int, str]]:
+        return event_arrays(self.events, self.table)
+
+    @cached_property
+    def search_index(self) -> LexicalIndex:
+        index = LexicalIndex()
+        index.upsert(enumerate(self.products))
+        return index
+
+    def dataset(self) -> Dataset:
+        return Dataset(self.events, tuple(self.products))
+
+    def states(self) -> dict[str, ShopperState]:
+        """Every logged shopper's state at the end of the log (replayed in time order)."""
+        log, user_ids, _ = self.arrays
+        table = self.table
+        states: dict[str, ShopperState] = {}
+        for user, item, kind, moment in zip(log.user, log.item, log.kind, log.time, strict=True):
+            uid = user_ids[int(user)]
+            state = states.get(uid)
+            if state is None:
+                state = states[uid] = ShopperState(table.n_leaves, table.n_brands)
+            state.observe(table, int(item), str(kind), int(moment))
+        return states
+
+    def search(self, query: str, allowed: npt.NDArray[np.bool_], k: int = SEARCH_POOL) -> IntArray:
+        """The shop's plain BM25 search: the ``k`` most relevant allowed products."""
+        rows, _ = self.search_index.search(query, limit=4 * k)
+        rows = np.asarray(rows, np.int64)
+        return rows[allowed[rows]][:k]
 
 
 @dataclass
@@ -92,12 +160,14 @@ class RandomPolicy:
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
 
-    def recommend(self, requests: Sequence[Request]) -> list[IntArray]:
+    def recommend(self, requests: Sequence[Request]) -> list[Shown]:
         out = []
         for request in requests:
             pool = np.flatnonzero(request.allowed)
             size = min(request.n, pool.size)
-            out.append(self.rng.choice(pool, size=size, replace=False).astype(np.int64))
+            items = self.rng.choice(pool, size=size, replace=False).astype(np.int64)
+            # A random ordering of the pool: each item is at each position with chance 1/m.
+            out.append(Shown(items, np.full(size, 1.0 / max(pool.size, 1))))
         return out
 
     def observe(self, events: Sequence[Event]) -> None:
@@ -106,20 +176,24 @@ class RandomPolicy:
 
 @dataclass
 class ModelPolicy:
-    """One recommender ranking every item for the shopper's fresh history."""
+    """One recommender ranking every item for the shopper's fresh history; searches are
+    answered in plain BM25 order."""
 
     name: str
     model: Recommender
+    logged: LoggedShop
 
-    def recommend(self, requests: Sequence[Request]) -> list[IntArray]:
+    def recommend(self, requests: Sequence[Request]) -> list[Shown]:
         if not requests:
             return []
-        histories = histories_of([r.state for r in requests], len(self.model.items_))
-        scores = self.model.score(histories)
+        scores = self.model.score(histories_of([r.state for r in requests], len(self.model.items_)))
         out = []
         for row, request in enumerate(requests):
+            if request.query is not None:
+                out.append(greedy(self.logged.search(request.query, request.allowed)[: request.n]))
+                continue
             values = np.where(request.allowed, scores[row], -np.inf).astype(np.float32)
-            out.append(top_k(values, request.n))
+            out.append(greedy(top_k(values, request.n)))
         return out
 
     def observe(self, events: Sequence[Event]) -> None:
@@ -128,20 +202,42 @@ class ModelPolicy:
 
 @dataclass
 class StackPolicy:
-    """The full stack: retrieval candidates re-ranked by the multi-task ranker."""
+    """ShopSense's default stack: its lists for recommendations, and the BM25 results of a
+    search re-ordered for the shopper and the objective."""
 
-    stack: FullStack
-    name: str = "full_stack"
+    stack: Stack
+    logged: LoggedShop
+    objective: Objective | None = None
+    exploration: float = 0.0
+    seed: int = 0
+    name: str = "stack"
+    rng: np.random.Generator = field(init=False, repr=False)
 
-    def recommend(self, requests: Sequence[Request]) -> list[IntArray]:
-        if not requests:
-            return []
-        return self.stack.recommend_batch(
-            [r.state for r in requests],
-            max(r.n for r in requests),
-            [r.now_us for r in requests],
-            [r.allowed for r in requests],
-        )
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
+
+    def recommend(self, requests: Sequence[Request]) -> list[Shown]:
+        out = []
+        for request in requests:
+            if request.query is not None:
+                found = self.logged.search(request.query, request.allowed)
+                ranked = self.stack.rerank(
+                    request.state, found, request.now_us, objective=self.objective,
+                    query=request.query,
+                )  # fmt: skip
+                out.append(greedy(ranked.items[: request.n]))
+                continue
+            ranked = self.stack.rank(
+                request.state,
+                request.n,
+                request.now_us,
+                allowed=request.allowed,
+                objective=self.objective,
+                exploration=self.exploration,
+                rng=self.rng,
+            )
+            out.append(Shown(ranked.items, ranked.propensity))
+        return out
 
     def observe(self, events: Sequence[Event]) -> None:
         """Histories are passed with every request; nothing to store."""
@@ -149,62 +245,40 @@ class StackPolicy:
 
 @dataclass
 class ExplorationPolicy:
-    """The logging policy that feeds the ranker: shows a random ``n`` of the retrieval
-    candidates in random order and logs each shown item's features as served (feature
-    logging). ``observe`` labels them from the shoppers' clicks and purchases."""
+    """The logging policy of exploration traffic: a random order of the retrieval blend's
+    top ``pool`` allowed items or, for a ``uniform`` share of the lists, of every allowed
+    item. Each list is one of the two random permutations, so the chance of an item at any
+    position is exact: ``uniform / m + (1 - uniform) / pool`` for a pool item (``m``
+    allowed items), ``uniform / m`` for the others; that is its logged propensity."""
 
-    sources: RetrievalSources
-    builder: FeatureBuilder
-    per_source: int = 50
+    stack: Stack
+    pool: int = 50
+    uniform: float = 0.0
     seed: int = 0
     name: str = "explore"
     rng: np.random.Generator = field(init=False, repr=False)
-    _rows: list[FloatArray] = field(init=False, repr=False, default_factory=list)
-    _keys: list[tuple[str, int]] = field(init=False, repr=False, default_factory=list)
-    _clicked: set[tuple[str, int]] = field(init=False, repr=False, default_factory=set)
-    _bought: set[tuple[str, int]] = field(init=False, repr=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
 
-    def recommend(self, requests: Sequence[Request]) -> list[IntArray]:
-        if not requests:
-            return []
-        block = self.sources.scores_batch([r.state for r in requests])
+    def recommend(self, requests: Sequence[Request]) -> list[Shown]:
         out = []
-        for row, request in enumerate(requests):
-            scores = {name: values[row] for name, values in block.items()}
-            pool = candidate_items(scores, self.per_source, request.allowed)
-            shown = self.rng.permutation(pool)[: request.n]
-            self._rows.append(self.builder.build(request.state, shown, scores, request.now_us))
-            self._keys += [(request.request_id, p) for p in range(shown.size)]
-            out.append(shown)
+        for request in requests:
+            scores = self.stack.sources.scores_batch([request.state], len(self.stack.table))
+            blend = blended({k: v[0] for k, v in scores.items()}, self.stack.blend)
+            candidates = top_allowed(blend, self.pool, request.allowed)
+            everything = np.flatnonzero(request.allowed)
+            draw_all = self.uniform > 0 and self.rng.random() < self.uniform
+            shown = self.rng.permutation(everything if draw_all else candidates)[: request.n]
+            in_pool = np.isin(shown, candidates)
+            propensity = self.uniform / max(everything.size, 1) + np.where(
+                in_pool, (1.0 - self.uniform) / max(candidates.size, 1), 0.0
+            )
+            out.append(Shown(shown.astype(np.int64), propensity))
         return out
 
     def observe(self, events: Sequence[Event]) -> None:
-        for event in events:
-            if event.request_id is None or event.position is None:
-                continue
-            key = (event.request_id, int(event.position))
-            if event.kind is EventKind.CLICK:
-                self._clicked.add(key)
-            elif event.kind is EventKind.PURCHASE:
-                self._bought.add(key)
-
-    def logged(self) -> LoggedRows:
-        """Every shown item so far: features as served, position and labels."""
-        features = np.concatenate(self._rows) if self._rows else np.zeros((0, 0), np.float32)
-        click = np.array([k in self._clicked for k in self._keys], np.int8)
-        purchase = np.array([k in self._bought for k in self._keys], np.int8)
-        n = len(self._keys)
-        return LoggedRows(
-            features=features,
-            position=np.array([p for _, p in self._keys], np.int64),
-            click=click,
-            purchase=purchase & click,
-            request=np.zeros(n, np.int64),
-            time=np.arange(n, dtype=np.int64),
-        )
+        """Exploration does not adapt."""
 
 
 class HttpResponse(Protocol):
@@ -251,17 +325,19 @@ class UrllibClient:
 
 @dataclass
 class HttpPolicy:
-    """A ShopSense server: ``GET {url}/recommendations/{user}?scenario=for_you&n=N`` must
-    answer ``{"items": [{"item_id": ...}], "request_id": ...}``; simulated events go to
-    ``POST {url}/events`` (``{"events": [...]}``, key in ``X-API-Key``) so the server's
-    real-time path sees them and its next answer uses them.
+    """A ShopSense server: ``GET {url}/recommendations/{user}?scenario=for_you&n=N`` and
+    ``GET {url}/search?q=...&user_id=...`` must answer ``{"items": [{"item_id": ...,
+    "propensity": ...}], "request_id": ...}``; simulated events go to ``POST {url}/events``
+    (``{"events": [...]}``, key in ``X-API-Key``) so the server's real-time path sees them
+    and its next answer uses them.
 
-    The server leaves out only what is in its recent-history window, the simulator every
-    item the shopper ever engaged with, so ``overfetch`` times ``n`` items are asked for
+    The server leaves out only what its re-consumption rule says, the simulator may hide
+    more (stock-outs it has not heard of), so ``overfetch`` times ``n`` items are asked for
     (at most 100, the API's cap) and the first ``n`` allowed ones are shown. Events carry
-    the server's ``request_id`` (so its live experiment statistics attribute them) and
-    event ids prefixed with a per-policy ``run_id`` (so a second simulation against the
-    same server is not dropped as duplicates).
+    the server's ``request_id`` (its impressions and experiment statistics attribute them)
+    and event ids prefixed with a per-policy ``run_id`` (so a second simulation against the
+    same server is not dropped as duplicates). The server logs the impressions of every
+    list it serves itself, with their propensities: the simulator does not post them again.
 
     Example::
 
@@ -320,30 +396,63 @@ class HttpPolicy:
                 "is --url a ShopSense server?"
             ) from exc
 
-    def recommend(self, requests: Sequence[Request]) -> list[IntArray]:
+    def recommend(self, requests: Sequence[Request]) -> list[Shown]:
         out = []
         for request in requests:
             fetch = min(100, max(request.n, request.n * self.overfetch))
-            query = urllib.parse.urlencode({"scenario": self.scenario, "n": fetch})
             user = urllib.parse.quote(request.user_id, safe="")
-            answer = self._call("GET", f"/recommendations/{user}?{query}")
+            if request.query is not None:
+                query = urllib.parse.urlencode(
+                    {"q": request.query, "user_id": request.user_id, "page_size": fetch,
+                     "facets": "false"}
+                )  # fmt: skip
+                path = f"/search?{query}"
+            else:
+                query = urllib.parse.urlencode({"scenario": self.scenario, "n": fetch})
+                path = f"/recommendations/{user}?{query}"
+            answer = self._call("GET", path)
             if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
                 raise ConfigError(
-                    f"GET /recommendations/{user} at {self.url} did not answer "
+                    f"GET {path} at {self.url} did not answer "
                     '{"items": [...]}; is --url a ShopSense server?'
                 )
             if request.request_id and answer.get("request_id"):
                 self._server_requests[request.request_id] = str(answer["request_id"])
-            ids = [str(e["item_id"]) for e in answer["items"]]
-            index = [self._index[i] for i in ids if i in self._index]
-            shown = [i for i in index if request.allowed[i]][: request.n]
-            out.append(np.asarray(shown, np.int64))
+            index: list[int] = []
+            propensity: list[float] = []
+            for entry in answer["items"]:
+                i = self._index.get(str(entry["item_id"]))
+                if i is not None and request.allowed[i] and len(index) < request.n:
+                    index.append(i)
+                    propensity.append(float(entry.get("propensity") or 1.0))
+            out.append(Shown(np.asarray(index, np.int64), np.asarray(propensity)))
         return out
 
     def observe(self, events: Sequence[Event]) -> None:
+        self.post([e for e in events if e.kind is not EventKind.IMPRESSION])
+
+    def post(self, events: Sequence[Event]) -> None:
+        """Store ``events`` on the server (e.g. exploration traffic it should learn from)."""
         posted = [self._as_posted(e) for e in events]
         for start in range(0, len(posted), 1000):  # the API takes up to 1000 per call
             self._call("POST", "/events", {"events": posted[start : start + 1000]})
+
+    def retrain(self, timeout_s: float = 900.0, poll_s: float = 2.0) -> dict[str, Any]:
+        """Ask the server to retrain and wait until the job ends; a bundle that passed the
+        quality gate is then serving. Returns the job."""
+        job = self._call("POST", "/admin/train")["job"]
+        deadline = time.monotonic() + timeout_s
+        while job.get("status") == "running":
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"the server at {self.url} did not finish training within {timeout_s:.0f} s"
+                )
+            time.sleep(poll_s)
+            jobs = self._call("GET", "/admin/models")["jobs"]
+            job = next((j for j in jobs if j["id"] == job["id"]), job)
+        if job.get("status") == "failed":
+            raise ConfigError(f"the server's training failed: {job.get('error')}")
+        return dict(job)
 
     def _as_posted(self, event: Event) -> dict[str, Any]:
         body: dict[str, Any] = event.model_dump(mode="json", exclude_none=True)
@@ -353,31 +462,8 @@ class HttpPolicy:
         return body
 
 
-@dataclass
-class SimulationWorld:
-    """A sample shop as the simulator and the policies need it: the truth, the catalog's
-    item table, the event log as arrays, and every shopper's state at the log's end."""
-
-    truth: GroundTruth
-    table: ItemTable
-    log: EventArrays
-    user_ids: list[str]
-    queries: dict[int, str]
-    states: dict[str, ShopperState]
-
-    @classmethod
-    def from_shop(cls, shop: SampleShop) -> SimulationWorld:
-        from shopsense.evaluation.simulator import shopper_states
-
-        table = ItemTable.from_products(shop.products)
-        batch = EventBatch.from_rows([event_row(e) for e in shop.events])
-        log, user_ids, queries = event_arrays(batch, table)
-        return cls(shop.truth, table, log, user_ids, queries, shopper_states(log, user_ids, table))
-
-
-#: Policies ``shopsense simulate`` knows: random, one retrieval model each, the full stack.
-POLICIES = ("random", "popularity", "als", "sasrec", "full_stack")
-
+#: Policies ``shopsense simulate`` knows: random, the default stack, one retrieval model each.
+POLICIES = ("random", "popularity", "als", "item_knn", "stack")
 
 #: Hyper-parameters of the single-model policies (others use the model's defaults).
 MODEL_PARAMS: dict[str, dict[str, Any]] = {
@@ -386,66 +472,33 @@ MODEL_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 
-def explore_and_train(
-    world: SimulationWorld,
-    *,
-    sessions: int = 4000,
-    ranker: MultiTaskRanker | None = None,
-    sources: Mapping[str, Mapping[str, Any]] | None = None,
-    seed: int = 10_000,
-) -> tuple[FullStack, LoggedRows]:
-    """Fit the retrieval models on the log, serve ``sessions`` exploration visits
-    (:class:`ExplorationPolicy`, simulator seed ``seed``), and train the ranker on the
-    impressions they logged. Returns the full stack and the logged rows."""
-    from shopsense.evaluation.simulator import ShopSimulator, SimulationConfig
-
-    data = interaction_data(world.log, world.user_ids, world.table)
-    fitted = fit_sources(data, DEFAULT_SOURCES if sources is None else sources)
-    builder = FeatureBuilder(world.table, ItemStats.from_log(world.log, world.table), fitted.names)
-    explorer = ExplorationPolicy(fitted, builder, seed=seed)
-    config = SimulationConfig(sessions=sessions, seed=seed)
-    ShopSimulator(world.truth, world.table, world.states, config).run(explorer)
-    rows = explorer.logged()
-    logger.info(
-        "exploration logged %d impressions, %d clicks, %d purchases",
-        len(rows),
-        int(rows.click.sum()),
-        int(rows.purchase.sum()),
-    )
-    model = (ranker or MultiTaskRanker()).fit(
-        rows.features, rows.position, rows.click, rows.purchase
-    )
-    return FullStack(fitted, builder, model), rows
-
-
 def build_policies(
-    world: SimulationWorld,
+    logged: LoggedShop,
     names: Sequence[str] = POLICIES,
     *,
-    ranker: MultiTaskRanker | None = None,
-    explore_sessions: int = 4000,
-    sources: Mapping[str, Mapping[str, Any]] | None = None,
+    config: StackConfig | None = None,
     model_params: Mapping[str, Mapping[str, Any]] | None = None,
-    objective: Objective = "conversions",
+    objective: Objective | None = None,
 ) -> dict[str, Policy]:
-    """Fit what the named policies need on the world's log (single models on all of it;
-    the full stack as :func:`explore_and_train` describes)."""
+    """Every named policy, each fitted on the same ``logged`` shop: single models on its
+    engagements, the stack (``"stack"``) trained as ``shopsense train`` trains it."""
     params = dict(MODEL_PARAMS if model_params is None else model_params)
-    data = interaction_data(world.log, world.user_ids, world.table)
     policies: dict[str, Policy] = {}
+    data = None
     for name in names:
         if name == "random":
             policies[name] = RandomPolicy()
-        elif name == "full_stack":
-            stack, _ = explore_and_train(
-                world, sessions=explore_sessions, ranker=ranker, sources=sources
-            )
-            stack.objective = objective
-            policies[name] = StackPolicy(stack)
+        elif name == "stack":
+            stack = train_stack(logged.dataset(), config)
+            policies[name] = StackPolicy(stack, logged, objective)
         elif name in MODELS:
-            policies[name] = ModelPolicy(name, MODELS[name](**dict(params.get(name, {}))).fit(data))
+            if data is None:
+                log, user_ids, _ = logged.arrays
+                data = interaction_data(log, user_ids, logged.table)
+            model = MODELS[name](**dict(params.get(name, {}))).fit(data)
+            policies[name] = ModelPolicy(name, model, logged)
         else:
-            known = ", ".join([*POLICIES, *MODELS])
+            known = ", ".join(["random", "stack", *MODELS])
             raise ConfigError(f"unknown policy {name!r}; choose from {known}")
     return policies
 
@@ -458,27 +511,22 @@ def variant_key(variant: Variant) -> str:
 
 
 def build_variant_policies(
-    world: SimulationWorld,
+    logged: LoggedShop,
     experiments: Sequence[Experiment],
     *,
-    ranker: MultiTaskRanker | None = None,
-    explore_sessions: int = 4000,
-    sources: Mapping[str, Mapping[str, Any]] | None = None,
+    config: StackConfig | None = None,
     model_params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Policy]:
     """One policy per distinct :func:`variant_key` of the experiments' variants. A model
-    variant's ``params`` are its hyper-parameters (``{factors = 32}``); a ``full_stack``
-    variant takes ``objective`` only (the stack is trained once and shared)."""
+    variant's ``params`` are its hyper-parameters (``{factors = 32}``); a ``stack`` variant
+    takes ``objective`` and ``exploration`` (the stack is trained once and shared)."""
     variants = [v for e in experiments for v in e.variants]
     base = build_policies(
-        world,
+        logged,
         list(dict.fromkeys(v.policy for v in variants)),
-        ranker=ranker,
-        explore_sessions=explore_sessions,
-        sources=sources,
+        config=config,
         model_params=model_params,
     )
-    data = interaction_data(world.log, world.user_ids, world.table) if variants else None
     out: dict[str, Policy] = {}
     for variant in variants:
         key = variant_key(variant)
@@ -488,22 +536,26 @@ def build_variant_policies(
         if not variant.params:
             out[key] = policy
         elif isinstance(policy, StackPolicy):
-            unknown = set(variant.params) - {"objective"}
-            objective = variant.params.get("objective", policy.stack.objective)
-            if unknown or objective not in ("clicks", "conversions", "revenue"):
+            unknown = set(variant.params) - {"objective", "exploration"}
+            objective = variant.params.get("objective", policy.objective)
+            if unknown or (objective is not None and objective not in OBJECTIVES):
                 raise ConfigError(
-                    f"variant {variant.name!r}: full_stack takes params "
-                    f"{{objective = 'clicks' | 'conversions' | 'revenue'}}, got {variant.params}"
+                    f"variant {variant.name!r}: stack takes params {{objective = 'click' | "
+                    f"'conversion' | 'revenue', exploration = 0.05}}, got {variant.params}"
                 )
-            out[key] = StackPolicy(replace(policy.stack, objective=objective), name=key)
-        elif isinstance(policy, ModelPolicy) and data is not None:
+            exploration = float(variant.params.get("exploration", policy.exploration))
+            out[key] = StackPolicy(policy.stack, logged, objective, exploration, name=key)
+        elif isinstance(policy, ModelPolicy):
             try:
                 model = MODELS[variant.policy](**variant.params)
             except TypeError as exc:
                 raise ConfigError(
                     f"variant {variant.name!r}: bad params for {variant.policy}: {exc}"
                 ) from exc
-            out[key] = ModelPolicy(key, model.fit(data))
+            log, user_ids, _ = logged.arrays
+            out[key] = ModelPolicy(
+                key, model.fit(interaction_data(log, user_ids, logged.table)), logged
+            )
         else:
             raise ConfigError(f"variant {variant.name!r}: {variant.policy} takes no params")
     return out

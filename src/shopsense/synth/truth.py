@@ -250,20 +250,32 @@ class GroundTruth:
         positions: npt.NDArray[np.int_],
         day: float,
         context_leaf: int = -1,
+        shift: npt.NDArray[np.float64] | None = None,
     ) -> npt.NDArray[np.float64]:
-        """Click probabilities of ``items`` shown at ``positions`` (both shape ``(k,)``)."""
-        attraction = _sigmoid(
-            self.utilities(user, items, day, context_leaf) + self.params.click_bias
-        )
+        """Click probabilities of ``items`` shown at ``positions`` (both shape ``(k,)``);
+        ``shift`` ``(n_items,)`` adds a per-item utility for clicks only (a simulator whose
+        click appeal differs from browsing appeal)."""
+        utility = self.utilities(user, items, day, context_leaf)
+        if shift is not None:
+            utility = utility + shift[items]
+        attraction = _sigmoid(utility + self.params.click_bias)
         examination = (1.0 + positions) ** -self.params.position_bias
         return np.asarray(examination * attraction, dtype=np.float64)
 
     def cart_and_buy_probabilities(
-        self, user: int, items: npt.NDArray[np.intp], day: float, context_leaf: int = -1
+        self,
+        user: int,
+        items: npt.NDArray[np.intp],
+        day: float,
+        context_leaf: int = -1,
+        shift: npt.NDArray[np.float64] | None = None,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """``(P(add to cart | viewed), P(purchase | in cart))`` for ``items`` (shape ``(k,)``)."""
+        """``(P(add to cart | viewed), P(purchase | in cart))`` for ``items`` (shape ``(k,)``);
+        ``shift`` ``(n_items,)`` adds a per-item utility for carts and purchases only."""
         p = self.params
         value = self.utilities(user, items, day, context_leaf)
+        if shift is not None:
+            value = value + shift[items]
         overprice = np.maximum(self.item_price_z[items] - self.user_price_level[user], 0.0)
         afford = p.afford_weight * self.user_price_sensitivity[user] * overprice
         cart = _sigmoid(p.cart_slope * value + p.cart_bias - afford) * self.item_in_stock[items]
