@@ -17,10 +17,11 @@ def test_demo_on_a_tiny_shop(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         main(["--data-dir", data, "demo", "--products", "300", "--users", "80", "--no-serve"]) == 0
     )
     out = capsys.readouterr().out
-    assert "Offline evaluation on the sample shop" in out
-    assert "popularity" in out and "als" in out
-    assert "recommended for you (ALS)" in out
-    assert "because you viewed" in out
+    assert "The default stack on the sample shop" in out
+    assert "validation NDCG@10" in out and "popularity" in out
+    assert "Ranker on held-out shoppers' impressions" in out  # the sample shop logs them
+    assert "recommended for you (ranker)" in out
+    assert "because you" in out
 
     assert main(["--data-dir", data, "stats", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)

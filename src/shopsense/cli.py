@@ -128,36 +128,56 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from shopsense.pipeline import train
+    from shopsense.demo import stack_table
+    from shopsense.pipeline import QualityGate, train
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    gate = None if args.no_gate else QualityGate(tolerance=args.gate_tolerance)
     result = train(
         open_store(settings),
         settings,
         models,
-        evaluate_first=not args.no_eval,
-        on_step=lambda m: print(f"- {m}", file=sys.stderr),
+        on_step=lambda m: print(f"- {m}", file=sys.stderr, flush=True),
+        gate=gate,
+        text=None if args.text == "none" else args.text,
     )
     if args.json:
-        print(json.dumps({"bundle": result.bundle.id, "metrics": result.metrics}))
-    else:
-        print(f"published bundle {result.bundle.id}")
-        from shopsense.demo import metrics_table
-
-        if result.metrics:
-            print(metrics_table(result.metrics))
-    return 0
+        body = {
+            "bundle": result.bundle.id,
+            "published": result.published,
+            "gate": result.gate,
+            "stack": result.bundle.manifest.get("stack"),
+            "metrics": result.metrics,
+        }
+        print(json.dumps(body, default=float))
+        return 0 if result.published else 1
+    print(stack_table(result.stack))
+    if result.gate is not None:
+        verdict = "passed" if result.gate["passed"] else "FAILED"
+        print(f"quality gate: {verdict} ({result.gate['reason']})")
+    if result.published:
+        print(
+            f"published bundle {result.bundle.id}: it serves after `POST /admin/reload` "
+            "(or at the server's next start)"
+        )
+        return 0
+    print(
+        f"bundle {result.bundle.id} kept unpublished: the served bundle stays; "
+        "--no-gate publishes anyway"
+    )
+    return 1
 
 
 def cmd_recommend(args: argparse.Namespace, settings: Settings) -> int:
     from shopsense.demo import recommendations_for
 
-    rows = recommendations_for(settings, args.user, args.model, args.n)
+    rows, strategy = recommendations_for(settings, args.user, args.n, args.objective)
     if args.json:
-        print(json.dumps({"user_id": args.user, "model": args.model, "items": rows}))
+        print(json.dumps({"user_id": args.user, "strategy": strategy, "items": rows}))
     else:
         for row in rows:
-            print(f"{row['score']:8.3f}  {row['item_id']:<10} {row['title']}")
+            print(f"{row['score']:8.4f}  {row['item_id']:<10} {row['title']}")
+            print(f"          {row['explanation']}")
     return 0
 
 
@@ -280,15 +300,37 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--users", type=int, default=2000)
     gen.add_argument("--seed", type=int, default=7)
 
-    tr = add("train", cmd_train, "train models on the stored events and publish a bundle")
-    tr.add_argument("--models", default="popularity,als", help="comma-separated model names")
-    tr.add_argument("--no-eval", action="store_true", help="skip the offline evaluation")
+    tr = add(
+        "train",
+        cmd_train,
+        "train the default stack (retrieval chosen on validation + the feedback ranker) "
+        "on the stored events and publish it as a bundle",
+    )
+    tr.add_argument(
+        "--models",
+        help="comma-separated retrieval models to try (default: popularity, repeat, "
+        "transition, item_knn, als, ease; validation chooses among them)",
+    )
+    tr.add_argument(
+        "--gate-tolerance",
+        type=float,
+        default=0.05,
+        help="relative drop against the served bundle the quality gate allows (default 0.05)",
+    )
+    tr.add_argument("--no-gate", action="store_true", help="publish without the quality gate")
+    tr.add_argument(
+        "--text",
+        choices=["auto", "static", "minilm", "none"],
+        default="auto",
+        help="the item tower's text embeddings: static (fast), minilm (slower, better) or "
+        "none (default auto: static when the search extra is installed)",
+    )
     tr.add_argument("--json", action="store_true")
 
-    rec = add("recommend", cmd_recommend, "recommend products for a shopper")
+    rec = add("recommend", cmd_recommend, "recommend products for a shopper (as the server does)")
     rec.add_argument("user")
     rec.add_argument("-n", type=int, default=10)
-    rec.add_argument("--model", default="als")
+    rec.add_argument("--objective", choices=["click", "conversion", "revenue"])
     rec.add_argument("--json", action="store_true")
 
     ev = add("evaluate", cmd_evaluate, "offline evaluation of models on a dataset or the store")

@@ -10,77 +10,81 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
 from shopsense.config import Settings
-from shopsense.errors import ModelError
 from shopsense.ingest.ingester import ingest_catalog_file, ingest_events_file
-from shopsense.models.als import ALS
-from shopsense.models.base import Recommender
-from shopsense.pipeline import latest_bundle, load_models, train
+from shopsense.pipeline import latest_bundle, train
+from shopsense.ranking.stack import Stack
 from shopsense.store import open_store
 
-METRIC_COLUMNS = ("HR@10", "NDCG@10", "MRR@10", "HR@20", "NDCG@20", "train_seconds")
 
-
-def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
-    """A plain-text table of offline metrics, one row per model."""
-    header = f"{'model':<12}" + "".join(f"{c:>14}" for c in METRIC_COLUMNS)
-    lines = [header, "-" * len(header)]
-    for name, values in metrics.items():
-        cells = "".join(f"{values.get(c, float('nan')):>14.4f}" for c in METRIC_COLUMNS)
-        lines.append(f"{name:<12}{cells}")
-    users = next(iter(metrics.values()), {}).get("users")
-    if users:
-        lines.append(f"(leave-one-out, full ranking over all items, {int(users):,} test users)")
+def stack_table(stack: Stack) -> str:
+    """What the default stack chose and how it did, as plain text."""
+    report = stack.report
+    retrieval = report.get("retrieval", {})
+    lines = ["Retrieval models, validation NDCG@10 (next event, repeats allowed where learned)"]
+    blend = retrieval.get("blend", {})
+    for name, value in sorted(retrieval.get("single", {}).items(), key=lambda kv: -kv[1]):
+        weight = f"  weight {blend[name]:g} in the blend" if name in blend else ""
+        lines.append(f"  {name:<12} {value:.4f}{weight}")
+    if "blend_ndcg@10" in retrieval:
+        lines.append(f"  {'blend':<12} {retrieval['blend_ndcg@10']:.4f}")
+    ranker = report.get("ranker", {})
+    if "skipped" in ranker:
+        lines.append(f"Ranker: not trained ({ranker['skipped']})")
+    else:
+        rows = ranker.get("rows", {})
+        lines.append(
+            f"Ranker on held-out shoppers' impressions ({rows.get('test', 0):,} rows, "
+            f"{rows.get('test_click', 0):,} clicks, {rows.get('test_purchase', 0):,} purchases)"
+        )
+        lines.append(f"  {'task':<9} {'model':<10} {'AUC':>7} {'log-loss':>9} {'ECE':>8}")
+        for task, models in ranker.get("tasks", {}).items():
+            for model in ("ranker", "logistic", "item_rate"):
+                m = models[model]
+                lines.append(
+                    f"  {task:<9} {model:<10} {m['auc']:7.4f} {m['log_loss']:9.5f} {m['ece']:8.5f}"
+                )
+    lines.append(f"Serving: {stack.strategy}, objective {stack.config.objective}")
     return "\n".join(lines)
 
 
-def explain(
-    model: Recommender, history: list[str], item_id: str, titles: dict[str, str] | None = None
-) -> str:
-    """Why ``item_id`` is recommended: the most similar item the shopper interacted with."""
-    if isinstance(model, ALS) and history:
-        index = model.items_.indices(history)
-        known = index[index >= 0]
-        target = model.items_.get(item_id)
-        if known.size and target is not None:
-            factors = model.item_factors_
-            norms = np.linalg.norm(factors[known], axis=1) * np.linalg.norm(factors[target])
-            similarity = factors[known] @ factors[target] / np.maximum(norms, 1e-9)
-            because = str(model.items_.id(int(known[int(np.argmax(similarity))])))
-            name = (titles or {}).get(because, because)
-            return f"because you viewed {name[:40]}"
-    return "popular with shoppers"
-
-
 def recommendations_for(
-    settings: Settings, user_id: str, model_name: str = "als", n: int = 10
-) -> list[dict[str, Any]]:
-    """Top ``n`` products for a shopper from the latest bundle, with titles and reasons."""
-    models = load_models(latest_bundle(settings))
-    if model_name not in models:
-        raise ModelError(f"model {model_name!r} is not in the latest bundle ({', '.join(models)})")
-    model = models[model_name]
+    settings: Settings, user_id: str, n: int = 10, objective: str | None = None
+) -> tuple[list[dict[str, Any]], str]:
+    """Top ``n`` products for a shopper from the latest bundle, as the server answers
+    ``for_you`` (the stored history, impressions included), with titles and reasons."""
+    from shopsense.recommend import CatalogView, ModelSet, RecommendationEngine
+
     store = open_store(settings)
-    history = [e.item_id for e in store.events.user_history(user_id, 50) if e.item_id]
-    item_ids, scores = model.recommend(user_id, n=n)
-    products = {p.id: p for p in store.catalog.get_many([*item_ids, *history])}
-    titles = {pid: p.title for pid, p in products.items()}
+    try:
+        models = ModelSet.load(latest_bundle(settings))
+        catalog = CatalogView(p for batch in store.catalog.iter_products() for p in batch)
+        history = store.events.user_history(user_id, 100)
+    finally:
+        store.close()
+    engine = RecommendationEngine(models, catalog, settings.event_weights.weights)
+    result = engine.recommend(
+        "for_you",
+        user_id,
+        history,
+        n,
+        objective=objective,  # type: ignore[arg-type]
+    )
     rows = []
-    for item_id, score in zip(item_ids, scores, strict=True):
-        product = products.get(str(item_id))
+    for rec in result.items:
+        product = catalog.get(rec.item_id)
         rows.append(
             {
-                "item_id": str(item_id),
-                "score": float(score),
+                "item_id": rec.item_id,
+                "score": rec.score,
                 "title": product.title if product else "",
                 "category": product.category_path if product else "",
-                "because": explain(model, history, str(item_id), titles),
+                "explanation": rec.reason,
             }
         )
-    return rows
+    return rows, result.strategy
 
 
 def _say(message: str) -> None:
@@ -117,11 +121,11 @@ def run_demo(
         )
     _say("      " + catalog.summary().replace("\n", "\n      "))
     _say("      " + events.summary().replace("\n", "\n      "))
-    _say("[3/4] training and evaluating popularity and ALS")
-    result = train(store, settings, ("popularity", "als"), on_step=lambda m: _say(f"      {m}"))
+    _say("[3/4] training the default stack (retrieval on validation, ranker on feedback)")
+    result = train(store, settings, on_step=lambda m: _say(f"      {m}"))
     print()
-    print("Offline evaluation on the sample shop")
-    print(metrics_table(result.metrics))
+    print("The default stack on the sample shop")
+    print(stack_table(result.stack))
     _say("[4/4] recommending")
     counts = store.events.count_by_kind()
     print(
@@ -137,10 +141,11 @@ def run_demo(
         print(f"\nShopper {user_id}: recently engaged with")
         for item_id in recent:
             print(f"    {item_id}  {titles.get(item_id, '')}")
-        print("  recommended for you (ALS):")
-        for row in recommendations_for(settings, user_id, "als", 5):
+        rows, strategy = recommendations_for(settings, user_id, 5)
+        print(f"  recommended for you ({strategy}):")
+        for row in rows:
             print(f"    {row['item_id']}  {row['title'][:60]}")
-            print(f"            {row['because']}")
+            print(f"            {row['explanation']}")
     print(f"\ndemo finished in {time.perf_counter() - started:.1f} s; data in {settings.data_dir}")
     print("try: shopsense recommend " + shoppers[0] + " | shopsense stats | shopsense --help")
     if not serve:

@@ -1,92 +1,100 @@
 """Collect -> preprocess -> train -> evaluate -> publish a bundle.
 
+``shopsense train`` (and the server's retraining) trains the default stack on every stored
+event and catalog product (:func:`shopsense.ranking.training.train_stack`: retrieval models
+chosen on validation data, the feedback ranker once there is enough logged feedback, the
+item tower for products without events), adds the serving helpers ("trending", "bought
+together"), checks the quality gate against the bundle being served, and publishes.
+
 Example::
 
     >>> from shopsense.config import Settings
     >>> settings = Settings(data_dir="shopsense-data")             # doctest: +SKIP
-    >>> bundle = train(open_store(settings), settings)              # doctest: +SKIP
-    >>> bundle.manifest["metrics"]["als"]["NDCG@10"]                # doctest: +SKIP
+    >>> result = train(open_store(settings), settings)              # doctest: +SKIP
+    >>> result.gate["passed"], result.bundle.manifest["stack"]["blend"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shopsense.config import Settings
+from shopsense.dataset import Dataset
 from shopsense.domain import EventKind
 from shopsense.errors import ConfigError, ModelError
-from shopsense.evaluation.offline import evaluate
-from shopsense.evaluation.split import leave_one_out
 from shopsense.features.interactions import InteractionData
-from shopsense.features.item_features import ItemFeatures, ItemFeatureSpace
-from shopsense.models import MODELS, ItemTower, Recommender, load_model
+from shopsense.models import MODELS, Recommender
+from shopsense.ranking.stack import Stack, StackConfig
+from shopsense.ranking.training import train_stack
+from shopsense.recommend.models import STACK
 from shopsense.store.artifacts import ArtifactStore, Bundle
 from shopsense.store.sql import SqlStore
 
-if TYPE_CHECKING:
-    from shopsense.features.text import TextEncoder
-
 log = logging.getLogger(__name__)
 
-DEFAULT_MODELS = ("popularity", "als")
-#: Serving helpers trained beside the evaluated models: recency-decayed popularity for
-#: "trending" and a co-occurrence model over baskets (sessions) for "bought together".
+#: Serving helpers trained beside the stack: recency-decayed popularity for "trending" and a
+#: co-occurrence model over baskets (sessions) for "bought together".
 SERVING_MODELS = ("trending", "bought_together")
 Step = Callable[[str], None]
-TowerFeatures = tuple[ItemFeatureSpace, ItemFeatures]
 
 
 @dataclass(frozen=True)
 class QualityGate:
-    """Publish a new bundle only if it is not worse than the current one.
+    """Publish a new bundle only if it is not worse than the one being served, compared
+    like with like:
 
-    The candidate's ``metric`` for its primary model may be at most ``tolerance`` (relative)
-    below the published bundle's; without a published bundle every candidate passes.
+    - **retrieval**: the new blend and the served bundle's blend (its models and weights),
+      both fitted on the same training part and scored on the same validation step: the new
+      NDCG@10 may be at most ``tolerance`` (relative) below;
+    - **ranker**: on the same held-out shoppers' impressions, the new ranker's click
+      log-loss may be at most ``tolerance`` above the smoothed per-item click rate's (a
+      ranker that cannot beat a per-item rate is not published).
+
+    Without a served bundle the retrieval check passes; without a ranker the ranker check
+    passes (the blend serves).
 
     Example::
 
-        >>> gate = QualityGate(metric="NDCG@10", tolerance=0.05)
-        >>> gate.check({"als": {"NDCG@10": 0.10}}, "als", {"als": {"NDCG@10": 0.104}})["passed"]
+        >>> gate = QualityGate(tolerance=0.05)
+        >>> gate.check({"retrieval": {"blend_ndcg@10": 0.30, "reference_ndcg@10": 0.31}})["passed"]
         True
-        >>> gate.check({"als": {"NDCG@10": 0.05}}, "als", {"als": {"NDCG@10": 0.10}})["passed"]
+        >>> gate.check({"retrieval": {"blend_ndcg@10": 0.20, "reference_ndcg@10": 0.31}})["passed"]
         False
     """
 
-    metric: str = "NDCG@10"
     tolerance: float = 0.05
 
-    def check(
-        self,
-        candidate: dict[str, dict[str, float]],
-        primary: str,
-        current: dict[str, dict[str, float]] | None,
-    ) -> dict[str, Any]:
-        """The verdict as a JSON-able dict with ``passed`` and the two figures."""
-        new = candidate.get(primary, {}).get(self.metric)
-        old = (current or {}).get(primary, {}).get(self.metric)
-        verdict: dict[str, Any] = {
-            "metric": self.metric,
-            "model": primary,
+    def check(self, report: Mapping[str, Any]) -> dict[str, Any]:
+        """The verdict as a JSON-able dict: ``passed``, ``reason`` and both comparisons."""
+        retrieval = report.get("retrieval", {})
+        new, old = retrieval.get("blend_ndcg@10"), retrieval.get("reference_ndcg@10")
+        if new is None:
+            return {"passed": False, "reason": "no validation NDCG@10 for the new blend"}
+        retrieval_ok = old is None or new >= old * (1.0 - self.tolerance)
+        reasons = [
+            f"retrieval NDCG@10 {new:.4f} vs served {old:.4f} on the same split"
+            if old is not None
+            else f"retrieval NDCG@10 {new:.4f} (no bundle served yet)"
+        ]
+        click = report.get("ranker", {}).get("tasks", {}).get("click")
+        ranker_ok = True
+        if click is not None:
+            mine, rate = click["ranker"]["log_loss"], click["item_rate"]["log_loss"]
+            ranker_ok = mine <= rate * (1.0 + self.tolerance)
+            reasons.append(f"ranker click log-loss {mine:.5f} vs per-item rate {rate:.5f}")
+        return {
+            "passed": bool(retrieval_ok and ranker_ok),
+            "retrieval_passed": bool(retrieval_ok),
+            "ranker_passed": bool(ranker_ok),
+            "tolerance": self.tolerance,
             "candidate": new,
             "current": old,
-            "tolerance": self.tolerance,
+            "reason": "; ".join(reasons),
         }
-        if new is None:
-            return {**verdict, "passed": False, "reason": f"no {self.metric} for {primary}"}
-        if old is None:
-            return {**verdict, "passed": True, "reason": "no published bundle to compare with"}
-        passed = new >= old * (1.0 - self.tolerance)
-        reason = f"{self.metric} {new:.4f} vs {old:.4f} (allowed drop {self.tolerance:.0%})"
-        return {**verdict, "passed": passed, "reason": reason}
-
-
-def primary_model(models: Sequence[str]) -> str:
-    """The model that answers "for you": the first one that is not plain popularity."""
-    return next((m for m in models if m != "popularity"), models[0])
 
 
 def build_interactions(store: SqlStore, settings: Settings) -> InteractionData:
@@ -99,38 +107,10 @@ def build_interactions(store: SqlStore, settings: Settings) -> InteractionData:
     )
 
 
-def make_model(name: str, item_features: TowerFeatures | None = None) -> Recommender:
-    if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))}")
-    model = MODELS[name]()
-    if item_features is not None and isinstance(model, ItemTower):
-        model.with_item_features(item_features[1], item_features[0])
-    return model
-
-
-def item_tower_features(store: SqlStore, data: InteractionData) -> TowerFeatures:
-    """The catalog's item features in ``data``'s item order, for the item tower.
-
-    Text embeddings come from the packaged encoder when the search extra is installed;
-    without it the tower uses the category / brand / attribute / price tokens alone.
-    """
-    from shopsense.features.item_features import catalog_features
-    from shopsense.features.text import default_encoder, model_path
-
-    products = [p for batch in store.catalog.iter_products() for p in batch]
-    try:
-        model_path()
-        encoder: TextEncoder | None = default_encoder()
-    except ConfigError as exc:
-        log.warning("item_tower without text embeddings: %s", exc)
-        encoder = None
-    return catalog_features(products, data.items.to_list(), encoder)
-
-
 @dataclass(frozen=True)
 class TrainResult:
     bundle: Bundle
-    metrics: dict[str, dict[str, float]]
+    stack: Stack
     #: The quality gate's verdict (``None`` without a gate); a failed bundle is kept unpublished.
     gate: dict[str, Any] | None = None
 
@@ -138,17 +118,30 @@ class TrainResult:
     def published(self) -> bool:
         return self.bundle.published
 
+    @property
+    def metrics(self) -> dict[str, dict[str, float]]:
+        return stack_metrics(self.stack)
 
-def _fit_serving_models(
-    store: SqlStore, settings: Settings, data: InteractionData
-) -> dict[str, Recommender]:
+
+def stack_metrics(stack: Stack) -> dict[str, dict[str, float]]:
+    """Validation NDCG@10 of each retrieval model and of the blend."""
+    retrieval = stack.report.get("retrieval", {})
+    table = {name: {"NDCG@10": v} for name, v in retrieval.get("single", {}).items()}
+    if "blend_ndcg@10" in retrieval:
+        table["blend"] = {"NDCG@10": retrieval["blend_ndcg@10"]}
+    return table
+
+
+def _fit_serving_models(store: SqlStore, stack: Stack) -> dict[str, Recommender]:
     from shopsense.models import ItemKNN, Popularity
 
+    items = stack.table.item_ids
+    data = InteractionData.from_events(store.events.iter_batches(), items=items)
     fitted: dict[str, Recommender] = {"trending": Popularity(half_life_days=7.0).fit(data)}
     baskets = InteractionData.from_events(
         store.events.iter_batches(),
         weights={EventKind.ADD_TO_CART: 1.0, EventKind.PURCHASE: 1.0},
-        items=data.items.to_list(),
+        items=items,
         group_by="session",
     )
     if baskets.n_events:
@@ -156,89 +149,111 @@ def _fit_serving_models(
     return fitted
 
 
+def stack_config(models: Sequence[str] | None = None) -> StackConfig:
+    """The default stack's configuration, trying only ``models`` when given."""
+    if not models:
+        return StackConfig()
+    for name in models:
+        if name not in MODELS:
+            raise ConfigError(f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))}")
+    return StackConfig(candidates=tuple(m for m in models if m != "item_tower"))
+
+
+def default_text() -> str | None:
+    """The item tower's text encoder by default: the static one (fast) when the search extra
+    is installed, else none."""
+    import importlib.util
+
+    return "static" if importlib.util.find_spec("model2vec") is not None else None
+
+
 def train(
     store: SqlStore,
     settings: Settings,
-    models: Sequence[str] = DEFAULT_MODELS,
-    evaluate_first: bool = True,
+    models: Sequence[str] | None = None,
     on_step: Step | None = None,
     gate: QualityGate | None = None,
     serving: bool = True,
+    config: StackConfig | None = None,
+    text: str | None = "auto",
 ) -> TrainResult:
-    """Train ``models`` on all stored events and publish them as one bundle.
+    """Train the default stack on every stored event and publish it as one bundle.
 
-    With ``evaluate_first``, each model is first scored offline (leave-last-out, full
-    ranking) and the metrics go into the bundle's manifest. With a ``gate`` the bundle is
-    published only if its metrics pass it against the current published bundle; otherwise
-    it is kept, unpublished, for inspection. ``serving`` adds the :data:`SERVING_MODELS`.
+    ``models`` narrows the retrieval models tried (validation still chooses among them);
+    ``config`` replaces the whole configuration. With a ``gate`` the bundle is published
+    only if it passes against the served bundle (like with like, see
+    :class:`QualityGate`); otherwise it is kept, unpublished, for inspection.
+    ``serving`` adds the :data:`SERVING_MODELS`; ``text`` is the encoder of the item
+    tower's text embeddings ("static", "minilm", ``None`` for none; "auto": static when the
+    search extra is installed), cached under ``DATA_DIR/features/embeddings``.
     """
     step = on_step or (lambda message: log.info(message))
-    if gate is not None and not evaluate_first:
-        raise ConfigError("a quality gate needs evaluate_first=True (it compares metrics)")
-    for name in models:
-        make_model(name)
-    step("building the interaction matrix")
-    data = build_interactions(store, settings)
-    if data.n_users == 0:
-        raise ModelError("no events with items to train on; ingest events first")
-    features = None
-    if "item_tower" in models:
-        step("building item features from the catalog")
-        features = item_tower_features(store, data)
-    metrics: dict[str, dict[str, float]] = {}
-    if evaluate_first:
-        split = leave_one_out(data)
-        for name in models:
-            step(f"evaluating {name} (leave-one-out, full ranking)")
-            metrics[name] = evaluate(make_model(name, features), split, stage="test")
-    manifest: dict[str, Any] = {
-        "models": list(models),
-        "metrics": metrics,
-        "data": {"users": data.n_users, "items": data.n_items, "events": data.n_events},
-        "event_weights": {k.value: w for k, w in settings.event_weights.weights.items()},
-        "primary": primary_model(models),
-    }
+    chosen = config or stack_config(models)
+    step("reading the events and the catalog")
+    dataset = Dataset.from_store(store)
+    if len(dataset) == 0:
+        raise ModelError("no events to train on; ingest events first")
     artifacts = ArtifactStore(settings.artifacts_dir)
+    current = artifacts.latest()
+    reference = (current.manifest.get("stack") or {}).get("blend") if current else None
+    began = time.perf_counter()
+    stack = train_stack(
+        dataset,
+        chosen,
+        on_step=step,
+        text=default_text() if text == "auto" else text,
+        text_cache=settings.data_dir / "features" / "embeddings",
+        reference=reference,
+    )
+    seconds = time.perf_counter() - began
+    manifest: dict[str, Any] = {
+        "models": [STACK],
+        "primary": STACK,
+        "stack": _summary(stack),
+        "data": stack.report.get("data", {}),
+        "train_seconds": {STACK: seconds},
+        "event_weights": {k.value: w for k, w in settings.event_weights.weights.items()},
+    }
+    manifest["metrics"] = stack_metrics(stack)
     verdict = None
     if gate is not None:
-        current = artifacts.latest()
-        current_metrics = current.manifest.get("metrics") if current is not None else None
-        verdict = gate.check(metrics, primary_model(models), current_metrics)
+        verdict = gate.check(stack.report)
         manifest["gate"] = verdict
         step(f"quality gate: {'passed' if verdict['passed'] else 'FAILED'} ({verdict['reason']})")
     with artifacts.build(manifest, publish=verdict is None or verdict["passed"]) as bundle:
-        for name in models:
-            step(f"training {name} on all events")
-            started = time.perf_counter()
-            model = make_model(name, features).fit(data)
-            model.save(bundle.path / name)
-            bundle.manifest.setdefault("train_seconds", {})[name] = time.perf_counter() - started
+        stack.save(bundle.path / STACK)
         if serving:
-            step("training the serving models (trending, bought together)")
-            extras = _fit_serving_models(store, settings, data)
+            step("training the serving helpers (trending, bought together)")
+            extras = _fit_serving_models(store, stack)
             for name, model in extras.items():
                 model.save(bundle.path / name)
             bundle.manifest["serving_models"] = sorted(extras)
     # The staged bundle was renamed into place: return the finished one.
     finished = next(b for b in artifacts.list() if b.id == bundle.id)
-    return TrainResult(finished, metrics, verdict)
+    return TrainResult(finished, stack, verdict)
 
 
-def load_models(
-    bundle: Bundle, between: Callable[[], object] | None = None
-) -> dict[str, Recommender]:
-    """Every model saved in ``bundle`` (serving helpers included), by name.
-
-    ``between`` runs after each model (a server passes a short sleep, so loading in the
-    background leaves the CPU to requests in between).
-    """
-    names = [*bundle.manifest["models"], *bundle.manifest.get("serving_models", [])]
-    models = {}
-    for name in names:
-        models[name] = load_model(bundle.path / name)
-        if between is not None:
-            between()
-    return models
+def _summary(stack: Stack) -> dict[str, Any]:
+    """What the manifest (and /admin/models, the dashboard) says about a stack."""
+    report = stack.report
+    retrieval = report.get("retrieval", {})
+    ranker = report.get("ranker", {})
+    summary: dict[str, Any] = {
+        "sources": list(stack.sources.names),
+        "blend": stack.blend,
+        "validation_ndcg@10": retrieval.get("blend_ndcg@10"),
+        "strategy": stack.strategy,
+        "objective": stack.config.objective,
+    }
+    click = ranker.get("tasks", {}).get("click")
+    if click is not None:
+        summary["ranker"] = {
+            model: {k: click[model][k] for k in ("auc", "log_loss", "ece")}
+            for model in ("ranker", "item_rate", "logistic")
+        }
+    elif "skipped" in ranker:
+        summary["ranker"] = {"skipped": ranker["skipped"]}
+    return summary
 
 
 def latest_bundle(settings: Settings) -> Bundle:

@@ -45,7 +45,7 @@ def test_demo_ends_by_serving_the_storefront(tmp_path: Path) -> None:
             if line.startswith("serving http://"):
                 break
         assert f"serving http://127.0.0.1:{port}" in lines[-1], "".join(lines)
-        assert any("Offline evaluation" in line for line in lines)
+        assert any("The default stack on the sample shop" in line for line in lines)
         while time.monotonic() < deadline:
             try:
                 page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)

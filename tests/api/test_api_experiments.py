@@ -15,13 +15,13 @@ from shopsense.evaluation.abtest import assign_variant
 
 EXPERIMENT = """
 [[experiments]]
-name = "als-vs-popularity"
+name = "stack-vs-trending"
 [[experiments.variants]]
 name = "control"
-policy = "als"
+policy = "stack"
 [[experiments.variants]]
 name = "treatment"
-policy = "popularity"
+policy = "trending"
 """
 
 
@@ -47,8 +47,11 @@ def test_the_variant_picks_the_model(ab_client: TestClient) -> None:
             continue
         body = ab_client.get(f"/recommendations/{user}", params={"n": 3}).json()
         variant = assign_variant(experiment, user)
-        assert body["experiment"] == {"name": "als-vs-popularity", "variant": variant}
-        assert body["strategy"] == ("als" if variant == "control" else "popularity")
+        assert body["experiment"] == {"name": "stack-vs-trending", "variant": variant}
+        if variant == "control":
+            assert body["strategy"] in ("ranker", "blend")
+        else:  # the bundle's trending model answers "for you" in this arm
+            assert body["strategy"] in ("popularity", "trending")
         seen.add(variant)
     assert seen == {"control", "treatment"}
     trending = ab_client.get("/recommendations/U0001", params={"scenario": "trending"}).json()
@@ -59,10 +62,10 @@ def test_results_are_reported_per_variant(ab_client: TestClient) -> None:
     body = ab_client.get("/admin/experiments", headers=HEADERS).json()
     (report,) = body["experiments"]
     assert [v["name"] for v in report["variants"]] == ["control", "treatment"]
-    assert [v["policy"] for v in report["variants"]] == ["als", "popularity"]
+    assert [v["policy"] for v in report["variants"]] == ["stack", "trending"]
     users = ab_client.app.state.serving.store.events.user_count()  # type: ignore[attr-defined]
     assert sum(v["users"] for v in report["variants"]) == users
     assert "treatment" in report["conversion_tests"]
     assert 0.0 <= report["srm_p_value"] <= 1.0
     page = ab_client.get("/dashboard").text
-    assert 'data-experiment="als-vs-popularity"' in page and 'data-variant="treatment"' in page
+    assert 'data-experiment="stack-vs-trending"' in page and 'data-variant="treatment"' in page

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from api_helpers import HEADERS
@@ -19,12 +19,27 @@ from shopsense.store import ArtifactStore, open_store
 
 
 def test_gate_known_answers() -> None:
-    gate = QualityGate(metric="NDCG@10", tolerance=0.1)
-    assert gate.check({"als": {"NDCG@10": 0.2}}, "als", None)["passed"]
-    assert gate.check({"als": {"NDCG@10": 0.091}}, "als", {"als": {"NDCG@10": 0.1}})["passed"]
-    verdict = gate.check({"als": {"NDCG@10": 0.089}}, "als", {"als": {"NDCG@10": 0.1}})
-    assert not verdict["passed"] and "0.0890 vs 0.1000" in verdict["reason"]
-    assert not gate.check({"popularity": {"NDCG@10": 1.0}}, "als", None)["passed"]
+    gate = QualityGate(tolerance=0.1)
+
+    def report(new: float, old: float | None, ranker: float | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"retrieval": {"blend_ndcg@10": new}}
+        if old is not None:
+            body["retrieval"]["reference_ndcg@10"] = old
+        if ranker is not None:
+            click = {"ranker": {"log_loss": ranker}, "item_rate": {"log_loss": 0.2}}
+            body["ranker"] = {"tasks": {"click": click}}
+        return body
+
+    assert gate.check(report(0.2, None))["passed"]
+    assert gate.check(report(0.091, 0.1))["passed"]
+    verdict = gate.check(report(0.089, 0.1))
+    assert (
+        not verdict["passed"] and "0.0890 vs served 0.1000 on the same split" in verdict["reason"]
+    )
+    assert gate.check(report(0.2, 0.1, ranker=0.21))["passed"]
+    worse = gate.check(report(0.2, 0.1, ranker=0.25))
+    assert not worse["passed"] and not worse["ranker_passed"] and worse["retrieval_passed"]
+    assert not gate.check({"retrieval": {}})["passed"]
 
 
 def wait_for_job(client: TestClient, timeout: float = 120.0) -> dict[str, object]:
@@ -54,7 +69,11 @@ def test_training_on_demand_publishes_and_swaps(client: TestClient) -> None:
     assert after == job["bundle_id"] != before
     overview = client.get("/admin/models", headers=HEADERS).json()
     assert overview["serving"] == after
-    assert overview["bundles"][0]["metrics"]["als"]["NDCG@10"] > 0
+    newest = overview["bundles"][0]
+    assert newest["metrics"]["blend"]["NDCG@10"] > 0
+    assert newest["stack"]["blend"] and newest["gate"]["passed"]
+    # like with like: the served blend was scored on the new bundle's validation split
+    assert "on the same split" in newest["gate"]["reason"]
 
 
 def test_a_worse_bundle_is_not_published(trained_shop: Settings, tmp_path: Path) -> None:
@@ -63,12 +82,15 @@ def test_a_worse_bundle_is_not_published(trained_shop: Settings, tmp_path: Path)
     artifacts = ArtifactStore(shop_copy.artifacts_dir)
     current = artifacts.latest()
     assert current is not None
-    # Pretend the serving bundle is far better than anything training can reach.
-    manifest = json.loads((current.path / "manifest.json").read_text())
-    manifest["metrics"]["als"]["NDCG@10"] = 0.99
-    (current.path / "manifest.json").write_text(json.dumps(manifest))
-    result = train(open_store(shop_copy), shop_copy, gate=QualityGate(tolerance=0.05))
-    assert not result.published and result.gate is not None and not result.gate["passed"]
+    served = current.manifest["stack"]["blend"]
+    # Training may only try plain popularity: its blend scores below the served one on the
+    # same validation step (like with like), so the gate keeps the served bundle.
+    result = train(
+        open_store(shop_copy), shop_copy, ["popularity"], gate=QualityGate(tolerance=0.05)
+    )
+    assert "popularity" not in served or len(served) > 1
+    assert result.gate is not None and result.gate["current"] > result.gate["candidate"]
+    assert not result.published and not result.gate["passed"]
     latest = artifacts.latest()
     assert latest is not None and latest.id == current.id
     kept = next(b for b in artifacts.list() if b.id == result.bundle.id)

@@ -6,6 +6,7 @@ import time
 import uuid
 from typing import Any
 
+import numpy as np
 import pytest
 from api_helpers import HEADERS
 from fastapi.testclient import TestClient
@@ -32,13 +33,45 @@ def get(client: TestClient, url: str, **params: Any) -> dict[str, Any]:
 
 def test_for_you_is_personal_and_explained(client: TestClient) -> None:
     user = active_shopper(client)
-    body = get(client, f"/recommendations/{user}", n=5)
-    assert body["scenario"] == "for_you" and body["strategy"] == "als"
+    body = get(client, f"/recommendations/{user}", n=5, exclude_seen="true")
+    assert body["scenario"] == "for_you" and body["strategy"] in ("ranker", "blend")
     assert len(body["items"]) == 5
     assert all(item["title"] and item["in_stock"] for item in body["items"])
     assert any(item["explanation"].startswith("because you") for item in body["items"])
-    seen = {e.item_id for e in client.app.state.serving.history(user)}  # type: ignore[attr-defined]
+    assert all(0 < item["propensity"] <= 1 for item in body["items"])
+    history = client.app.state.serving.history(user)  # type: ignore[attr-defined]
+    seen = {e.item_id for e in history if e.kind.value != "impression"}
     assert not seen & {item["item_id"] for item in body["items"]}
+
+
+def test_every_served_list_is_logged_with_propensities(client: TestClient) -> None:
+    user = active_shopper(client)
+    state = client.app.state.serving  # type: ignore[attr-defined]
+    body = get(client, f"/recommendations/{user}", n=6, session_id="S-test")
+    state.impressions.flush()
+    stored = [
+        e
+        for e in state.store.events.user_history(user, 500)
+        if e.kind.value == "impression" and e.request_id == body["request_id"]
+    ]
+    assert [e.item_id for e in sorted(stored, key=lambda e: e.position)] == [
+        i["item_id"] for i in body["items"]
+    ]
+    assert [e.propensity for e in sorted(stored, key=lambda e: e.position)] == [
+        i["propensity"] for i in body["items"]
+    ]
+    assert {e.session_id for e in stored} == {"S-test"}
+    # The live history knows them at once: the next list is asked with them.
+    mine = f"imp:{body['request_id']}:"
+    assert sum(e.event_id.startswith(mine) for e in state.history(user)) == 6
+
+
+def test_the_objective_is_per_request(client: TestClient) -> None:
+    user = active_shopper(client)
+    for objective in ("click", "conversion", "revenue"):
+        body = get(client, f"/recommendations/{user}", n=5, objective=objective)
+        assert len(body["items"]) == 5
+    assert client.get(f"/recommendations/{user}", params={"objective": "profit"}).status_code == 422
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -105,10 +138,10 @@ def test_a_posted_event_changes_the_next_answer_within_a_second(client: TestClie
     started = time.perf_counter()
     response = client.post("/events", json={"events": [event]}, headers=HEADERS)
     assert response.status_code == 200 and response.json()["stored"] == 1
-    after = get(client, f"/recommendations/{user}", n=5)
+    after = get(client, f"/recommendations/{user}", n=5, exclude_seen="true")
     elapsed = time.perf_counter() - started
     assert elapsed < 1.0
-    assert after["strategy"] == "als"
+    assert after["strategy"] in ("ranker", "blend")
     assert [i["item_id"] for i in after["items"]] != [i["item_id"] for i in before["items"]]
     assert item not in {i["item_id"] for i in after["items"]}
     title = client.app.state.serving.catalog.get(item).title  # type: ignore[attr-defined]
@@ -126,7 +159,7 @@ def test_deleting_a_user_removes_events_and_influence(client: TestClient) -> Non
         {"event_id": uuid.uuid4().hex, "user_id": user, "kind": "view", "item_id": item},
     ]
     assert client.post("/events", json={"events": events}, headers=HEADERS).status_code == 200
-    assert get(client, f"/recommendations/{user}")["strategy"] == "als"
+    assert get(client, f"/recommendations/{user}")["strategy"] in ("ranker", "blend")
     response = client.delete(f"/users/{user}", headers=HEADERS)
     assert response.status_code == 200 and response.json()["deleted_events"] == 2
     store = client.app.state.serving.store  # type: ignore[attr-defined]
@@ -137,9 +170,13 @@ def test_deleting_a_user_removes_events_and_influence(client: TestClient) -> Non
 def test_deleting_a_trained_user_erases_learned_factors(client: TestClient) -> None:
     user = active_shopper(client)
     state = client.app.state.serving  # type: ignore[attr-defined]
-    als = state.engine().models.personal
-    index = als.users_.get(user)
-    assert index is not None and abs(als.user_factors_[index]).sum() > 0
+    factored = [
+        m
+        for m in state.engine().models.models.values()
+        if getattr(m, "user_factors_", np.empty(0)).size
+    ]
+    learned = [(m, m.users_.get(user)) for m in factored if m.users_.get(user) is not None]
+    assert all(abs(m.user_factors_[i]).sum() > 0 for m, i in learned)
     assert client.delete(f"/users/{user}", headers=HEADERS).status_code == 200
-    assert abs(als.user_factors_[index]).sum() == 0
+    assert all(abs(m.user_factors_[i]).sum() == 0 for m, i in learned)
     assert get(client, f"/recommendations/{user}")["strategy"] == "trending"

@@ -37,10 +37,20 @@ class ServeConfig(BaseSettings):
     history_per_user: int = Field(default=50, ge=1, le=1000)
     #: Retrain in the background every this many seconds (0: only on POST /admin/train).
     retrain_every_s: float = Field(default=0.0, ge=0.0)
-    #: Models trained by the server (comma-separated registry names).
-    train_models: str = "popularity,als"
-    #: Quality gate: the metric compared and the relative drop a new bundle may have.
-    gate_metric: str = "NDCG@10"
+    #: Retrieval models the server's training tries on validation (comma-separated registry
+    #: names; empty: the default stack's candidates).
+    train_models: str = ""
+    #: Share of the slots of a "for you" list filled by exploration (a random candidate from
+    #: below the list, its propensity logged); 0 serves the greedy ranking.
+    exploration: float = Field(default=0.02, ge=0.0, le=1.0)
+    #: Candidates below the list that exploration draws from.
+    exploration_pool: int = Field(default=40, ge=1, le=500)
+    #: Log an impression (with position and propensity) for every item of every served list.
+    log_impressions: bool = True
+    #: Recent impressions kept in memory per shopper (shown and not clicked counts at once).
+    impressions_per_user: int = Field(default=50, ge=0, le=1000)
+    #: Quality gate: the relative drop a new bundle may have against the served one (like
+    #: with like: see ``shopsense.pipeline.QualityGate``).
     gate_tolerance: float = Field(default=0.05, ge=0.0, le=1.0)
     #: Answers kept for repeated identical requests (0 disables; a new event, product or
     #: model changes the key, so cached answers are never stale).

@@ -70,9 +70,9 @@ def _train_process(settings_json: str, config_json: str, out: Any) -> None:
     settings = Settings.model_validate_json(settings_json)
     config = ServeConfig.model_validate_json(config_json)
     try:
-        gate = QualityGate(metric=config.gate_metric, tolerance=config.gate_tolerance)
+        gate = QualityGate(tolerance=config.gate_tolerance)
         models = tuple(m.strip() for m in config.train_models.split(",") if m.strip())
-        result = train(open_store(settings), settings, models, gate=gate)
+        result = train(open_store(settings), settings, models or None, gate=gate)
         out.put({"bundle_id": result.bundle.id, "published": result.published, "gate": result.gate})
     except ShopSenseError as exc:
         out.put({"error": str(exc)})
@@ -124,7 +124,8 @@ class ModelManager:
         log.info("serving bundle %s", bundle.id)
 
     def add_items(self, products: Sequence[Product]) -> list[str]:
-        """Give new or changed products vectors in models that can (the item tower).
+        """Give new or changed products vectors in models that can (the item tower), and
+        a place in the stack, so "for you" can show them from day zero.
 
         Copy on write: the models are copied, extended, and swapped in as a new engine, so
         requests in flight never see a half-extended model. Returns the models extended.
@@ -133,11 +134,23 @@ class ModelManager:
             engine = self.engine
             if engine is None:
                 return []
-            models = dict(engine.models.models)
+            current = engine.models
+            stack = current.stack.with_products(products) if current.stack is not None else None
+            models = dict(current.models)
             extended = []
+            if stack is not None and stack is not current.stack:
+                for name, model in stack.sources.models.items():
+                    if model is not models.get(name):
+                        models[name] = model
+                        extended.append(name)
             for name, model in models.items():
                 add = getattr(model, "add_items", None)
-                if add is None or not model.fitted:
+                if (
+                    add is None
+                    or not model.fitted
+                    or name in extended
+                    or (stack is not None and name in stack.sources.models)
+                ):
                     continue
                 fresh = copy.copy(model)
                 for attr in ("item_vectors_", "item_popularity_"):
@@ -146,10 +159,9 @@ class ModelManager:
                 fresh.add_items(list(products))  # type: ignore[attr-defined]
                 models[name] = fresh
                 extended.append(name)
-            if not extended:
+            if not extended and stack is current.stack:
                 return []
-            current = engine.models
-            updated = ModelSet.from_models(current.bundle_id, current.manifest, models)
+            updated = ModelSet.from_models(current.bundle_id, current.manifest, models, stack)
             for model in updated.models.values():
                 self.catalog.mask(model.items_, ItemFilter())
             self.engine = RecommendationEngine(updated, self.catalog, engine.weights)
@@ -248,6 +260,7 @@ class ModelManager:
                 "serving": b.id == serving,
                 "models": b.manifest.get("models", []),
                 "primary": b.manifest.get("primary"),
+                "stack": b.manifest.get("stack"),
                 "metrics": b.manifest.get("metrics", {}),
                 "gate": b.manifest.get("gate"),
                 "data": b.manifest.get("data", {}),

@@ -7,8 +7,11 @@ explanations. See ``docs/api.md`` for examples.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import numpy as np
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
@@ -27,9 +30,18 @@ from shopsense.api.schemas import (
 )
 from shopsense.api.search import parse_sort
 from shopsense.api.state import ServingState, new_request_id
+from shopsense.domain import EventKind
 from shopsense.errors import ValidationError
+from shopsense.ranking.exploration import explore
+from shopsense.ranking.ranker import Objective
 from shopsense.recommend import SCENARIOS, ItemFilter, Scenario
 from shopsense.recommend.explain import matches
+from shopsense.recommend.history import RecentEvent, history_triples
+from shopsense.store.base import to_micros
+
+if TYPE_CHECKING:
+    from shopsense.ranking.stack import Stack
+    from shopsense.search import Filters, SearchResult
 
 router = APIRouter()
 
@@ -73,6 +85,10 @@ def _check_user(user_id: str) -> str:
     return user_id
 
 
+#: Scenarios whose lists explore (a share of their slots, propensities logged).
+EXPLORING = ("for_you", "session")
+
+
 def recommendations(
     state: ServingState,
     scenario: Scenario,
@@ -80,13 +96,24 @@ def recommendations(
     n: int,
     rules: ItemFilter,
     item_id: str | None = None,
-    exclude_seen: bool = True,
+    exclude_seen: bool | None = None,
+    objective: Objective | None = None,
+    session_id: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON body of a recommendation list (used by the API and the storefront)."""
+    """The JSON body of a recommendation list (used by the API and the storefront).
+
+    The greedy ranking is computed (or taken from the result cache), then a ``for_you`` /
+    ``session`` list explores: each slot is, with the configured rate, a random candidate
+    from below the list. Every shown item carries its propensity, and the list is logged
+    as impressions for a known shopper.
+    """
     engine = state.engine()
-    history = state.history(user_id)
+    history = state.history(user_id) if user_id else []
     assigned = state.experiments.assign(user_id) if scenario == "for_you" else None
     policy = assigned[2] if assigned else None
+    epsilon = state.config.exploration
+    exploring = scenario in EXPLORING and epsilon > 0 and engine.models.stack is not None
+    fetch = n + state.config.exploration_pool if exploring else n
     # Everything the answer depends on: a new event, product or model changes the key.
     key = (
         policy,
@@ -96,29 +123,41 @@ def recommendations(
         user_id,
         len(history),
         history[-1].event_id if history else None,
-        n,
+        fetch,
         rules,
         item_id,
         exclude_seen,
+        objective,
     )
-    items = state.results.get(key)
-    if items is None:
+    cached = state.results.get(key)
+    if cached is None:
         result = engine.recommend(
-            scenario, user_id, history, n, rules, item_id, exclude_seen, policy
+            scenario, user_id, history, fetch, rules, item_id, exclude_seen, policy, objective
         )
-        items = (
-            result.strategy,
-            [state.item_out(r.item_id, r.score, r.reason) for r in result.items],
+        cached = (result.strategy, result.items)
+        state.results.put(key, cached)
+    strategy, ranked = cached
+    if exploring:
+        picked, propensity = explore(np.arange(len(ranked)), n, epsilon, state.rng)
+        shown = [ranked[i] for i in picked]
+    else:
+        shown, propensity = ranked[:n], np.ones(min(n, len(ranked)))
+    request_id = new_request_id()
+    if state.impressions is not None and user_id:
+        state.impressions.served(
+            user_id, session_id, request_id, [r.item_id for r in shown], propensity.tolist()
         )
-        state.results.put(key, items)
     return {
-        "request_id": new_request_id(),
+        "request_id": request_id,
         "user_id": user_id,
         "scenario": scenario,
-        "strategy": items[0],
+        "strategy": strategy,
         "bundle": engine.models.bundle_id,
         "experiment": {"name": assigned[0], "variant": assigned[1]} if assigned else None,
-        "items": items[1],
+        "items": [
+            {**state.item_out(r.item_id, r.score, r.reason), "propensity": float(p)}
+            for r, p in zip(shown, propensity, strict=True)
+        ],
     }
 
 
@@ -135,7 +174,15 @@ class RecommendationQuery(BaseModel):
     price_min: float | None = Field(None, ge=0, allow_inf_nan=False)
     price_max: float | None = Field(None, ge=0, allow_inf_nan=False)
     in_stock: bool = True
-    exclude_seen: bool = True
+    exclude_seen: bool | None = Field(
+        None,
+        description="leave out products the shopper engaged with (default: the learned "
+        "re-consumption rule, per category)",
+    )
+    objective: Literal["click", "conversion", "revenue"] | None = Field(
+        None, description="what the ranker orders for (default: the bundle's, conversion)"
+    )
+    session_id: str | None = Field(None, max_length=256, description="logged with the list")
 
 
 @router.get(
@@ -152,7 +199,15 @@ async def get_recommendations(
     rules = _rules(q.category, q.brand, q.price_min, q.price_max, q.in_stock)
     state = state_of(request)
     body = recommendations(
-        state, q.scenario, _check_user(user_id), q.n, rules, q.item_id, q.exclude_seen
+        state,
+        q.scenario,
+        _check_user(user_id),
+        q.n,
+        rules,
+        q.item_id,
+        q.exclude_seen,
+        q.objective,
+        q.session_id,
     )
     return json_response(body)
 
@@ -187,7 +242,7 @@ async def get_similar(
         n,
         rules,
         item_id=item_id,
-        exclude_seen=bool(user_id),
+        exclude_seen=None if user_id else False,
     )
     return json_response(body)
 
@@ -208,6 +263,7 @@ def get_search(
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
     facets: bool = True,
+    session_id: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Response:
     """Hybrid product search with filters, facets and personal re-ranking.
 
@@ -217,30 +273,7 @@ def get_search(
     from shopsense.search import Filters
 
     state = state_of(request)
-    engine = state.search.engine()
     _rules(None, None, price_min, price_max, True)
-    history_events = state.history(user_id) if user_id else []
-    key = (
-        "search",
-        state.models.bundle_id,
-        state.catalog.version,
-        q,
-        user_id if history_events else None,
-        len(history_events),
-        history_events[-1].event_id if history_events else None,
-        tuple(category or ()),
-        tuple(brand or ()),
-        price_min,
-        price_max,
-        in_stock,
-        sort,
-        page,
-        page_size,
-        facets,
-    )
-    cached = state.results.get(key)
-    if cached is not None:
-        return json_response({**cached, "request_id": new_request_id()})
     filters = Filters(
         categories=tuple(category or ()),
         brands=tuple(brand or ()),
@@ -248,22 +281,19 @@ def get_search(
         price_max=price_max,
         in_stock=in_stock,
     )
-    history = [e.item_id for e in history_events if e.item_id] or None
-    result = engine.search(
-        q,
-        user_id=user_id,
-        filters=filters,
-        sort=parse_sort(sort),
-        page=page,
-        page_size=page_size,
-        facets=facets,
-        history=history,
+    result, request_id = run_search(
+        state, q, user_id, filters, sort, page, page_size, facets, session_id
     )
     items = [
-        {**state.item_out(h.id, h.score, h.explanation or matches(q)), "title": h.title}
+        {
+            **state.item_out(h.id, h.score, h.explanation or matches(q)),
+            "title": h.title,
+            "propensity": 1.0,
+        }
         for h in result.items
     ]
     body = {
+        "request_id": request_id,
         "query": result.query,
         "total": result.total,
         "page": result.page,
@@ -274,8 +304,81 @@ def get_search(
         "understood": result.understood,
         "personalized": result.personalized,
     }
-    state.results.put(key, body)
-    return json_response({**body, "request_id": new_request_id()})
+    return json_response(body)
+
+
+def run_search(
+    state: ServingState,
+    q: str,
+    user_id: str | None,
+    filters: Filters,
+    sort: str = "relevance",
+    page: int = 1,
+    page_size: int = 20,
+    facets: bool = True,
+    session_id: str | None = None,
+) -> tuple[SearchResult, str]:
+    """One page of search results and its request id (used by the API and the storefront).
+
+    A relevance-sorted page is re-ordered by the bundle's feedback ranker for the shopper
+    (with the query as context), when it has one; the page is logged as impressions.
+    """
+    engine = state.search.engine()
+    history = state.history(user_id) if user_id else []
+    key = (
+        "search",
+        state.models.bundle_id,
+        state.catalog.version,
+        q,
+        user_id if history else None,
+        len(history),
+        history[-1].event_id if history else None,
+        repr(filters),  # its attribute filter is a dict: not hashable
+        sort,
+        page,
+        page_size,
+        facets,
+    )
+    result = state.results.get(key)
+    if result is None:
+        items = [e.item_id for e in history if e.item_id and e.kind is not EventKind.IMPRESSION]
+        result = engine.search(
+            q,
+            user_id=user_id,
+            filters=filters,
+            sort=parse_sort(sort),
+            page=page,
+            page_size=page_size,
+            facets=facets,
+            history=items or None,
+        )
+        live = state.models.engine
+        if live is not None and result.sort == "relevance" and user_id:
+            result = rerank_hits(live.models.stack, result, history, q)
+        state.results.put(key, result)
+    request_id = new_request_id()
+    if state.impressions is not None and user_id and result.items:
+        state.impressions.served(
+            user_id, session_id, request_id, result.ids, [1.0] * len(result.items), query=q
+        )
+    return result, request_id
+
+
+def rerank_hits(
+    stack: Stack | None, result: SearchResult, history: Sequence[RecentEvent], query: str
+) -> SearchResult:
+    """``result`` with its page in the stack's order for the shopper (unchanged without a
+    feedback ranker)."""
+    if stack is None or stack.ranker is None or len(result.items) < 2:
+        return result
+    rows = stack.table.indices(result.ids)
+    if (rows < 0).any():
+        return result
+    state = stack.state(history_triples(history))
+    now = to_micros(history[-1].timestamp) if history else 0
+    ranked = stack.rerank(state, rows, now, query=query)
+    position = {int(r): k for k, r in enumerate(rows)}
+    return dataclasses.replace(result, items=[result.items[position[int(r)]] for r in ranked.items])
 
 
 @router.get(

@@ -87,6 +87,11 @@ class ItemOut(BaseModel):
     price: float | None = None
     in_stock: bool = True
     explanation: str = Field(description='why: "because you viewed X", "popular in Y", ...')
+    propensity: float = Field(
+        1.0,
+        description="the probability the serving policy showed this product at this position "
+        "(below 1 where the list explored); logged with the list's impressions",
+    )
 
 
 class RecommendationsOut(BaseModel):

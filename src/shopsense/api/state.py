@@ -23,10 +23,12 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from shopsense.api.config import ServeConfig
 from shopsense.api.experiments import Experiments
+from shopsense.api.impressions import ImpressionLog
 from shopsense.api.lifecycle import ModelManager
 from shopsense.api.metrics import Metrics
 from shopsense.api.search import SearchService
@@ -133,6 +135,10 @@ class ServingState:
     experiments: Experiments = field(default_factory=lambda: Experiments([]))
     #: Storefront carts: shopper id -> {product id: quantity} (kept in memory only).
     carts: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Writes the impressions of every served list (None: not logged).
+    impressions: ImpressionLog | None = None
+    #: Draws the exploring slots of served lists.
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)
 
     @classmethod
     def open(
@@ -143,17 +149,23 @@ class ServingState:
         catalog = CatalogView(p for batch in store.catalog.iter_products() for p in batch)
         weights = settings.event_weights.weights
         kinds = [k for k, w in weights.items() if w > 0]
+        if config.impressions_per_user:
+            kinds.append(EventKind.IMPRESSION)
         recent = RecentEvents(
             relevant_history(store, kinds),
             per_user=config.history_per_user,
             relevant=lambda e: weights.get(e.kind, 0.0) > 0,
             scan=1,  # the loader reads relevant kinds only
+            impressions_per_user=config.impressions_per_user,
         )
         manager = ModelManager(settings, config, catalog)
         search_service = SearchService(
             search, settings.data_dir / "search" / "embeddings", settings.search_encoder
         )
         state = cls(settings, config, store, catalog, recent, manager, search_service)
+        if config.log_impressions:
+            state.impressions = ImpressionLog(store.events.append, recent.add)
+            state.impressions.start()
         manager.listeners.append(state.search.use_models)
         state.results = ResultCache(config.result_cache)
         state.experiments = Experiments.from_settings(settings, config.experiments_file)
@@ -167,6 +179,8 @@ class ServingState:
 
     def close(self) -> None:
         self.models.stop()
+        if self.impressions is not None:
+            self.impressions.close()
         self.search.close()
         self.store.close()
 

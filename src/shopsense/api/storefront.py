@@ -23,7 +23,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopsense.api.auth import state_of
-from shopsense.api.routes import json_response, recommendations
+from shopsense.api.routes import json_response, recommendations, run_search
 from shopsense.api.state import ServingState, new_request_id
 from shopsense.domain import Event, EventKind, Id
 from shopsense.errors import ShopSenseError
@@ -82,9 +82,11 @@ def page(request: Request, name: str, context: dict[str, Any], status: int = 200
     return response
 
 
-def _list(state: ServingState, scenario: str, uid: str, n: int, **kw: Any) -> dict[str, Any]:
+def _list(
+    state: ServingState, scenario: str, uid: str, sid: str, n: int, **kw: Any
+) -> dict[str, Any]:
     try:
-        return recommendations(state, scenario, uid, n, ANY, **kw)  # type: ignore[arg-type]
+        return recommendations(state, scenario, uid, n, ANY, session_id=sid, **kw)  # type: ignore[arg-type]
     except ShopSenseError as exc:
         return {"request_id": "", "items": [], "error": str(exc), "scenario": scenario}
 
@@ -92,9 +94,9 @@ def _list(state: ServingState, scenario: str, uid: str, n: int, **kw: Any) -> di
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
     state = state_of(request)
-    uid, _ = shopper(request)
-    for_you = _list(state, "for_you", uid, 8)
-    trending = _list(state, "trending", uid, 8, exclude_seen=False)
+    uid, sid = shopper(request)
+    for_you = _list(state, "for_you", uid, sid, 8)
+    trending = _list(state, "trending", uid, sid, 8, exclude_seen=False)
     return page(request, "home.html", {"for_you": for_you, "trending": trending})
 
 
@@ -110,24 +112,25 @@ def search_page(
     from shopsense.search import SORTS, Filters
 
     state = state_of(request)
-    uid, _ = shopper(request)
+    uid, sid = shopper(request)
     context: dict[str, Any] = {"q": q, "category": category, "brand": brand, "sort": sort}
     context |= {"sorts": SORTS, "result": None, "error": None, "request_id": new_request_id()}
     if q.strip():
         try:
-            history = [e.item_id for e in state.history(uid) if e.item_id] or None
             filters = Filters(
                 categories=(category,) if category else (), brands=(brand,) if brand else ()
             )
-            context["result"] = state.search.engine().search(
+            result, request_id = run_search(
+                state,
                 q,
-                user_id=uid,
-                filters=filters,
-                sort=sort if sort in SORTS else "relevance",
-                page=page_number,
-                page_size=12,
-                history=history,
+                uid,
+                filters,
+                sort if sort in SORTS else "relevance",
+                page_number,
+                12,
+                session_id=sid,
             )
+            context["result"], context["request_id"] = result, request_id
         except ShopSenseError as exc:
             context["error"] = str(exc)
     return page(request, "search.html", context)
@@ -141,9 +144,9 @@ def product_page(
     product = state.catalog.get(item_id)
     if product is None:
         return page(request, "missing.html", {"item_id": item_id}, status=404)
-    uid, _ = shopper(request)
-    similar = _list(state, "similar", uid, 6, item_id=item_id)
-    together = _list(state, "bought_together", uid, 6, item_id=item_id)
+    uid, sid = shopper(request)
+    similar = _list(state, "similar", uid, sid, 6, item_id=item_id)
+    together = _list(state, "bought_together", uid, sid, 6, item_id=item_id)
     context = {"product": product, "why": why, "similar": similar, "together": together}
     return page(request, "product.html", context)
 
@@ -210,11 +213,11 @@ def cart_add(request: Request, item_id: Annotated[str, Form(max_length=256)]) ->
 @router.get("/cart", response_class=HTMLResponse)
 def cart_page(request: Request) -> Response:
     state = state_of(request)
-    uid, _ = shopper(request)
+    uid, sid = shopper(request)
     cart = state.carts.get(uid, {})
     lines = [(state.catalog.get(i), q) for i, q in cart.items()]
     total = sum((p.price or 0.0) * q for p, q in lines if p is not None)
-    together = _list(state, "bought_together", uid, 6) if cart else {"items": []}
+    together = _list(state, "bought_together", uid, sid, 6) if cart else {"items": []}
     return page(request, "cart.html", {"lines": lines, "total": total, "together": together})
 
 

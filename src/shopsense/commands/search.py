@@ -15,6 +15,7 @@ ALS model personalizes results for ``--user``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -41,7 +42,8 @@ def engine_for_store(settings: Settings, rebuild: bool = False) -> SearchEngine:
     """The search engine over the store's catalog (loaded from ``DATA_DIR/search`` when it
     is current), personalized by the newest bundle's ALS model when there is one."""
     from shopsense.features.text import default_encoder
-    from shopsense.pipeline import latest_bundle, load_models
+    from shopsense.pipeline import latest_bundle
+    from shopsense.recommend.models import ModelSet
     from shopsense.search import ModelAffinity, SearchEngine
     from shopsense.search.engine import embedding_store
     from shopsense.store import open_store
@@ -74,12 +76,8 @@ def engine_for_store(settings: Settings, rebuild: bool = False) -> SearchEngine:
             engine.save(directory)
     finally:
         store.close()
-    try:
-        models = load_models(latest_bundle(settings))
-    except ModelError:
-        models = {}
-    if "als" in models:
-        engine.personalizer = ModelAffinity(models["als"])
+    with contextlib.suppress(ModelError):  # no bundle yet: unpersonalized search
+        engine.personalizer = ModelAffinity(ModelSet.load(latest_bundle(settings)).personal)
     return engine
 
 

@@ -6,15 +6,22 @@ API has just committed changes the next answer without retraining.
 
 | scenario | candidates | explanation |
 |---|---|---|
-| ``for_you`` | the primary model on the shopper's whole recent history | because you viewed X |
-| ``session`` | the session model on the current session only | because you viewed X |
+| ``for_you`` | the stack on the shopper's recent history | because you viewed X |
+| ``session`` | the stack on the current session only | because you viewed X |
 | ``similar`` | items most similar to an item (default: the last one seen) | similar to X |
 | ``bought_together`` | co-occurrence in baskets with an item or the cart | often bought with X |
 | ``trending`` | recency-decayed popularity | popular in Y |
 
-Shoppers without history (unknown users) fall back to trending; short lists are padded
-with trending items. Business rules: only catalog products, in stock unless told
-otherwise, the filter's category / brand / price, items already engaged with left out.
+The stack is retrieval -> the feedback ranker; it also re-orders the ``similar`` and
+``bought_together`` candidates for the shopper.
+
+The history is the shopper's recent events, impressions included: a product shown and not
+clicked counts against it at once. Shoppers without history (unknown users) fall back to
+trending; short lists are padded with trending items. Business rules: only catalog
+products, in stock unless told otherwise, the filter's category / brand / price, and
+products already engaged with only where re-consumption is allowed (learned per category,
+or ``exclude_seen`` per request). Bundles without a stack (older ones) serve their
+primary model.
 
 Example::
 
@@ -37,10 +44,12 @@ from shopsense.domain import DEFAULT_EVENT_WEIGHTS, EventKind
 from shopsense.errors import ValidationError
 from shopsense.features.idmap import IdMap
 from shopsense.models.base import FloatArray, Recommendation, Recommender, top_k
+from shopsense.ranking.ranker import Objective
 from shopsense.recommend import explain
 from shopsense.recommend.catalog import CatalogView, ItemFilter, top_category
-from shopsense.recommend.history import EventLike, current_session, item_history
-from shopsense.recommend.models import ModelSet
+from shopsense.recommend.history import EventLike, current_session, history_triples, item_history
+from shopsense.recommend.models import STACK, ModelSet
+from shopsense.store.base import to_micros
 
 Scenario = Literal["for_you", "similar", "bought_together", "trending", "session"]
 SCENARIOS: tuple[str, ...] = get_args(Scenario)
@@ -90,46 +99,118 @@ class RecommendationEngine:
         n: int = 10,
         rules: ItemFilter = ANY_IN_STOCK,
         item_id: str | None = None,
-        exclude_seen: bool = True,
+        exclude_seen: bool | None = None,
         policy: str | None = None,
+        objective: Objective | None = None,
     ) -> Recommendations:
-        """Top ``n`` for ``scenario``; ``item_id`` anchors ``similar`` / ``bought_together``.
+        """Top ``n`` for ``scenario``, best first; ``item_id`` anchors ``similar`` /
+        ``bought_together``; ``objective`` (click, conversion, revenue) is what the
+        stack's ranker orders for (default: the stack's own).
 
-        ``policy`` names the bundle model that answers ``for_you`` (an A/B variant); an
-        unknown name means the primary model.
+        ``exclude_seen``: ``None`` lets seen products come back where the learned
+        re-consumption rule allows; ``True`` / ``False`` leaves them all out / in.
+        ``policy`` names the bundle model that answers ``for_you`` (an A/B variant):
+        ``"stack"`` or an unknown name means the stack.
         """
         if scenario not in SCENARIOS:
             raise ValidationError("request", 0, "scenario", f"must be one of {SCENARIOS}")
         if item_id is not None and item_id not in self.catalog:
             raise ValidationError("request", 0, "item_id", f"unknown product id {item_id!r}")
-        items, weights = item_history(history, self.weights)
-        seen = set(items) if exclude_seen else set()
-        if scenario == "for_you" and items:
-            model = self.models.models.get(policy or "", self.models.personal)
-            found = self._personal(model, user_id, history, items, weights, n, rules, seen)
-            return self._finish("for_you", model.name, found, seen, n, rules)
-        if scenario == "session":
-            session = current_session(history)
-            s_items, s_weights = item_history(session, self.weights)
+        items, _ = item_history(history, self.weights)
+        seen = set(items) if exclude_seen is not False else set()
+        stack = self.models.stack
+        chosen = self.models.models.get(policy or "") if policy != STACK else None
+        if scenario in ("for_you", "session"):
+            events = list(history) if scenario == "for_you" else current_session(history)
+            s_items, s_weights = item_history(events, self.weights)
+            if s_items and stack is not None and chosen is None:
+                found, strategy = self._stacked(events, s_items, n, rules, exclude_seen, objective)
+                return self._finish(scenario, strategy, found, set(s_items), n, rules)
             if s_items:
-                model = self.models.session
-                found = self._personal(model, user_id, session, s_items, s_weights, n, rules, seen)
-                return self._finish("session", model.name, found, seen, n, rules)
+                model = chosen or (
+                    self.models.personal if scenario == "for_you" else self.models.session
+                )
+                found = self._personal(model, user_id, events, s_items, s_weights, n, rules, seen)
+                return self._finish(scenario, model.name, found, seen, n, rules)
         if scenario == "similar":
             anchor = item_id or (items[-1] if items else None)
             if anchor is not None:
-                found = self._similar(anchor, n, rules, seen)
+                found = self._similar(anchor, 3 * n, rules, seen)
                 known = self.models.similar_for(anchor)
                 if known is None:  # newer than every model: popular in its category
                     found = self._trending(n, self._in_category_of(anchor, rules), seen)
                     return self._finish("similar", "trending", found, seen, n, rules)
+                found = self._reranked(history, found, objective)
                 return self._finish("similar", known.name, found, seen, n, rules)
         if scenario == "bought_together":
             anchors = [item_id] if item_id else _basket(history) or items[-1:]
             if anchors:
-                found = self._together(user_id, anchors, n, rules, seen)
+                found = self._together(user_id, anchors, 3 * n, rules, seen)
+                found = self._reranked(history, found, objective)
                 return self._finish("bought_together", "bought_together", found, seen, n, rules)
         return self._finish(scenario, "trending", [], seen, n, rules)
+
+    # --- the stack -----------------------------------------------------------------------
+    def _stacked(
+        self,
+        events: Sequence[EventLike],
+        items: list[str],
+        n: int,
+        rules: ItemFilter,
+        exclude_seen: bool | None,
+        objective: Objective | None,
+    ) -> tuple[list[Recommended], str]:
+        """The stack's ranking of its candidates (every one of them, best first: the caller
+        keeps ``n`` or explores among the rest)."""
+        stack = self.models.stack
+        assert stack is not None
+        state = stack.state(history_triples(events))
+        mask = stack.allowed(state, exclude_seen, base=self.catalog.mask(stack.item_map, rules))
+        now = to_micros(events[-1].timestamp) if events else 0
+        ranked = stack.rank(
+            state, stack.config.per_source + n, now, allowed=mask, objective=objective
+        )
+        ids = [stack.table.item_ids[i] for i in ranked.items]
+        return self._explained(events, items, ids, ranked.scores.tolist()), ranked.strategy
+
+    def _reranked(
+        self, history: Sequence[EventLike], found: list[Recommended], objective: Objective | None
+    ) -> list[Recommended]:
+        """``found`` in the stack's order for the shopper (as is without a ranker, or for a
+        shopper the stack knows nothing about)."""
+        stack = self.models.stack
+        engaged = any(self.weights.get(e.kind, 0.0) > 0 for e in history)
+        if stack is None or stack.ranker is None or len(found) < 2 or not engaged:
+            return found  # nobody to personalise for: the similarity order stands
+        rows = stack.table.indices([r.item_id for r in found])
+        known = [r for r, i in zip(found, rows, strict=True) if i >= 0]
+        if len(known) < 2:
+            return found
+        state = stack.state(history_triples(history))
+        now = to_micros(history[-1].timestamp) if history else 0
+        candidates = np.array([i for i in rows if i >= 0], np.int64)
+        ranked = stack.rerank(state, candidates, now, objective=objective)
+        by_row = {int(i): r for i, r in zip(candidates, known, strict=True)}
+        order = [by_row[int(i)] for i in ranked.items]
+        return order + [r for r, i in zip(found, rows, strict=True) if i < 0]
+
+    def _explained(
+        self, events: Sequence[EventLike], items: list[str], ids: list[str], scores: list[float]
+    ) -> list[Recommended]:
+        anchors = explain.closest_history_items(self.models.similar, items, ids)
+        kinds = {e.item_id: e.kind for e in events if e.item_id is not None}
+        out = []
+        for rec, score, anchor in zip(ids, scores, anchors, strict=True):
+            if anchor is None or anchor == rec:
+                reason = (
+                    explain.because(kinds.get(rec, EventKind.VIEW), self._title(rec))
+                    if rec in kinds
+                    else explain.popular_in(top_category(self.catalog.get(rec)))
+                )
+            else:
+                reason = explain.because(kinds.get(anchor, EventKind.VIEW), self._title(anchor))
+            out.append(Recommended(rec, float(score), reason))
+        return out
 
     # --- candidates ----------------------------------------------------------------------
     def _personal(
@@ -251,7 +332,8 @@ class RecommendationEngine:
         for model in self.models.models.values():
             user = model.users_.get(user_id) if model.fitted else None
             factors = getattr(model, "user_factors_", None)
-            if user is not None and isinstance(factors, np.ndarray):
+            # (the item tower's softmax objective keeps no per-user factors: an empty array)
+            if user is not None and isinstance(factors, np.ndarray) and user < len(factors):
                 if not factors.flags.writeable:
                     factors = factors.copy()
                     setattr(model, "user_factors_", factors)  # noqa: B010

@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import NamedTuple, Protocol, TypeVar
 
 from shopsense.domain import Event, EventKind
+from shopsense.store.base import to_micros
 
 LoadHistory = Callable[[str, int], list[Event]]
 
@@ -89,10 +90,15 @@ class _Shopper:
         self.timestamps.insert(at, e.timestamp)
         self.ids.add(e.event_id)
 
-    def drop_oldest(self) -> None:
-        self.ids.discard(self.event_ids.pop(0))
+    def drop_oldest(self, impressions: bool) -> None:
+        """Drop the oldest impression (or the oldest other event)."""
+        at = next(i for i, k in enumerate(self.kinds) if (k is EventKind.IMPRESSION) == impressions)
+        self.ids.discard(self.event_ids.pop(at))
         for column in (self.item_ids, self.kinds, self.sessions, self.timestamps):
-            column.pop(0)
+            column.pop(at)
+
+    def count(self, impressions: bool) -> int:
+        return sum(1 for k in self.kinds if (k is EventKind.IMPRESSION) == impressions)
 
     def events(self) -> list[RecentEvent]:
         return list(
@@ -108,11 +114,13 @@ class _Shopper:
 
 
 class RecentEvents:
-    """The last ``per_user`` relevant events of up to ``max_users`` shoppers, oldest first.
+    """The last ``per_user`` relevant events and the last ``impressions_per_user``
+    impressions of up to ``max_users`` shoppers, oldest first.
 
-    ``relevant`` picks the events worth keeping (e.g. those with a positive weight, so a
-    flood of impressions does not push the shopper's purchases out); default all. On first
-    use the last ``scan * per_user`` stored events are read and filtered.
+    ``relevant`` picks the other events worth keeping (e.g. those with a positive weight);
+    impressions have their own budget, so a flood of them never pushes the shopper's
+    purchases out. On first use the last ``scan * (per_user + impressions_per_user)`` stored
+    events are read and filtered.
     """
 
     def __init__(
@@ -122,11 +130,13 @@ class RecentEvents:
         max_users: int = 50_000,
         relevant: Callable[[Event], bool] | None = None,
         scan: int = 20,
+        impressions_per_user: int = 0,
     ) -> None:
         self.scan = scan
         self._load = load
         self._relevant = relevant or (lambda event: True)
         self.per_user = per_user
+        self.impressions_per_user = impressions_per_user
         self.max_users = max_users
         self._lock = threading.Lock()
         self._shoppers: OrderedDict[str, _Shopper] = OrderedDict()
@@ -140,8 +150,12 @@ class RecentEvents:
             shopper = self._shoppers.get(user_id)
             if shopper is None:
                 # Loading under the lock: an event committed meanwhile cannot be missed.
-                loaded = self._load(user_id, self.scan * self.per_user)
-                shopper = _Shopper([e for e in loaded if self._relevant(e)][-self.per_user :])
+                budget = self.per_user + self.impressions_per_user
+                loaded = [e for e in self._load(user_id, self.scan * budget) if self._keeps(e)]
+                shopper = _Shopper(loaded)
+                for impressions in (False, True):
+                    while shopper.count(impressions) > self._budget(impressions):
+                        shopper.drop_oldest(impressions)
                 self._shoppers[user_id] = shopper
                 while len(self._shoppers) > self.max_users:
                     self._shoppers.popitem(last=False)
@@ -155,12 +169,21 @@ class RecentEvents:
         with self._lock:
             for event in events:
                 shopper = self._shoppers.get(event.user_id)
-                if shopper is None or event.event_id in shopper.ids or not self._relevant(event):
+                if shopper is None or event.event_id in shopper.ids or not self._keeps(event):
                     continue
                 at = bisect.bisect_right(shopper.timestamps, event.timestamp)
                 shopper.insert(at, event)
-                if len(shopper) > self.per_user:
-                    shopper.drop_oldest()
+                impression = event.kind is EventKind.IMPRESSION
+                if shopper.count(impression) > self._budget(impression):
+                    shopper.drop_oldest(impression)
+
+    def _keeps(self, event: Event) -> bool:
+        if event.kind is EventKind.IMPRESSION:
+            return self.impressions_per_user > 0
+        return self._relevant(event)
+
+    def _budget(self, impressions: bool) -> int:
+        return self.impressions_per_user if impressions else self.per_user
 
     def forget(self, user_id: str) -> None:
         """Drop the shopper from memory (privacy deletion)."""
@@ -184,6 +207,11 @@ def item_history(
             items.append(event.item_id)
             item_weights.append(weight)
     return items, item_weights
+
+
+def history_triples(events: Sequence[EventLike]) -> list[tuple[str | None, str, int]]:
+    """``(item_id, kind, time_us)`` of each event, as the stack builds a shopper's state."""
+    return [(e.item_id, e.kind.value, to_micros(e.timestamp)) for e in events]
 
 
 def current_session(events: Sequence[E]) -> list[E]:

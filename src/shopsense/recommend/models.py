@@ -1,14 +1,20 @@
 """The models one bundle serves, by role, and how similar two items are to each of them.
 
-Roles: ``personal`` (for you: the bundle's primary model), ``session`` (a sequence model
-when the bundle has one, else the primary), ``trending`` (recency-decayed popularity),
-``similar`` (item-item similarity) and ``together`` (co-occurrence in baskets).
+A bundle holds the default stack (:class:`~shopsense.ranking.stack.Stack`: retrieval
+models and the feedback ranker) and serving helpers. Roles: ``stack`` (for you and the
+re-ranking of other lists), ``personal`` (the stack's strongest retrieval model, or an older
+bundle's primary model), ``session`` (a sequence model when there is one, else the
+personal one), ``trending`` (recency-decayed popularity), ``similar`` (item-item
+similarity) and ``together`` (co-occurrence in baskets).
+
+Bundles are read through :mod:`shopsense.store.artifacts` and the models' own ``load``;
+serving never imports the training pipeline.
 
 Example::
 
-    >>> from shopsense.pipeline import latest_bundle
-    >>> models = ModelSet.load(latest_bundle(settings))        # doctest: +SKIP
-    >>> models.personal.recommend("U0001", n=5)                # doctest: +SKIP
+    >>> bundle = ArtifactStore(settings.artifacts_dir).latest()   # doctest: +SKIP
+    >>> models = ModelSet.load(bundle)                             # doctest: +SKIP
+    >>> models.stack.recommend([{"item_id": "P1", "kind": "view"}], n=5)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,9 +29,34 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from shopsense.errors import ModelError
+from shopsense.models import load_model
 from shopsense.models.base import FloatArray, Recommender
-from shopsense.pipeline import load_models
+from shopsense.ranking.stack import Stack
 from shopsense.store.artifacts import Bundle
+
+#: The directory of a bundle's stack.
+STACK = "stack"
+
+
+def load_models(
+    bundle: Bundle, between: Callable[[], object] | None = None
+) -> tuple[Stack | None, dict[str, Recommender]]:
+    """A bundle's stack (if it has one) and every model saved in it by name (the stack's
+    retrieval models and the serving helpers). ``between`` runs after each model (a server
+    passes a short sleep, so loading in the background leaves the CPU to requests)."""
+    names = [*bundle.manifest.get("models", []), *bundle.manifest.get("serving_models", [])]
+    stack = None
+    models: dict[str, Recommender] = {}
+    for name in names:
+        if name == STACK:
+            stack = Stack.load(bundle.path / STACK)
+            models.update(stack.sources.models)
+        else:
+            models[name] = load_model(bundle.path / name)
+        if between is not None:
+            between()
+    return stack, models
+
 
 #: Preferred session models, best first.
 SESSION_MODELS = ("sasrec", "transition", "hybrid")
@@ -40,6 +71,7 @@ class ModelSet:
     bundle_id: str
     manifest: dict[str, Any]
     models: dict[str, Recommender]
+    stack: Stack | None
     personal: Recommender
     session: Recommender
     trending: Recommender
@@ -49,18 +81,28 @@ class ModelSet:
     @classmethod
     def load(cls, bundle: Bundle, between: Callable[[], object] | None = None) -> ModelSet:
         """The bundle's models; ``between`` runs after each one (see ``load_models``)."""
-        return cls.from_models(bundle.id, bundle.manifest, load_models(bundle, between))
+        stack, models = load_models(bundle, between)
+        return cls.from_models(bundle.id, bundle.manifest, models, stack)
 
     @classmethod
     def from_models(
-        cls, bundle_id: str, manifest: dict[str, Any], models: dict[str, Recommender]
+        cls,
+        bundle_id: str,
+        manifest: dict[str, Any],
+        models: dict[str, Recommender],
+        stack: Stack | None = None,
     ) -> ModelSet:
         if not models:
             raise ModelError(f"bundle {bundle_id} holds no models")
-        primary_name = manifest.get("primary") or next(
-            (m for m in models if m not in ("popularity", "trending", "bought_together")),
-            next(iter(models)),
-        )
+        helpers = ("popularity", "trending", "bought_together")
+        if stack is not None:
+            single = stack.report.get("retrieval", {}).get("single", {})
+            ranked = sorted(stack.sources.models, key=lambda n: -float(single.get(n, -1.0)))
+            primary_name = ranked[0] if ranked else next(iter(models))
+        else:
+            primary_name = manifest.get("primary") or next(
+                (m for m in models if m not in helpers), next(iter(models))
+            )
         personal = models[primary_name]
         session = next((models[m] for m in SESSION_MODELS if m in models), personal)
         trending = models.get("trending") or models.get("popularity") or personal
@@ -69,6 +111,7 @@ class ModelSet:
             bundle_id=bundle_id,
             manifest=manifest,
             models=models,
+            stack=stack,
             personal=personal,
             session=session,
             trending=trending,
@@ -91,6 +134,9 @@ class ModelSet:
 
     def warm_up(self, between: Callable[[], object] | None = None) -> None:
         """Compute lazy caches (ALS gram matrix) before the set takes traffic."""
+        if self.stack is not None and len(self.stack.table):
+            first = self.stack.table.item_ids[0]
+            self.stack.recommend([{"item_id": first, "kind": "view"}], n=1)
         for model in self.models.values():
             items = model.items_.to_list()[:2]
             model.recommend("__warm_up__", n=1, history=items)

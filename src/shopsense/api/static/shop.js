@@ -1,6 +1,7 @@
-// ShopSense storefront: records what the shopper sees and does as real events.
-// Impressions (with the list's request_id and position), views, clicks and searches go to
-// /shop/events, which binds them to the shopper's cookie. Autocomplete reads /suggest.
+// ShopSense storefront: records what the shopper does as real events.
+// Views, clicks (with the list's request_id and position) and searches go to /shop/events,
+// which binds them to the shopper's cookie. The server logs the impressions of every list it
+// serves itself (with their propensities). Autocomplete reads /suggest.
 (function () {
   "use strict";
   var counter = 0;
@@ -21,13 +22,6 @@
     });
   }
   var pending = [];
-  // Impressions of every recommended or found card on the page.
-  document.querySelectorAll(".card[data-item]").forEach(function (card) {
-    var ev = { event_id: eventId(), kind: "impression", item_id: card.dataset.item };
-    if (card.dataset.request) ev.request_id = card.dataset.request;
-    if (card.dataset.position) ev.position = parseInt(card.dataset.position, 10);
-    pending.push(ev);
-  });
   var product = document.getElementById("product");
   if (product) pending.push({ event_id: eventId(), kind: "view", item_id: product.dataset.item });
   var results = document.getElementById("results");
