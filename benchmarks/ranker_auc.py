@@ -9,7 +9,7 @@ does, and prints its held-out report: the impressions of 20% of the shoppers (th
 described by models that never saw them: cross-fitting), for the ranker, a logistic
 regression on the same features and a smoothed per-item rate, per task (click, add to cart,
 purchase): ROC AUC, log-loss and expected calibration error. Writes the report to
-``benchmarks/results/ranker_auc.json``. RecoGym's logs: ``benchmarks/recogym.py`` keeps the
+``benchmarks/results/ranker_auc.json``. RecoGym's logs: ``benchmarks/recogym_bench.py`` keeps the
 same report for each setting.
 """
 

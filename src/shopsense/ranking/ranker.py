@@ -12,9 +12,9 @@ so the conversion heads never learn from the clicked (biased) sample alone.
 
 The click logit is the retrieval prior plus what the feedback adds::
 
-    z_click = g(prior) + item_effect[item] + wide(x) + deep(x) (+ position term in training)
+    z_click = sum_f g_f(prior_f) + item_effect[item] + wide(x) + deep(x) (+ position term)
 
-- ``g`` is a learned **monotone** function of the prior feature (the retrieval blend's
+- each ``g_f`` is a learned **monotone** function of a prior feature (the retrieval blend's
   z-score): where the log holds little feedback, the ranker orders like the retrieval
   models it is given and never reverses them;
 - ``item_effect`` is one learned logit per product, shrunk towards 0 (a random effect:
@@ -66,8 +66,10 @@ BOTTOMS = ("shared", "mmoe")
 #: Floor of a feature's spread when standardising: a feature nearly constant in training
 #: (launch age in a short log) must not become a huge number when it moves at serving.
 MIN_SCALE = 0.05
-#: Knots of the monotone prior function (quantiles of the prior feature).
+#: Knots of each monotone prior function (quantiles of its feature).
 PRIOR_KNOTS = 8
+#: Item-effect shrinkage strengths tried when ``item_l2`` is not given.
+ITEM_L2_GRID = (2.0, 8.0, 32.0, 128.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,28 +146,31 @@ def _net(
             # Item effects: row n_items stands for products the ranker never saw.
             self.item_effect = nn.Embedding(n_items + 1, 1)
             nn.init.zeros_(self.item_effect.weight)
-            # Monotone prior: a slope plus non-negative steps at the knots (softplus > 0).
+            # Monotone priors: a slope plus non-negative steps at the knots (softplus > 0).
             self.register_buffer("knots", torch.from_numpy(np.asarray(knots, np.float32)))
-            structural = [i for i in (ranker.prior_index_, ranker.skip_index_) if i >= 0]
+            skip = [ranker.skip_index_] if ranker.skip_index_ >= 0 else []
+            structural = [*ranker.prior_indices_, *skip]
             self.register_buffer("structural", torch.tensor(structural, dtype=torch.long))
-            # Shown and not clicked: a learned, never positive effect on the click logit.
-            self.skip_slope = nn.Parameter(torch.tensor(-2.0))
-            self.prior_slope = nn.Parameter(torch.tensor(0.0))
-            self.prior_steps = nn.Parameter(torch.full((len(knots),), -4.0))
+            # Shown and not clicked: a learned, never positive effect on the click logit,
+            # starting at none (softplus(-8) ~ 0.0003): only the data can make it matter.
+            self.skip_slope = nn.Parameter(torch.tensor(-8.0))
+            priors = max(len(ranker.prior_indices_), 1)
+            self.prior_slope = nn.Parameter(torch.zeros(priors))
+            self.prior_steps = nn.Parameter(torch.full((priors, knots.shape[-1]), -4.0))
             # Position 0 is the reference (its logit is 0): serving scores "as if on top".
             self.position_logit = nn.Parameter(torch.zeros(ranker.n_positions - 1))
 
         def prior(self, x: Tensor) -> Tensor:
-            if ranker.prior_index_ < 0:
+            if not ranker.prior_indices_:
                 return torch.zeros(x.shape[0])
-            z = x[:, ranker.prior_index_]
-            knots = cast(Tensor, self.knots)
-            steps = torch.sigmoid(4.0 * (z.unsqueeze(1) - knots))
-            return F.softplus(self.prior_slope) * z + (steps * F.softplus(self.prior_steps)).sum(1)
+            z = x[:, list(ranker.prior_indices_)]  # (b, priors)
+            knots = cast(Tensor, self.knots)  # (priors, knots)
+            steps = torch.sigmoid(4.0 * (z.unsqueeze(2) - knots.unsqueeze(0)))
+            linear = (F.softplus(self.prior_slope) * z).sum(1)
+            return linear + (steps * F.softplus(self.prior_steps)).sum((1, 2))
 
         def forward(self, x: Tensor, items: Tensor, positions: Tensor | None) -> Tensor:
-            # The prior column reaches the click logit through g only (monotone).
-            # The prior and the skips reach the click logit through their own monotone
+            # The priors and the skips reach the click logit through their own monotone
             # terms only; the rest of the network does not see them.
             columns = cast(Tensor, self.structural)
             rest = x.index_fill(1, columns, 0.0) if columns.numel() else x
@@ -208,8 +213,9 @@ class MultiTaskRanker:
     """Chained click / cart / purchase ranker over feature rows (see the module docstring).
 
     ``tasks``: ``("click",)`` trains the click head only (its p(click) then stands in for
-    every objective); the default trains all three. ``prior_feature``: the column the
-    monotone prior reads (absent: no prior).
+    every objective); the default trains all three. ``prior_features``: the columns the
+    monotone priors read (``"*.log_prob"`` matches every such column; absent ones are
+    skipped).
     """
 
     tasks: tuple[str, ...] = TASKS
@@ -217,7 +223,7 @@ class MultiTaskRanker:
     hidden: int = 64
     experts: int = 4
     dropout: float = 0.1
-    prior_feature: str = "blend.score_z"
+    prior_features: tuple[str, ...] = ("blend.score_z", "*.log_prob")
     #: The column counting how often the shopper was shown the product and did not click:
     #: its effect on the click logit is learned but never positive.
     skip_feature: str = "log_skips"
@@ -225,8 +231,10 @@ class MultiTaskRanker:
     #: deep terms)? ``"auto"``: only when that lowers the held-out loss significantly.
     residual: str = "auto"
     #: Strength of the pull of each item effect towards 0, in impressions' worth of loss:
-    #: the penalty is ``item_l2 * sum(effect**2) / n_rows`` (a normal prior, sd 1/sqrt(2*item_l2)).
-    item_l2: float = 2.0
+    #: the penalty is ``item_l2 * sum(effect**2) / n_rows`` (a normal prior, sd
+    #: 1/sqrt(2*item_l2)). ``None``: chosen on the held-out requests among
+    #: :data:`ITEM_L2_GRID` (the strongest within one standard error of the best).
+    item_l2: float | None = None
     #: Positions ``>= n_positions - 1`` share the last position's learned bias.
     n_positions: int = 20
     max_epochs: int = 40
@@ -248,8 +256,11 @@ class MultiTaskRanker:
     feature_names_: list[str] = dataclasses.field(init=False, repr=False, default_factory=list)
     feature_mean_: FloatArray = dataclasses.field(init=False, repr=False)
     feature_scale_: FloatArray = dataclasses.field(init=False, repr=False)
+    #: Each standardised feature's range in training (serving clips to it).
+    feature_low_: FloatArray = dataclasses.field(init=False, repr=False)
+    feature_high_: FloatArray = dataclasses.field(init=False, repr=False)
     n_items_: int = dataclasses.field(init=False, repr=False, default=0)
-    prior_index_: int = dataclasses.field(init=False, repr=False, default=-1)
+    prior_indices_: tuple[int, ...] = dataclasses.field(init=False, repr=False, default=())
     skip_index_: int = dataclasses.field(init=False, repr=False, default=-1)
     net_: Any = dataclasses.field(init=False, repr=False, default=None)
     #: Held-out loss after each epoch of the early-stopping run, shape ``(epochs,)``.
@@ -258,8 +269,10 @@ class MultiTaskRanker:
     updates_: int = dataclasses.field(init=False, repr=False, default=0)
     #: Whether the click head has its wide and deep terms (see ``residual``).
     residual_: bool = dataclasses.field(init=False, repr=False, default=True)
-    #: The held-out comparison that set ``residual_`` (empty unless ``residual="auto"``).
+    #: The held-out comparison that set ``residual_`` and ``item_l2_``.
     selection_: dict[str, Any] = dataclasses.field(init=False, repr=False, default_factory=dict)
+    #: The item-effect shrinkage used (``item_l2``, or the one chosen).
+    item_l2_: float = dataclasses.field(init=False, repr=False, default=8.0)
 
     def _check(self) -> None:
         if not self.tasks or tuple(self.tasks) != TASKS[: len(self.tasks)]:
@@ -278,7 +291,13 @@ class MultiTaskRanker:
     def _locate(self) -> None:
         """The columns of the prior and of the skips among the feature names."""
         names = self.feature_names_
-        self.prior_index_ = names.index(self.prior_feature) if self.prior_feature in names else -1
+        chosen: list[int] = []
+        for pattern in self.prior_features:
+            for i, name in enumerate(names):
+                wild = pattern.startswith("*") and name.endswith(pattern[1:])
+                if (name == pattern or wild) and i not in chosen:
+                    chosen.append(i)
+        self.prior_indices_ = tuple(chosen)
         self.skip_index_ = names.index(self.skip_feature) if self.skip_feature in names else -1
 
     def _items(self, items: npt.ArrayLike | None, n: int) -> npt.NDArray[np.int64]:
@@ -346,11 +365,13 @@ class MultiTaskRanker:
         self.feature_mean_ = x.mean(axis=0)
         self.feature_scale_ = np.maximum(x.std(axis=0), MIN_SCALE).astype(np.float32)
         xs = (x - self.feature_mean_) / self.feature_scale_
-        knots = (
-            np.quantile(xs[:, self.prior_index_], np.linspace(0.5, 0.99, PRIOR_KNOTS))
-            if self.prior_index_ >= 0
-            else np.zeros(PRIOR_KNOTS)
-        ).astype(np.float32)
+        # Serving never extrapolates: each feature is clipped to the range it had here.
+        self.feature_low_, self.feature_high_ = xs.min(axis=0), xs.max(axis=0)
+        levels = np.linspace(0.5, 0.99, PRIOR_KNOTS)
+        knots = np.array(
+            [np.quantile(xs[:, i], levels) for i in self.prior_indices_] or [np.zeros(PRIOR_KNOTS)],
+            np.float32,
+        )
         rng = np.random.default_rng(self.random_state)
         group = np.asarray(groups) if groups is not None else np.arange(n)
         unique = np.unique(group)
@@ -363,6 +384,7 @@ class MultiTaskRanker:
             else:
                 self.validation_curve_ = np.zeros(0, np.float32)
                 self.residual_ = self.residual != "off"
+                self.item_l2_ = self.item_l2 if self.item_l2 is not None else ITEM_L2_GRID[1]
                 updates = self.min_updates
             self.updates_ = max(updates, self.min_updates)
             self.net_, _, _ = self._train(list(arrays), None, self.updates_, knots, self.residual_)
@@ -375,22 +397,39 @@ class MultiTaskRanker:
         updates: ``residual="auto"`` keeps the fuller model only if its held-out loss is
         lower by more than two standard errors of the paired per-impression difference."""
         per_epoch = math.ceil(train[0].shape[0] / self.batch_size)
+        self.selection_ = {}
         fits = {}
-        for residual in (False, True):
-            if self.residual == ("off" if residual else "on"):
-                continue
-            net, curve, best = self._train(train, valid, None, knots, residual)
-            fits[residual] = (net, curve, best)
+        grid = ITEM_L2_GRID if self.item_l2 is None else (self.item_l2,)
+        plain: dict[float, tuple[Any, FloatArray, int]] = {}
+        losses: dict[float, npt.NDArray[np.float64]] = {}
+        for strength in grid:
+            self.item_l2_ = strength
+            plain[strength] = self._train(train, valid, None, knots, False)
+            losses[strength] = self._row_losses(plain[strength][0], valid)
+        best = min(grid, key=lambda g: float(losses[g].mean()))
+
+        def close(g: float) -> bool:
+            """Within one standard error of the best, paired per held-out impression."""
+            diff = losses[g] - losses[best]
+            return bool(diff.mean() <= diff.std(ddof=1) / math.sqrt(max(diff.size, 1)))
+
+        self.item_l2_ = max(g for g in grid if g == best or close(g))
+        self.selection_["item_l2"] = self.item_l2_
+        self.selection_["item_l2_losses"] = {str(g): float(v.mean()) for g, v in losses.items()}
+        if self.residual != "on":
+            fits[False] = plain[self.item_l2_]
+        if self.residual != "off":
+            fits[True] = self._train(train, valid, None, knots, True)
         if len(fits) == 1:
             residual = next(iter(fits))
         else:
-            plain = self._row_losses(fits[False][0], valid)
+            plain_loss = self._row_losses(fits[False][0], valid)
             full = self._row_losses(fits[True][0], valid)
-            gain = plain - full
+            gain = plain_loss - full
             se = float(gain.std(ddof=1) / math.sqrt(gain.size)) if gain.size > 1 else math.inf
             residual = bool(gain.mean() > 2.0 * se)
-            self.selection_ = {
-                "prior_only_loss": float(plain.mean()),
+            self.selection_ |= {
+                "prior_only_loss": float(plain_loss.mean()),
                 "full_loss": float(full.mean()),
                 "gain": float(gain.mean()),
                 "gain_se": se,
@@ -451,7 +490,7 @@ class MultiTaskRanker:
                     break
                 batch = order[start : start + self.batch_size]
                 loss = self._loss(net, x[batch], items[batch], pos[batch], y[batch], w[batch])
-                loss = loss + self.item_l2 * (net.item_effect.weight**2).sum() / n
+                loss = loss + self.item_l2_ * (net.item_effect.weight**2).sum() / n
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -518,7 +557,10 @@ class MultiTaskRanker:
                 f"the ranker was trained on {self.feature_mean_.size} features, got shape "
                 f"{x.shape}; build features with the same FeatureBuilder"
             )
-        xs = torch.from_numpy((x - self.feature_mean_) / self.feature_scale_)
+        standard = np.clip(
+            (x - self.feature_mean_) / self.feature_scale_, self.feature_low_, self.feature_high_
+        )
+        xs = torch.from_numpy(standard.astype(np.float32))
         rows = torch.from_numpy(self._items(items, x.shape[0]))
         where = None if positions is None else torch.from_numpy(np.asarray(positions, np.int64))
         with torch_threads(self.num_threads), torch.no_grad():
@@ -578,6 +620,7 @@ class MultiTaskRanker:
         directory.mkdir(parents=True, exist_ok=True)
         params = self.get_params()
         params["tasks"] = list(self.tasks)
+        params["prior_features"] = list(self.prior_features)
         meta = {
             "model": "ranker",
             "params": params,
@@ -586,11 +629,14 @@ class MultiTaskRanker:
             "updates": self.updates_,
             "residual": self.residual_,
             "selection": self.selection_,
+            "item_l2": self.item_l2_,
         }
         (directory / "model.json").write_text(json.dumps(meta))
         arrays: dict[str, npt.NDArray[Any]] = {
             "feature_mean_": self.feature_mean_,
             "feature_scale_": self.feature_scale_,
+            "feature_low_": self.feature_low_,
+            "feature_high_": self.feature_high_,
             "validation_curve_": self.validation_curve_,
         }
         arrays.update({f"net.{n}": v.detach().numpy() for n, v in self.net_.state_dict().items()})
@@ -606,18 +652,22 @@ class MultiTaskRanker:
                 raise ModelError(f"{directory} holds a {meta.get('model')!r} model, not a ranker")
             params = dict(meta["params"])
             params["tasks"] = tuple(params["tasks"])
+            params["prior_features"] = tuple(params.get("prior_features", ()))
             model = cls(**params)
             model._check()
             with np.load(directory / "state.npz", allow_pickle=False) as arrays:
                 state = {k: arrays[k] for k in arrays.files}
             model.feature_mean_ = state.pop("feature_mean_")
             model.feature_scale_ = state.pop("feature_scale_")
+            model.feature_low_ = state.pop("feature_low_")
+            model.feature_high_ = state.pop("feature_high_")
             model.validation_curve_ = state.pop("validation_curve_")
             model.feature_names_ = list(meta["feature_names"])
             model.n_items_ = int(meta["n_items"])
             model.updates_ = int(meta.get("updates", 0))
             model.residual_ = bool(meta.get("residual", True))
             model.selection_ = dict(meta.get("selection", {}))
+            model.item_l2_ = float(meta.get("item_l2", 8.0))
             model._locate()
             weights = {n[4:]: torch.from_numpy(v) for n, v in state.items()}
             knots = weights["knots"].numpy()

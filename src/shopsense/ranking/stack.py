@@ -72,7 +72,15 @@ class StackConfig:
     the serving defaults.
     """
 
-    candidates: tuple[str, ...] = ("popularity", "repeat", "transition", "item_knn", "als", "ease")
+    candidates: tuple[str, ...] = (
+        "popularity",
+        "repeat",
+        "transition",
+        "item_knn",
+        "als",
+        "ease",
+        "mult_dae",
+    )
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     item_tower: bool = True
     per_source: int = 50

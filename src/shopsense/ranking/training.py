@@ -274,16 +274,9 @@ def cross_fitted_rows(
 def fit_ranker(
     rows: LoggedRows, params: Mapping[str, Any], feature_names: Sequence[str]
 ) -> MultiTaskRanker:
-    """The multi-task ranker fitted on ``rows`` (weights, groups and item effects included).
-
-    Its monotone prior reads a next-engagement log-probability when a source gives one,
-    else the retrieval blend's z-score.
-    """
-    chosen = dict(params)
-    if "prior_feature" not in chosen:
-        calibrated = [n for n in feature_names if n.endswith(".log_prob")]
-        chosen["prior_feature"] = calibrated[0] if calibrated else "blend.score_z"
-    return MultiTaskRanker(**chosen).fit(
+    """The multi-task ranker fitted on ``rows`` (weights, groups and item effects included);
+    its monotone priors read the blend's z-score and the next-engagement log-probabilities."""
+    return MultiTaskRanker(**dict(params)).fit(
         rows.features,
         rows.position,
         rows.click,

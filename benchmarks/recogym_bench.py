@@ -1,7 +1,7 @@
 """ShopSense's default stack in RecoGym, an external shop simulator (Criteo), beside references.
 
-    python benchmarks/recogym.py                       # development settings, ~30 min
-    python benchmarks/recogym.py --seeds 1 --flips 0 --test-users 300   # a quick look
+    python benchmarks/recogym_bench.py                       # development settings, ~30 min
+    python benchmarks/recogym_bench.py --seeds 1 --flips 0 --test-users 300   # a quick look
 
 Builds its own RecoGym virtualenv (``.venv-recogym/``, recipe of ``../shared/recogym``) when it
 is missing, then runs the protocol of ``../shared/recogym/run_oracle.py`` for every setting:
@@ -12,7 +12,7 @@ CTR** (the true click probability of what it showed) and its **share of the head
 between the best fixed product in hindsight and the oracle (the best product for each
 shopper at each step, read from the simulator's hidden state).
 
-ShopSense enters through its public Python API only (``benchmarks/recogym/shopsense_agent.py``:
+ShopSense enters through its public Python API only (``benchmarks/recogym_agents/shopsense_agent.py``:
 events -> ``shopsense.Dataset`` -> ``shopsense.train`` -> ``Stack.recommend``). References:
 the most-viewed product (popularity), the most clicked product, ``CoocAgent`` (organic
 co-occurrence), RecoGym's ``BanditCount`` and ``BanditMFSquare``. Results:
@@ -74,7 +74,7 @@ def headroom(value: float, fixed: float, oracle: float) -> float:
 
 def run_setting(seed: int, flips: int, test_users: int, train_users: int) -> dict[str, Any]:
     """One setting, every policy (runs inside the RecoGym virtualenv)."""
-    sys.path[:0] = [str(SHARED_RECOGYM), str(ROOT / "benchmarks" / "recogym")]
+    sys.path[:0] = [str(SHARED_RECOGYM), str(ROOT / "benchmarks" / "recogym_agents")]
     from copy import deepcopy
 
     import harness  # type: ignore[import-not-found]
@@ -144,7 +144,7 @@ def run_setting(seed: int, flips: int, test_users: int, train_users: int) -> dic
 def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     names = ["oracle", "best_static_true", *REFERENCES, "shopsense"]
     lines = [
-        "# RecoGym: expected CTR and share of the headroom (benchmarks/recogym.py)",
+        "# RecoGym: expected CTR and share of the headroom (benchmarks/recogym_bench.py)",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; RecoEnv1, 100 products, {args.train_users} + 100 "

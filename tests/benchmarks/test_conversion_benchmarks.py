@@ -1,0 +1,66 @@
+"""Smoke runs of the conversion benchmarks on a tiny shop, so the scripts do not rot.
+
+The figures in BENCHMARKS.md come from the full-size runs; these only check that each script
+runs end to end and writes the results its documentation promises.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+TINY = ("--products", "150", "--users", "60")
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *TINY, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=BENCHMARKS,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.slow
+def test_offpolicy_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "offpolicy.json"
+    run("offpolicy.py", "--log-sessions", "300", "--eval-sessions", "300", "--out", str(out))
+    body = json.loads(out.read_text())
+    assert set(body["policies"]) == {
+        "popularity", "als", "stack_click", "stack_conversion", "stack_explore_10pct"
+    }  # fmt: skip
+    for row in body["policies"].values():
+        assert set(row["estimates"]["click"]) == {"ips", "snips", "dr"}
+        assert row["on_policy"]["click"]["value"] >= 0
+
+
+@pytest.mark.slow
+def test_simulate_policies_smoke(tmp_path: Path) -> None:
+    plot = tmp_path / "sim.png"
+    done = run(
+        "simulate_policies.py",
+        *("--sessions", "150", "--explore-sessions", "150", "--disagreement", "1.0"),
+        *("--policies", "random,popularity,stack", "--plot", str(plot)),
+    )
+    assert "stack lift over popularity" in done.stdout
+    assert set(json.loads(plot.with_suffix(".json").read_text())["policies"]) == {
+        "random", "popularity", "stack"
+    }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_ranker_auc_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "ranker.json"
+    done = run("ranker_auc.py", "--explore-sessions", "200", "--out", str(out))
+    assert "Ranker on held-out shoppers' impressions" in done.stdout
+    report = json.loads(out.read_text())["report"]
+    assert {"ranker", "logistic", "item_rate"} <= set(report["ranker"]["tasks"]["click"])
