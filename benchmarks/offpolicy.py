@@ -48,8 +48,8 @@ from shopsense.evaluation.policies import (
 from shopsense.evaluation.simulator import ShopSimulator, SimulatedShop, SimulationConfig
 from shopsense.ranking.logged import LoggedRequest
 from shopsense.ranking.stack import StackConfig
-from shopsense.ranking.training import train_stack
 from shopsense.synth import ShopConfig, generate_shop
+from shopsense.training import train_stack
 
 RESULTS = Path(__file__).parent / "results" / "offpolicy.json"
 
@@ -107,7 +107,7 @@ def main() -> None:
     blend_only = train_stack(
         world.logged.dataset(), StackConfig(min_impressions=2**62, item_tower=False)
     )
-    singles = build_policies(world.logged, ["popularity", "als"])
+    singles = build_policies(world.logged, ["popularity", "als"], train=train_stack)
     candidates: dict[str, tuple[Policy, Any]] = {
         "popularity": (singles["popularity"], policy_target(singles["popularity"], world, 10)),
         "als": (singles["als"], policy_target(singles["als"], world, 10)),

@@ -23,8 +23,8 @@ from pathlib import Path
 from shopsense.demo import stack_table
 from shopsense.evaluation.simulator import SimulatedShop, SimulationConfig, explore_shared
 from shopsense.ranking.stack import StackConfig
-from shopsense.ranking.training import train_stack
 from shopsense.synth import ShopConfig, generate_shop
+from shopsense.training import train_stack
 
 RESULTS = Path(__file__).parent / "results" / "ranker_auc.json"
 
@@ -43,7 +43,7 @@ def main() -> None:
     world = SimulatedShop.from_shop(shop)
     if args.explore_sessions:
         config = SimulationConfig(disagreement=args.disagreement)
-        world, _, _ = explore_shared(world, args.explore_sessions, config)
+        world, _, _ = explore_shared(world, args.explore_sessions, config, train_stack)
     stack = train_stack(world.logged.dataset(), StackConfig(), on_step=print)
     print(stack_table(stack))
     body = {"settings": vars(args) | {"out": str(args.out)}, "report": stack.report,

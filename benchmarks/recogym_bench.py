@@ -12,7 +12,8 @@ CTR** (the true click probability of what it showed) and its **share of the head
 between the best fixed product in hindsight and the oracle (the best product for each
 shopper at each step, read from the simulator's hidden state).
 
-ShopSense enters through its public Python API only (``benchmarks/recogym_agents/shopsense_agent.py``:
+ShopSense enters through its public Python API only
+(``benchmarks/recogym_agents/shopsense_agent.py``:
 events -> ``shopsense.Dataset`` -> ``shopsense.train`` -> ``Stack.recommend``). References:
 the most-viewed product (popularity), the most clicked product, ``CoocAgent`` (organic
 co-occurrence), RecoGym's ``BanditCount`` and ``BanditMFSquare``. Results:

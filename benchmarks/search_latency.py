@@ -32,11 +32,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from shopsense.features.embedding_store import EmbeddingStore
+from shopsense.features.embedding_store import EmbeddingStore, embedding_store
 from shopsense.features.static_text import StaticEncoder
 from shopsense.features.text import TextEncoder
 from shopsense.search import SearchEngine
-from shopsense.search.engine import embedding_store
 from shopsense.synth.catalog import build_catalog
 from shopsense.synth.queries import make_query
 from shopsense.synth.vocabulary import DEPARTMENTS, LEAVES

@@ -28,6 +28,7 @@ from shopsense.evaluation.simulator import (
     plot_summaries,
 )
 from shopsense.synth import ShopConfig, generate_shop
+from shopsense.training import train_stack
 
 
 def main() -> None:
@@ -47,8 +48,8 @@ def main() -> None:
     world = SimulatedShop.from_shop(shop)
     config = SimulationConfig(sessions=args.sessions, disagreement=args.disagreement)
     if args.explore_sessions:
-        world, _, config = explore_shared(world, args.explore_sessions, config)
-    policies = build_policies(world.logged, args.policies.split(","))
+        world, _, config = explore_shared(world, args.explore_sessions, config, train_stack)
+    policies = build_policies(world.logged, args.policies.split(","), train=train_stack)
     simulator = ShopSimulator(world, config)
     results: dict[str, dict[str, Any]] = {}
     for name, policy in policies.items():

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 def train(dataset: Dataset, config: StackConfig | None = None, **options: Any) -> Stack:
     """The default stack for ``dataset``: retrieval models chosen on validation, the
     feedback ranker once there are enough logged impressions
-    (:func:`shopsense.ranking.training.train_stack`)."""
-    from shopsense.ranking.training import train_stack
+    (:func:`shopsense.training.train_stack`)."""
+    from shopsense.training import train_stack
 
     return train_stack(dataset, config, **options)
 

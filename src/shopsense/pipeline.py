@@ -1,7 +1,7 @@
 """Collect -> preprocess -> train -> evaluate -> publish a bundle.
 
 ``shopsense train`` (and the server's retraining) trains the default stack on every stored
-event and catalog product (:func:`shopsense.ranking.training.train_stack`: retrieval models
+event and catalog product (:func:`shopsense.training.train_stack`: retrieval models
 chosen on validation data, the feedback ranker once there is enough logged feedback, the
 item tower for products without events), adds the serving helpers ("trending", "bought
 together"), checks the quality gate against the bundle being served, and publishes.
@@ -29,10 +29,10 @@ from shopsense.errors import ConfigError, ModelError
 from shopsense.features.interactions import InteractionData
 from shopsense.models import MODELS, Recommender
 from shopsense.ranking.stack import Stack, StackConfig
-from shopsense.ranking.training import train_stack
 from shopsense.recommend.models import STACK
 from shopsense.store.artifacts import ArtifactStore, Bundle
 from shopsense.store.sql import SqlStore
+from shopsense.training import train_stack
 
 log = logging.getLogger(__name__)
 

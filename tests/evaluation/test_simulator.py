@@ -33,6 +33,7 @@ from shopsense.experiments import Experiment, Variant
 from shopsense.ranking.features import IntArray
 from shopsense.ranking.stack import StackConfig
 from shopsense.synth import ShopConfig, generate_shop
+from shopsense.training import train_stack
 
 TINY = ShopConfig(n_products=150, n_users=40, days=20, seed=3)
 FAST = StackConfig(candidates=("popularity", "item_knn"), item_tower=False, min_impressions=100)
@@ -137,12 +138,14 @@ def test_policies_cannot_reach_the_truth() -> None:
 
 def test_exploration_is_shared_and_logged_with_propensities(world: SimulatedShop) -> None:
     config = SimulationConfig(sessions=80, search=False)
-    explored, events, later = explore_shared(world, 120, config)
+    explored, events, later = explore_shared(world, 120, config, train_stack)
     shown = [e for e in events if e.kind is EventKind.IMPRESSION]
     assert shown and all(0 < (e.propensity or 0) < 1 for e in shown)
     assert len(explored.logged.events) == len(world.logged.events) + len(events)
     assert later.start_day == config.days  # the evaluated visits come after them
-    policies = build_policies(explored.logged, ["random", "popularity", "stack"], config=FAST)
+    policies = build_policies(
+        explored.logged, ["random", "popularity", "stack"], train=train_stack, config=FAST
+    )
     assert isinstance(policies["stack"], StackPolicy)
     assert policies["stack"].stack.ranker is not None  # it learned from the exploration
     sim = ShopSimulator(explored, later)
@@ -150,6 +153,8 @@ def test_exploration_is_shared_and_logged_with_propensities(world: SimulatedShop
         assert sim.run(policy).impressions.sum() > 0
     with pytest.raises(ConfigError, match="unknown policy"):
         build_policies(world.logged, ["oracle"])
+    with pytest.raises(ConfigError, match="needs its trainer"):
+        build_policies(world.logged, ["stack"])
 
 
 def test_ab_routing(world: SimulatedShop) -> None:

@@ -69,9 +69,9 @@ class SearchService:
 
     def _build(self, products: list[Product]) -> None:
         try:
+            from shopsense.features.embedding_store import embedding_store
             from shopsense.features.text import default_encoder
             from shopsense.search import SearchEngine
-            from shopsense.search.engine import embedding_store
 
             encoder = default_encoder(self.encoder)
             if self.embeddings_dir is not None:

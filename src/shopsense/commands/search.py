@@ -41,11 +41,11 @@ def out(line: str) -> None:
 def engine_for_store(settings: Settings, rebuild: bool = False) -> SearchEngine:
     """The search engine over the store's catalog (loaded from ``DATA_DIR/search`` when it
     is current), personalized by the newest bundle's ALS model when there is one."""
+    from shopsense.features.embedding_store import embedding_store
     from shopsense.features.text import default_encoder
     from shopsense.pipeline import latest_bundle
     from shopsense.recommend.models import ModelSet
     from shopsense.search import ModelAffinity, SearchEngine
-    from shopsense.search.engine import embedding_store
     from shopsense.store import open_store
 
     directory = settings.data_dir / "search"

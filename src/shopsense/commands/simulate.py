@@ -100,6 +100,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     )
     from shopsense.experiments import load_experiments
     from shopsense.synth import ShopConfig, generate_shop
+    from shopsense.training import train_stack
 
     if args.sessions < 1:
         raise ConfigError(f"--sessions must be at least 1, got {args.sessions}")
@@ -119,7 +120,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     server = HttpPolicy(args.url, world.logged.table.item_ids, args.api_key) if args.url else None
     if args.explore_sessions:
         _say_err(f"exploration: {args.explore_sessions} visits every policy learns from")
-        world, explored, config = explore_shared(world, args.explore_sessions, config)
+        world, explored, config = explore_shared(world, args.explore_sessions, config, train_stack)
         if server is not None:
             server.post(explored)
             _say_err("the server retrains on them")
@@ -130,12 +131,12 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     if experiments and server is not None:
         policies = {"http": server}
     elif experiments:  # the variants say which policies to build; --policies is not used
-        policies = build_variant_policies(world.logged, experiments)
+        policies = build_variant_policies(world.logged, experiments, train=train_stack)
     else:
         names = names[:1] if args.aa else names  # an A/A test plays one policy
         if server is not None and args.aa:
             names = []
-        policies = build_policies(world.logged, names, objective=args.objective)
+        policies = build_policies(world.logged, names, train=train_stack, objective=args.objective)
         if server is not None:
             policies["served"] = server
     if experiments:

@@ -20,7 +20,8 @@ shop has. Nothing here can reach a simulator's hidden truth.
 Example::
 
     >>> logged = LoggedShop.from_events(products, events)                   # doctest: +SKIP
-    >>> policies = build_policies(logged, ["popularity", "als", "stack"])   # doctest: +SKIP
+    >>> from shopsense.training import train_stack                           # doctest: +SKIP
+    >>> policies = build_policies(logged, ["popularity", "als", "stack"], train=train_stack)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple, Protocol
@@ -48,15 +49,18 @@ from shopsense.index.lexical import LexicalIndex
 from shopsense.models import MODELS
 from shopsense.models.base import Recommender, top_k
 from shopsense.ranking.features import EventArrays, IntArray, ItemTable, ShopperState, blended
+from shopsense.ranking.fitting import interaction_data
 from shopsense.ranking.logged import event_arrays
 from shopsense.ranking.ranker import OBJECTIVES, Objective
 from shopsense.ranking.stack import Stack, StackConfig, histories_of, top_allowed
-from shopsense.ranking.training import interaction_data, train_stack
 from shopsense.store.base import EventBatch, event_row
 
 logger = logging.getLogger(__name__)
 #: Results of the base search that a policy may re-order.
 SEARCH_POOL = 50
+#: Trains the default stack on a shop's data as ``shopsense train`` does; callers pass
+#: :func:`shopsense.training.train_stack` (evaluation sits below training, so it is handed in).
+StackTrainer = Callable[[Dataset, StackConfig | None], Stack]
 
 
 @dataclass(frozen=True)
@@ -476,12 +480,14 @@ def build_policies(
     logged: LoggedShop,
     names: Sequence[str] = POLICIES,
     *,
+    train: StackTrainer | None = None,
     config: StackConfig | None = None,
     model_params: Mapping[str, Mapping[str, Any]] | None = None,
     objective: Objective | None = None,
 ) -> dict[str, Policy]:
     """Every named policy, each fitted on the same ``logged`` shop: single models on its
-    engagements, the stack (``"stack"``) trained as ``shopsense train`` trains it."""
+    engagements, the stack (``"stack"``) trained by ``train`` as ``shopsense train`` trains
+    it."""
     params = dict(MODEL_PARAMS if model_params is None else model_params)
     policies: dict[str, Policy] = {}
     data = None
@@ -489,7 +495,11 @@ def build_policies(
         if name == "random":
             policies[name] = RandomPolicy()
         elif name == "stack":
-            stack = train_stack(logged.dataset(), config)
+            if train is None:
+                raise ConfigError(
+                    "the stack policy needs its trainer: pass train=shopsense.training.train_stack"
+                )
+            stack = train(logged.dataset(), config)
             policies[name] = StackPolicy(stack, logged, objective)
         elif name in MODELS:
             if data is None:
@@ -514,6 +524,7 @@ def build_variant_policies(
     logged: LoggedShop,
     experiments: Sequence[Experiment],
     *,
+    train: StackTrainer | None = None,
     config: StackConfig | None = None,
     model_params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Policy]:
@@ -524,6 +535,7 @@ def build_variant_policies(
     base = build_policies(
         logged,
         list(dict.fromkeys(v.policy for v in variants)),
+        train=train,
         config=config,
         model_params=model_params,
     )

@@ -154,3 +154,13 @@ class StoredEncoder:
 
     def save(self) -> None:
         self.store.save()
+
+
+def encoder_id(encoder: Any) -> str:
+    """Which encoder made the vectors (its backends make the same ones)."""
+    return f"{type(encoder).__module__}.{type(encoder).__qualname__}/{encoder.dimension}"
+
+
+def embedding_store(directory: Path, encoder: Any) -> EmbeddingStore:
+    """The store of ``encoder``'s product vectors under ``directory`` (one file per encoder)."""
+    return EmbeddingStore(directory, encoder_id(encoder), encoder.dimension)

@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from shopsense.domain import Product
 from shopsense.errors import ConfigError, ModelError
-from shopsense.features.embedding_store import EmbeddingStore
+from shopsense.features.embedding_store import EmbeddingStore, encoder_id
 from shopsense.features.text import FloatMatrix, TextEncoder, default_encoder
 from shopsense.index.lexical import LexicalIndex
 from shopsense.index.vectors import VectorIndex
@@ -350,13 +350,3 @@ class SearchEngine:
         other.__dict__.update(self.__dict__)
         other.config = replace(self.config, **changes)  # type: ignore[arg-type]
         return other
-
-
-def embedding_store(directory: Path, encoder: TextEncoder) -> EmbeddingStore:
-    """The store of ``encoder``'s product vectors under ``directory`` (one file per encoder)."""
-    return EmbeddingStore(directory, encoder_id(encoder), encoder.dimension)
-
-
-def encoder_id(encoder: TextEncoder) -> str:
-    """Which encoder made the vectors (its backends make the same ones)."""
-    return f"{type(encoder).__module__}.{type(encoder).__qualname__}/{encoder.dimension}"

@@ -35,9 +35,10 @@ import numpy as np
 import numpy.typing as npt
 
 from shopsense.evaluation.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
+from shopsense.features.embedding_store import encoder_id
 from shopsense.features.text import TextEncoder
 from shopsense.ranking.search_ranker import SearchRanker
-from shopsense.search.engine import SearchConfig, SearchEngine, encoder_id
+from shopsense.search.engine import SearchConfig, SearchEngine
 from shopsense.search.features import FEATURES
 from shopsense.search.filters import Filters
 from shopsense.search.fusion import demote, weighted

@@ -7,7 +7,10 @@ then fitted on that same log, so none learns from traffic the others never see.
 
 Example::
 
-    >>> world, events = explore_shared(world, 4000, SimulationConfig(seed=0))  # doctest: +SKIP
+    >>> from shopsense.training import train_stack                            # doctest: +SKIP
+    >>> world, events, later = explore_shared(
+    ...     world, 4000, SimulationConfig(seed=0), train_stack
+    ... )                                                                  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -15,24 +18,24 @@ from __future__ import annotations
 import dataclasses
 
 from shopsense.domain import Event
-from shopsense.evaluation.policies import ExplorationPolicy
+from shopsense.evaluation.policies import ExplorationPolicy, StackTrainer
 from shopsense.evaluation.simulator.engine import ShopSimulator, SimulationConfig
 from shopsense.evaluation.simulator.world import SimulatedShop
 from shopsense.ranking.stack import StackConfig
-from shopsense.ranking.training import train_stack
 
 #: The exploration traffic's own seed, apart from the evaluated traffic's.
 EXPLORATION_SEED = 10_000
 
 
 def explore_shared(
-    world: SimulatedShop, sessions: int, config: SimulationConfig
+    world: SimulatedShop, sessions: int, config: SimulationConfig, train: StackTrainer
 ) -> tuple[SimulatedShop, list[Event], SimulationConfig]:
     """``world`` after ``sessions`` exploration visits (same settings as ``config``, its
     own seed, in the ``config.days`` before the evaluated traffic), those visits' events,
-    and ``config`` moved on to start after them."""
+    and ``config`` moved on to start after them. ``train`` fits the retrieval blend whose
+    candidates are explored (:func:`shopsense.training.train_stack`)."""
     blend_only = StackConfig(min_impressions=2**62, item_tower=False)
-    stack = train_stack(world.logged.dataset(), blend_only)
+    stack = train(world.logged.dataset(), blend_only)
     seed = config.seed + EXPLORATION_SEED
     explore_config = dataclasses.replace(config, sessions=sessions, seed=seed)
     events: list[Event] = []
