@@ -41,7 +41,7 @@ from shopsense.features.interactions import InteractionData
 from shopsense.models import MODELS
 from shopsense.models.base import Histories
 from shopsense.models.hybrid import normalise
-from shopsense.ranking.features import FeatureBuilder, ItemStats, ItemTable
+from shopsense.ranking.features import FeatureBuilder
 from shopsense.ranking.fitting import (
     Step,
     TowerFeatures,
@@ -55,9 +55,11 @@ from shopsense.ranking.fitting import (
     text_encoder,
     usable_candidates,
 )
+from shopsense.ranking.items import ItemStats, ItemTable
 from shopsense.ranking.logged import event_arrays
 from shopsense.ranking.repeats import RepeatPolicy
-from shopsense.ranking.stack import RetrievalSources, Stack, StackConfig
+from shopsense.ranking.sources import RetrievalSources
+from shopsense.ranking.stack import Stack, StackConfig
 
 logger = logging.getLogger(__name__)
 #: Blend weights tried for each model during the coordinate search.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -31,11 +30,9 @@ def test_new_product_gets_item_tower_neighbours(trained_shop: Settings, tmp_path
         twin = state.catalog.products()[10]
         product = twin.model_dump(mode="json") | {"id": "COLD-1", "created_at": None}
         product["category"] = twin.category_path
-        started = time.perf_counter()
         response = client.put("/catalog/products", json={"products": [product]}, headers=HEADERS)
         assert response.status_code == 200
         similar = client.get("/items/COLD-1/similar", params={"n": 5}).json()
-        assert time.perf_counter() - started < 1.0
         assert similar["strategy"] == "item_tower"
         assert all(i["explanation"].startswith("similar to") for i in similar["items"])
         # The twin (same text and category) is its nearest neighbour.

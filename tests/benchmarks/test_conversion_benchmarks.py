@@ -7,6 +7,7 @@ runs end to end and writes the results its documentation promises.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,16 @@ def test_ranker_auc_smoke(tmp_path: Path) -> None:
     assert "Ranker on held-out shoppers' impressions" in done.stdout
     report = json.loads(out.read_text())["report"]
     assert {"ranker", "logistic", "item_rate"} <= set(report["ranker"]["tasks"]["click"])
+
+
+@pytest.mark.slow
+def test_serve_load_freshness_smoke(tmp_path: Path) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = str(free.getsockname()[1])
+    done = run(
+        "serve_load.py", "--only", "fresh", "--data-dir", str(tmp_path / "shop"), "--port", port
+    )
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| freshness:")]
+    assert len(rows) == 3
+    assert all("| 0 not reflected |" in line for line in rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,9 @@ from fastapi.testclient import TestClient
 from shopsense.api import ServeConfig, create_app
 from shopsense.config import Settings
 from shopsense.demo import run_demo
-from shopsense.domain import EventKind
+from shopsense.domain import Event, EventKind
 from shopsense.errors import ConfigError
-from shopsense.evaluation.policies import HttpPolicy
+from shopsense.evaluation.http_policy import HttpPolicy
 from shopsense.evaluation.simulator import ShopSimulator, SimulatedShop, SimulationConfig
 from shopsense.synth import ShopConfig, generate_shop
 
@@ -99,10 +100,17 @@ def test_searches_go_to_the_server(client: TestClient, world: SimulatedShop) -> 
 
 
 def test_errors_say_what_to_fix(client: TestClient, world: SimulatedShop) -> None:
+    """Regression: this ran five simulated sessions and expected the wrong key to fail on
+    the first posted event; a run in which nobody clicked posted nothing and did not fail.
+    The write is now made directly."""
     sim = ShopSimulator(world, SimulationConfig(sessions=5, search=False))
     ids = world.logged.table.item_ids
+    click = Event(
+        event_id="wrong-key-1", user_id="U0001", kind=EventKind.CLICK, item_id=ids[0],
+        timestamp=datetime.now(UTC),
+    )  # fmt: skip
     with pytest.raises(ConfigError, match=r"401.*--api-key"):
-        sim.run(HttpPolicy("", ids, "wrong-key", client=client))
+        HttpPolicy("", ids, "wrong-key", client=client).post([click])
     unreachable = HttpPolicy("http://127.0.0.1:9", ids, KEY, timeout_s=2)
     with pytest.raises(ConfigError, match=r"did not answer.*shopsense serve"):
         sim.run(unreachable)

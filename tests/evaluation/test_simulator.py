@@ -30,7 +30,7 @@ from shopsense.evaluation.simulator import (
     explore_shared,
 )
 from shopsense.experiments import Experiment, Variant
-from shopsense.ranking.features import IntArray
+from shopsense.ranking.items import IntArray
 from shopsense.ranking.stack import StackConfig
 from shopsense.synth import ShopConfig, generate_shop
 from shopsense.training import train_stack

@@ -6,7 +6,7 @@ import numpy as np
 
 from factories import T0, event, product
 from shopsense.dataset import Dataset
-from shopsense.ranking.features import ItemTable
+from shopsense.ranking.items import ItemTable
 from shopsense.ranking.logged import event_arrays
 from shopsense.ranking.repeats import RepeatPolicy
 

@@ -86,8 +86,8 @@ def register(add: AddCommand) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from shopsense.evaluation.http_policy import HttpPolicy
     from shopsense.evaluation.policies import (
-        HttpPolicy,
         Policy,
         build_policies,
         build_variant_policies,

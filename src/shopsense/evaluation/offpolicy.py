@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shopsense.errors import ModelError, ValidationError
-from shopsense.ranking.features import EventArrays, ItemTable
+from shopsense.ranking.items import EventArrays, ItemTable
 from shopsense.ranking.logged import LoggedRequest, impression_labels, replay_requests
 from shopsense.ranking.ranker import Objective
 from shopsense.ranking.stack import Stack

@@ -28,10 +28,12 @@ from shopsense.features.idmap import IdMap
 from shopsense.features.interactions import InteractionData
 from shopsense.models import MODELS
 from shopsense.models.base import Recommender
-from shopsense.ranking.features import EventArrays, FeatureBuilder, ItemStats, ItemTable
+from shopsense.ranking.features import FeatureBuilder
+from shopsense.ranking.items import EventArrays, ItemStats, ItemTable
 from shopsense.ranking.logged import LoggedRows, logged_rows
 from shopsense.ranking.ranker import MultiTaskRanker
-from shopsense.ranking.stack import RetrievalSources, StackConfig
+from shopsense.ranking.sources import RetrievalSources
+from shopsense.ranking.stack import StackConfig
 
 logger = logging.getLogger(__name__)
 Step = Callable[[str], None]

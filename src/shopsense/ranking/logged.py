@@ -26,14 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from shopsense.domain import EventKind
-from shopsense.ranking.features import (
-    EventArrays,
-    FeatureBuilder,
-    FloatArray,
-    IntArray,
-    ItemTable,
-    ShopperState,
-)
+from shopsense.ranking.features import FeatureBuilder
+from shopsense.ranking.items import EventArrays, FloatArray, IntArray, ItemTable
+from shopsense.ranking.shopper import ShopperState
 from shopsense.store.base import EventBatch
 
 logger = logging.getLogger(__name__)

@@ -49,12 +49,13 @@ import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Self, cast
+from typing import Any, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
 
 from shopsense.errors import ModelError
+from shopsense.ranking.ranker_net import build_net, chain_log_probs, row_losses, train_net
 
 log = logging.getLogger(__name__)
 
@@ -99,113 +100,6 @@ def propensity_weights(propensity: npt.ArrayLike, max_weight: float) -> FloatArr
         weights = weights / weights.mean()
     result: FloatArray = weights.astype(np.float32)
     return result
-
-
-def _net(
-    n_features: int, n_items: int, knots: FloatArray, ranker: MultiTaskRanker, residual: bool
-) -> Any:
-    """Build the torch module (lazily: torch is the ``ml`` extra)."""
-    import torch
-    from torch import Tensor, nn
-    from torch.nn import functional as F  # noqa: N812
-
-    hidden, heads = ranker.hidden, len(ranker.tasks)
-
-    def mlp() -> nn.Module:
-        return nn.Sequential(
-            nn.Linear(n_features, hidden),
-            nn.ReLU(),
-            nn.Dropout(ranker.dropout),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-        )
-
-    def tower() -> nn.Module:
-        last = nn.Linear(hidden // 2, 1)
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
-        return nn.Sequential(nn.Linear(hidden, hidden // 2), nn.ReLU(), last)
-
-    class MultiTaskNet(nn.Module):
-        """``forward(x (b, d), items (b,), positions (b,) or None) -> logits (b, heads)``:
-        the click logit (plus its position term when ``positions`` is given), then the
-        conditional cart and purchase logits."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            if ranker.bottom == "mmoe":
-                self.experts = nn.ModuleList(mlp() for _ in range(ranker.experts))
-                self.gates = nn.ModuleList(
-                    nn.Linear(n_features, ranker.experts) for _ in range(heads)
-                )
-            else:
-                self.shared = mlp()
-            self.towers = nn.ModuleList(tower() for _ in range(heads))
-            self.wide = nn.Linear(n_features, heads)
-            nn.init.zeros_(self.wide.weight)
-            # Item effects: row n_items stands for products the ranker never saw.
-            self.item_effect = nn.Embedding(n_items + 1, 1)
-            nn.init.zeros_(self.item_effect.weight)
-            # Monotone priors: a slope plus non-negative steps at the knots (softplus > 0).
-            self.register_buffer("knots", torch.from_numpy(np.asarray(knots, np.float32)))
-            skip = [ranker.skip_index_] if ranker.skip_index_ >= 0 else []
-            structural = [*ranker.prior_indices_, *skip]
-            self.register_buffer("structural", torch.tensor(structural, dtype=torch.long))
-            # Shown and not clicked: a learned, never positive effect on the click logit,
-            # starting at none (softplus(-8) ~ 0.0003): only the data can make it matter.
-            self.skip_slope = nn.Parameter(torch.tensor(-8.0))
-            priors = max(len(ranker.prior_indices_), 1)
-            self.prior_slope = nn.Parameter(torch.zeros(priors))
-            self.prior_steps = nn.Parameter(torch.full((priors, knots.shape[-1]), -4.0))
-            # Position 0 is the reference (its logit is 0): serving scores "as if on top".
-            self.position_logit = nn.Parameter(torch.zeros(ranker.n_positions - 1))
-
-        def prior(self, x: Tensor) -> Tensor:
-            if not ranker.prior_indices_:
-                return torch.zeros(x.shape[0])
-            z = x[:, list(ranker.prior_indices_)]  # (b, priors)
-            knots = cast(Tensor, self.knots)  # (priors, knots)
-            steps = torch.sigmoid(4.0 * (z.unsqueeze(2) - knots.unsqueeze(0)))
-            linear = (F.softplus(self.prior_slope) * z).sum(1)
-            return linear + (steps * F.softplus(self.prior_steps)).sum((1, 2))
-
-        def forward(self, x: Tensor, items: Tensor, positions: Tensor | None) -> Tensor:
-            # The priors and the skips reach the click logit through their own monotone
-            # terms only; the rest of the network does not see them.
-            columns = cast(Tensor, self.structural)
-            rest = x.index_fill(1, columns, 0.0) if columns.numel() else x
-            if ranker.bottom == "mmoe":
-                stacked = torch.stack([e(rest) for e in self.experts], dim=1)  # (b, E, hidden)
-                inputs = [
-                    (torch.softmax(g(rest), dim=-1).unsqueeze(-1) * stacked).sum(dim=1)
-                    for g in self.gates
-                ]
-            else:
-                inputs = [self.shared(rest)] * heads
-            deep = torch.cat([t(h) for t, h in zip(self.towers, inputs, strict=True)], dim=1)
-            logits = deep + self.wide(rest)
-            # Without the residual the click head keeps only its base rate from ``wide``.
-            rest_of_click = logits[:, 0] if residual else self.wide.bias[0]
-            click = self.prior(x) + self.item_effect(items).squeeze(1) + rest_of_click
-            if ranker.skip_index_ >= 0:
-                click = click - F.softplus(self.skip_slope) * x[:, ranker.skip_index_]
-            if positions is not None:
-                table = torch.cat([torch.zeros(1), self.position_logit])
-                click = click + table[positions.clamp(0, ranker.n_positions - 1)]
-            return torch.cat([click.unsqueeze(1), logits[:, 1:]], dim=1)
-
-    return MultiTaskNet()
-
-
-def _chain_log_probs(logits: Any) -> tuple[Any, Any]:
-    """``(log p, log (1 - p))`` of each task ``(b, heads)``: cumulative products of the
-    chained conditional probabilities."""
-    import torch
-    from torch.nn import functional as F  # noqa: N812
-
-    log_p = torch.cumsum(F.logsigmoid(logits), dim=1)
-    log_not = torch.log1p(-torch.exp(log_p).clamp(max=1 - 1e-6))
-    return log_p, log_not
 
 
 @dataclasses.dataclass(eq=False)
@@ -387,7 +281,9 @@ class MultiTaskRanker:
                 self.item_l2_ = self.item_l2 if self.item_l2 is not None else ITEM_L2_GRID[1]
                 updates = self.min_updates
             self.updates_ = max(updates, self.min_updates)
-            self.net_, _, _ = self._train(list(arrays), None, self.updates_, knots, self.residual_)
+            self.net_, _, _ = train_net(
+                self, list(arrays), None, self.updates_, knots, self.residual_
+            )
         return self
 
     def _choose(
@@ -404,8 +300,8 @@ class MultiTaskRanker:
         losses: dict[float, npt.NDArray[np.float64]] = {}
         for strength in grid:
             self.item_l2_ = strength
-            plain[strength] = self._train(train, valid, None, knots, False)
-            losses[strength] = self._row_losses(plain[strength][0], valid)
+            plain[strength] = train_net(self, train, valid, None, knots, False)
+            losses[strength] = row_losses(plain[strength][0], valid)
         best = min(grid, key=lambda g: float(losses[g].mean()))
 
         def close(g: float) -> bool:
@@ -419,12 +315,12 @@ class MultiTaskRanker:
         if self.residual != "on":
             fits[False] = plain[self.item_l2_]
         if self.residual != "off":
-            fits[True] = self._train(train, valid, None, knots, True)
+            fits[True] = train_net(self, train, valid, None, knots, True)
         if len(fits) == 1:
             residual = next(iter(fits))
         else:
-            plain_loss = self._row_losses(fits[False][0], valid)
-            full = self._row_losses(fits[True][0], valid)
+            plain_loss = row_losses(fits[False][0], valid)
+            full = row_losses(fits[True][0], valid)
             gain = plain_loss - full
             se = float(gain.std(ddof=1) / math.sqrt(gain.size)) if gain.size > 1 else math.inf
             residual = bool(gain.mean() > 2.0 * se)
@@ -439,101 +335,6 @@ class MultiTaskRanker:
         _, curve, best = fits[residual]
         self.validation_curve_ = curve
         return residual, max(best, 1) * per_epoch
-
-    def _train(
-        self,
-        train: list[npt.NDArray[Any]],
-        valid: list[npt.NDArray[Any]] | None,
-        updates: int | None,
-        knots: FloatArray,
-        residual: bool,
-    ) -> tuple[Any, FloatArray, int]:
-        """Train a fresh net: with ``valid``, epoch by epoch until the held-out loss stops
-        improving (returns the best epoch count); else for exactly ``updates`` steps."""
-        import torch
-
-        torch.manual_seed(self.random_state)
-        x, items, pos, y, w = (torch.from_numpy(np.ascontiguousarray(a)) for a in train)
-        net = _net(x.shape[1], self.n_items_, knots, self, residual)
-        with torch.no_grad():  # start at the base rates: no epochs spent learning them
-            totals = torch.cat([torch.tensor([float(y.shape[0])]), y.sum(0)[:-1]])
-            rates = (y.sum(0) + 0.5) / (totals + 1.0)
-            net.wide.bias.copy_(torch.logit(rates.clamp(1e-4, 1 - 1e-4)))
-        # Offsets (base rates, positions, the prior's shape, item effects) are few numbers
-        # that move far: they learn ten times faster than the networks' weights.
-        offsets = [
-            net.position_logit, net.prior_slope, net.prior_steps, net.item_effect.weight,
-            net.wide.bias, net.skip_slope,
-        ]  # fmt: skip
-        ids = {id(p) for p in offsets}
-        groups: list[dict[str, Any]] = [
-            {"params": [p for p in net.parameters() if id(p) not in ids]},
-            {"params": offsets, "lr": 10 * self.learning_rate, "weight_decay": 0.0},
-        ]
-        optimizer = torch.optim.Adam(
-            groups,
-            lr=self.learning_rate,
-            weight_decay=self.weight_decay,
-        )
-        generator = torch.Generator().manual_seed(self.random_state)
-        n = x.shape[0]
-        per_epoch = math.ceil(n / self.batch_size)
-        epochs = self.max_epochs if updates is None else math.ceil(updates / per_epoch)
-        curve: list[float] = []
-        best_loss, best_epoch, best_state = math.inf, 0, None
-        steps = 0
-        for epoch in range(epochs):
-            net.train()
-            order = torch.randperm(n, generator=generator)
-            for start in range(0, n, self.batch_size):
-                if updates is not None and steps >= updates:
-                    break
-                batch = order[start : start + self.batch_size]
-                loss = self._loss(net, x[batch], items[batch], pos[batch], y[batch], w[batch])
-                loss = loss + self.item_l2_ * (net.item_effect.weight**2).sum() / n
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                steps += 1
-            if valid is None:
-                continue
-            held = self._validation_loss(net, valid)
-            curve.append(held)
-            if held < best_loss - 1e-6:
-                best_loss, best_epoch = held, epoch + 1
-                best_state = {k: v.clone() for k, v in net.state_dict().items()}
-            elif epoch + 1 - best_epoch >= self.patience:
-                break
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        net.eval()
-        return net, np.asarray(curve, np.float32), best_epoch
-
-    @staticmethod
-    def _loss(net: Any, x: Any, items: Any, pos: Any, y: Any, w: Any) -> Any:
-        log_p, log_not = _chain_log_probs(net(x, items, pos))
-        per_row = -(y * log_p + (1 - y) * log_not).sum(dim=1)
-        return (per_row * w).sum() / w.sum()
-
-    def _row_losses(self, net: Any, valid: list[npt.NDArray[Any]]) -> npt.NDArray[np.float64]:
-        """Each held-out row's weighted loss ``(n,)`` (summed over the tasks)."""
-        import torch
-
-        net.eval()
-        with torch.no_grad():
-            x, items, pos, y, w = (torch.from_numpy(np.ascontiguousarray(a)) for a in valid)
-            log_p, log_not = _chain_log_probs(net(x, items, pos))
-            per_row = -(y * log_p + (1 - y) * log_not).sum(dim=1) * w / w.mean()
-        losses: npt.NDArray[np.float64] = per_row.numpy().astype(np.float64)
-        return losses
-
-    def _validation_loss(self, net: Any, valid: list[npt.NDArray[Any]]) -> float:
-        import torch
-
-        net.eval()
-        with torch.no_grad():
-            x, items, pos, y, w = (torch.from_numpy(np.ascontiguousarray(a)) for a in valid)
-            return float(self._loss(net, x, items, pos, y, w))
 
     # --- scoring ----------------------------------------------------------------------
     def predict(
@@ -564,7 +365,7 @@ class MultiTaskRanker:
         rows = torch.from_numpy(self._items(items, x.shape[0]))
         where = None if positions is None else torch.from_numpy(np.asarray(positions, np.int64))
         with torch_threads(self.num_threads), torch.no_grad():
-            log_p, _ = _chain_log_probs(self.net_(xs, rows, where))
+            log_p, _ = chain_log_probs(self.net_(xs, rows, where))
             p = torch.exp(log_p).numpy().astype(np.float32)
         # A click-only ranker's p(click) stands in for the later steps.
         columns = [p[:, min(k, p.shape[1] - 1)] for k in range(len(TASKS))]
@@ -671,7 +472,9 @@ class MultiTaskRanker:
             model._locate()
             weights = {n[4:]: torch.from_numpy(v) for n, v in state.items()}
             knots = weights["knots"].numpy()
-            net = _net(len(model.feature_names_), model.n_items_, knots, model, model.residual_)
+            net = build_net(
+                len(model.feature_names_), model.n_items_, knots, model, model.residual_
+            )
             net.load_state_dict(weights)
         except (
             OSError,

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shopsense.domain import DEFAULT_EVENT_WEIGHTS, EventKind
-from shopsense.ranking.features import EventArrays, ItemTable
+from shopsense.ranking.items import EventArrays, ItemTable
 
 #: Purchases a leaf needs before its re-buy rate is trusted over its engagement repeats.
 MIN_PURCHASES = 20

@@ -33,26 +33,18 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from shopsense.domain import EventKind, Product
 from shopsense.errors import ConfigError, ModelError
 from shopsense.features.idmap import IdMap
 from shopsense.models import load_model
-from shopsense.models.base import Histories, Recommender
 from shopsense.ranking.exploration import explore
-from shopsense.ranking.features import (
-    FeatureBuilder,
-    FloatArray,
-    IntArray,
-    ItemStats,
-    ItemTable,
-    ShopperState,
-    blended,
-    shopper_state,
-)
+from shopsense.ranking.features import FeatureBuilder, blended
+from shopsense.ranking.items import FloatArray, IntArray, ItemStats, ItemTable
 from shopsense.ranking.ranker import OBJECTIVES, MultiTaskRanker, Objective
 from shopsense.ranking.repeats import RepeatPolicy
+from shopsense.ranking.shopper import ShopperState, shopper_state
+from shopsense.ranking.sources import RetrievalSources
 from shopsense.store.base import to_micros
 
 BoolArray = npt.NDArray[np.bool_]
@@ -124,62 +116,6 @@ class StackConfig:
         values["candidates"] = tuple(values.get("candidates", cls.candidates))
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
-
-
-@dataclass(frozen=True)
-class RetrievalSources:
-    """Named retrieval models; each one's item indices are a prefix of the stack's table
-    (products added after a model was fitted get that model's mean score)."""
-
-    models: Mapping[str, Recommender]
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self.models)
-
-    @property
-    def probabilistic(self) -> tuple[str, ...]:
-        """The sources whose scores are next-engagement log-probabilities."""
-        return tuple(n for n, m in self.models.items() if m.log_probabilities)
-
-    def scores_batch(self, states: Sequence[ShopperState], n_items: int) -> dict[str, FloatArray]:
-        """Every model's scores ``(b, n_items)`` for ``b`` shoppers at once."""
-        out: dict[str, FloatArray] = {}
-        for name, model in self.models.items():
-            size = len(model.items_)
-            scores = model.score(histories_of(states, size))
-            if size < n_items:
-                # Products newer than the model: the model neither likes nor dislikes them
-                # (its mean score), so the sources that can score them (the item tower) and
-                # exploration decide.
-                finite = np.where(np.isfinite(scores), scores, np.nan)
-                mean = np.nan_to_num(np.nanmean(finite, axis=1, keepdims=True)).astype(np.float32)
-                pad = np.repeat(mean, n_items - size, axis=1)
-                scores = np.hstack([scores, pad])
-            out[name] = scores[:, :n_items]
-        return out
-
-
-def histories_of(states: Sequence[ShopperState], n_items: int) -> Histories:
-    """The shoppers' current histories as one :class:`Histories` batch (unknown users);
-    items beyond ``n_items`` (newer than a model) are left out."""
-    items = [np.asarray(s.items, np.int64) for s in states]
-    weights = [np.asarray(s.weights, np.float32) for s in states]
-    known = [i < n_items for i in items]
-    items = [i[k] for i, k in zip(items, known, strict=True)]
-    weights = [w[k] for w, k in zip(weights, known, strict=True)]
-    rows = np.repeat(np.arange(len(states)), [i.size for i in items])
-    columns = np.concatenate(items) if items else np.empty(0, np.int64)
-    values = np.concatenate(weights) if weights else np.empty(0, np.float32)
-    matrix = sp.csr_matrix((values, (rows, columns)), shape=(len(states), n_items))
-    matrix.sum_duplicates()
-    sequences = []
-    for sequence in items:
-        keep = np.ones(sequence.size, dtype=bool)
-        keep[1:] = sequence[1:] != sequence[:-1]
-        sequences.append(sequence[keep])
-    events = list(zip(items, weights, strict=True))
-    return Histories(np.full(len(states), -1, np.int64), matrix, sequences, True, events)
 
 
 def top_allowed(values: FloatArray, k: int, allowed: BoolArray) -> IntArray:

@@ -41,7 +41,7 @@ from shopsense.errors import ConfigError
 from shopsense.evaluation.abtest import UserOutcomes, mean_interval, ratio_interval, wilson_interval
 from shopsense.evaluation.policies import Policy, Request, Shown
 from shopsense.evaluation.simulator.world import SimulatedShop, disagreement_shifts
-from shopsense.ranking.features import ShopperState
+from shopsense.ranking.shopper import ShopperState
 from shopsense.store.base import from_micros, to_micros
 from shopsense.synth.sessions import CONTINUE_RATE
 

@@ -1,0 +1,75 @@
+"""The stack's retrieval models, scoring many shoppers' live histories at once.
+
+Example::
+
+    >>> sources = RetrievalSources({"als": als, "item_knn": knn})           # doctest: +SKIP
+    >>> scores = sources.scores_batch(states, n_items)   # {"als": (b, n_items), ...}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from shopsense.models.base import Histories, Recommender
+from shopsense.ranking.items import FloatArray
+from shopsense.ranking.shopper import ShopperState
+
+
+@dataclass(frozen=True)
+class RetrievalSources:
+    """Named retrieval models; each one's item indices are a prefix of the stack's table
+    (products added after a model was fitted get that model's mean score)."""
+
+    models: Mapping[str, Recommender]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.models)
+
+    @property
+    def probabilistic(self) -> tuple[str, ...]:
+        """The sources whose scores are next-engagement log-probabilities."""
+        return tuple(n for n, m in self.models.items() if m.log_probabilities)
+
+    def scores_batch(self, states: Sequence[ShopperState], n_items: int) -> dict[str, FloatArray]:
+        """Every model's scores ``(b, n_items)`` for ``b`` shoppers at once."""
+        out: dict[str, FloatArray] = {}
+        for name, model in self.models.items():
+            size = len(model.items_)
+            scores = model.score(histories_of(states, size))
+            if size < n_items:
+                # Products newer than the model: the model neither likes nor dislikes them
+                # (its mean score), so the sources that can score them (the item tower) and
+                # exploration decide.
+                finite = np.where(np.isfinite(scores), scores, np.nan)
+                mean = np.nan_to_num(np.nanmean(finite, axis=1, keepdims=True)).astype(np.float32)
+                pad = np.repeat(mean, n_items - size, axis=1)
+                scores = np.hstack([scores, pad])
+            out[name] = scores[:, :n_items]
+        return out
+
+
+def histories_of(states: Sequence[ShopperState], n_items: int) -> Histories:
+    """The shoppers' current histories as one :class:`Histories` batch (unknown users);
+    items beyond ``n_items`` (newer than a model) are left out."""
+    items = [np.asarray(s.items, np.int64) for s in states]
+    weights = [np.asarray(s.weights, np.float32) for s in states]
+    known = [i < n_items for i in items]
+    items = [i[k] for i, k in zip(items, known, strict=True)]
+    weights = [w[k] for w, k in zip(weights, known, strict=True)]
+    rows = np.repeat(np.arange(len(states)), [i.size for i in items])
+    columns = np.concatenate(items) if items else np.empty(0, np.int64)
+    values = np.concatenate(weights) if weights else np.empty(0, np.float32)
+    matrix = sp.csr_matrix((values, (rows, columns)), shape=(len(states), n_items))
+    matrix.sum_duplicates()
+    sequences = []
+    for sequence in items:
+        keep = np.ones(sequence.size, dtype=bool)
+        keep[1:] = sequence[1:] != sequence[:-1]
+        sequences.append(sequence[keep])
+    events = list(zip(items, weights, strict=True))
+    return Histories(np.full(len(states), -1, np.int64), matrix, sequences, True, events)
