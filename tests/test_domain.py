@@ -102,7 +102,7 @@ def test_invalid_products_name_the_field(fields: dict[str, object], field: str) 
 
 @given(
     offset_minutes=st.integers(min_value=-14 * 60, max_value=14 * 60),
-    seconds=st.integers(min_value=0, max_value=2_000_000_000),
+    seconds=st.integers(min_value=0, max_value=1_700_000_000),
 )
 def test_any_offset_gives_the_same_instant_in_utc(offset_minutes: int, seconds: int) -> None:
     instant = datetime.fromtimestamp(seconds, tz=UTC)
@@ -114,7 +114,9 @@ def test_any_offset_gives_the_same_instant_in_utc(offset_minutes: int, seconds: 
 
 @given(
     category=st.lists(
-        st.text(min_size=1).map(str.strip).filter(lambda s: s and ">" not in s),
+        st.text(min_size=1, max_size=200)
+        .map(str.strip)
+        .filter(lambda s: s and ">" not in s and "\x00" not in s),
         min_size=1,
         max_size=4,
     )

@@ -80,6 +80,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 mapping=mapping,
                 skip_invalid=args.skip_invalid,
                 progress=bar.update,
+                max_clock_skew_s=settings.max_clock_skew_s,
             )
         else:
             known = None if args.allow_unknown_items else store.catalog.ids()
@@ -90,6 +91,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 mapping=mapping,
                 skip_invalid=args.skip_invalid,
                 progress=bar.update,
+                max_clock_skew_s=settings.max_clock_skew_s,
             )
     _print_report(report, args.json)
     return 0

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shopsense.domain import DEFAULT_EVENT_WEIGHTS, EventKind
+from shopsense.limits import DEFAULT_MAX_CLOCK_SKEW_S
 
 
 class EventWeights(BaseModel):
@@ -59,6 +60,9 @@ class Settings(BaseSettings):
     event_weights: EventWeights = Field(default_factory=EventWeights)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     seed: int = 42
+    #: How far ahead of this machine's clock an event's timestamp may be (seconds); later
+    #: ones are refused, naming the row or JSON path (see docs/limits.md).
+    max_clock_skew_s: float = Field(default=DEFAULT_MAX_CLOCK_SKEW_S, ge=0)
     #: Text encoder of product search: ``minilm`` (all-MiniLM-L6-v2, best quality, ~80-190
     #: products/s to index on two cores) or ``static`` (Model2Vec distilled from it, ~100x
     #: faster to index, lower quality; see docs/search.md).

@@ -29,6 +29,23 @@ from pydantic import (
     field_validator,
 )
 
+from shopsense.limits import (
+    DEFAULT_MAX_CLOCK_SKEW_S,
+    MAX_ATTRIBUTE_NAME_CHARS,
+    MAX_ATTRIBUTE_VALUE_CHARS,
+    MAX_ATTRIBUTES,
+    MAX_CATEGORY_LEVELS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_ID_CHARS,
+    MAX_INT32,
+    MAX_LABEL_CHARS,
+    MAX_PRICE,
+    MAX_QUERY_CHARS,
+    MAX_TITLE_CHARS,
+    no_nul,
+    within_clock,
+)
+
 CATEGORY_SEPARATOR = " > "
 
 
@@ -55,18 +72,33 @@ DEFAULT_EVENT_WEIGHTS: dict[EventKind, float] = {
 
 
 #: Ids are strings; integer ids (JSON, Parquet) are converted, surrounding blanks stripped.
-Id = Annotated[str, Field(min_length=1, max_length=256)]
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS), AfterValidator(no_nul)]
+#: Free text: any length the field allows, no NUL characters.
+Text = Annotated[str, AfterValidator(no_nul)]
 
 
-def _utc(value: datetime) -> datetime:
+def _in_utc(value: datetime) -> datetime:
     """Naive timestamps are taken as UTC; aware ones are converted to UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:  # year 1 with a positive offset, year 9999 with a negative
+        raise ValueError(f"{value.isoformat()} is out of range") from exc
 
 
-#: ISO 8601 or epoch seconds / milliseconds (numbers or numeric strings), stored in UTC.
+def _utc(value: datetime, info: ValidationInfo) -> datetime:
+    """In UTC, between 1970 and the receiver's clock plus ``max_clock_skew_s`` (from the
+    validation context, e.g. ``Event.model_validate(d, context={"max_clock_skew_s": 60})``;
+    default one day)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    skew = float(context.get("max_clock_skew_s", DEFAULT_MAX_CLOCK_SKEW_S))
+    return within_clock(_in_utc(value), skew)
+
+
+#: ISO 8601 or epoch seconds / milliseconds (numbers or numeric strings), stored in UTC,
+#: from 1970 up to the clock's now plus the allowed skew.
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+#: The same in UTC, without the clock check (a receiver applies its own setting).
+UtcInstant = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 def parse_category(value: Any) -> tuple[str, ...]:
@@ -81,6 +113,12 @@ def parse_category(value: Any) -> tuple[str, ...]:
         raise ValueError(f"expected a path like 'Home > Kitchen', got {type(value).__name__}")
     if any(not p for p in parts) and len(parts) > 1:
         raise ValueError(f"empty level in category path {value!r}")
+    if len(parts) > MAX_CATEGORY_LEVELS:
+        raise ValueError(f"has {len(parts)} levels; at most {MAX_CATEGORY_LEVELS}")
+    if any(len(p) > MAX_LABEL_CHARS for p in parts):
+        raise ValueError(f"a level is longer than {MAX_LABEL_CHARS} characters")
+    for part in parts:
+        no_nul(part)
     return tuple(p for p in parts if p)
 
 
@@ -97,6 +135,21 @@ def _parse_attributes(value: Any) -> Any:
             raise ValueError(f"attributes must be a JSON object, got {text[:40]!r}") from exc
     if not isinstance(value, dict):
         raise ValueError("attributes must be a JSON object of name -> value")
+    if len(value) > MAX_ATTRIBUTES:
+        raise ValueError(f"has {len(value)} attributes; at most {MAX_ATTRIBUTES}")
+    for name, item in value.items():
+        if len(str(name)) > MAX_ATTRIBUTE_NAME_CHARS:
+            raise ValueError(
+                f"an attribute name is longer than {MAX_ATTRIBUTE_NAME_CHARS} characters"
+            )
+        no_nul(str(name))
+        if isinstance(item, str):
+            if len(item) > MAX_ATTRIBUTE_VALUE_CHARS:
+                raise ValueError(
+                    f"attribute {str(name)[:40]!r} is longer than "
+                    f"{MAX_ATTRIBUTE_VALUE_CHARS} characters"
+                )
+            no_nul(item)
     return value
 
 
@@ -111,11 +164,11 @@ class Product(BaseModel):
     )
 
     id: Id
-    title: Annotated[str, Field(min_length=1, max_length=1000)]
-    description: str = ""
+    title: Annotated[Text, Field(min_length=1, max_length=MAX_TITLE_CHARS)]
+    description: Annotated[Text, Field(max_length=MAX_DESCRIPTION_CHARS)] = ""
     category: Annotated[tuple[str, ...], BeforeValidator(parse_category)] = ()
-    brand: str | None = None
-    price: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    brand: Annotated[Text, Field(max_length=MAX_LABEL_CHARS)] | None = None
+    price: Annotated[float, Field(ge=0, le=MAX_PRICE, allow_inf_nan=False)] | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     in_stock: bool = True
     attributes: Annotated[dict[str, Scalar], BeforeValidator(_parse_attributes)] = Field(
@@ -150,7 +203,9 @@ class User(BaseModel):
     )
 
     id: Id
-    attributes: dict[str, Scalar] = Field(default_factory=dict)
+    attributes: Annotated[dict[str, Scalar], BeforeValidator(_parse_attributes)] = Field(
+        default_factory=dict
+    )
     created_at: UtcDatetime | None = None
 
 
@@ -173,14 +228,16 @@ class Event(BaseModel):
     session_id: Id | None = None
     kind: EventKind
     item_id: Id | None = Field(default=None, validate_default=True)
-    query: Annotated[str, Field(max_length=1000)] | None = Field(
+    query: Annotated[Text, Field(max_length=MAX_QUERY_CHARS)] | None = Field(
         default=None, validate_default=True
     )
     request_id: Id | None = None
-    position: Annotated[int, Field(ge=0)] | None = None
+    position: Annotated[int, Field(ge=0, le=MAX_INT32)] | None = None
     propensity: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
-    quantity: Annotated[int, Field(ge=1)] | None = Field(default=None, validate_default=True)
-    price: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    quantity: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = Field(
+        default=None, validate_default=True
+    )
+    price: Annotated[float, Field(ge=0, le=MAX_PRICE, allow_inf_nan=False)] | None = None
     timestamp: UtcDatetime
 
     @field_validator("item_id")

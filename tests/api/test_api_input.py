@@ -27,6 +27,8 @@ from hypothesis import strategies as st
         ("/recommendations/U0001?item_id=NOPE&scenario=similar", "item_id"),
         ("/items/P00001/similar?kind=weird", "kind"),
         ("/recommendations/%20?n=3", "user_id"),
+        ("/recommendations/abc%00def", "path"),  # regression: 503 on PostgreSQL
+        ("/search?q=mug%00", "query"),
     ],
 )
 def test_bad_parameters_name_the_field(client: TestClient, url: str, field: str) -> None:
@@ -54,6 +56,12 @@ def event(**changes: Any) -> dict[str, Any]:
         ({"events": [event(user_id="")]}, "events[0].user_id"),
         ({"events": [event(colour="red")]}, "events[0].colour"),
         ({"events": [event(item_id="NOT-IN-CATALOG")]}, "events[0].item_id"),
+        # Regressions (issue 12): a 500 and an OverflowError; a year-9999 event was stored
+        ({"events": [event(kind="purchase", quantity=10**20)]}, "events[0].quantity"),
+        ({"events": [event(position=10**20)]}, "events[0].position"),
+        ({"events": [event(timestamp="9999-12-31T00:00:00Z")]}, "events[0].timestamp"),
+        ({"events": [event(timestamp="0001-01-01T00:00:00+01:00")]}, "events[0].timestamp"),
+        ({"events": [event(user_id="u\x001")]}, "events[0].user_id"),
         ({"events": []}, "events"),
         ({"events": [event(event_id=f"e{i}") for i in range(1001)]}, "events"),
         ({"evnts": []}, "events"),
@@ -167,3 +175,32 @@ def test_no_event_body_makes_a_500(client: TestClient, body: Any) -> None:
     assert response.status_code < 500, (body, response.text)
     if response.status_code >= 400:
         assert response.json()["field"]
+
+
+def test_the_server_applies_its_own_clock_skew() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shopsense.api.schemas import EventIn
+
+    now = datetime.now(UTC)
+    ahead = EventIn.model_validate(event(timestamp=(now + timedelta(days=3)).isoformat()))
+    with pytest.raises(ValueError, match="max_clock_skew_s"):
+        ahead.to_event(now)  # default: one day
+    assert ahead.to_event(now, max_clock_skew_s=7 * 86_400).timestamp > now
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"events": ' + b"[" * 5000 + b"]" * 5000 + b"}",  # nested too deeply
+        b'{"events": [{"user_id": "\xff\xfe"}]}',  # not UTF-8
+    ],
+)
+def test_unparsable_bodies_are_a_422_naming_the_body(client: TestClient, body: bytes) -> None:
+    """Regression (issue 12): these answered 400 ``{"detail": ...}``, not the documented
+    422 with ``field``."""
+    headers = HEADERS | {"Content-Type": "application/json"}
+    response = client.post("/events", content=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "body"
+    assert response.json()["error"].startswith("field 'body': malformed JSON")

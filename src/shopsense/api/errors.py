@@ -4,6 +4,7 @@
 |---|---|
 | body or parameter fails validation (pydantic, :class:`~shopsense.errors.ValidationError`) | 422 |
 | malformed JSON | 422 (``field: "body"``) |
+| a NUL character in the path or query string | 422 (``field: "path"`` / ``"query"``) |
 | missing / wrong API key | 401 |
 | body over the size limit | 413 (:mod:`shopsense.api.metrics`) |
 | unknown product in a path | 404 |
@@ -22,9 +23,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException
 
 from shopsense.api.search import SearchUnavailableError
 from shopsense.api.state import NoModelsError
@@ -85,8 +87,26 @@ async def _shopsense(request: Request, exc: Exception) -> Response:
     return error_response(400, str(exc))
 
 
+def _unparsable_body(exc: HTTPException) -> str | None:
+    """Why FastAPI could not parse a JSON body (it answers a bare 400 for anything but a
+    syntax error), or ``None`` when ``exc`` is another error."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return None
+    if isinstance(cause, UnicodeDecodeError):
+        return "malformed JSON: the body is not UTF-8"
+    if isinstance(cause, RecursionError):
+        return "malformed JSON: nested too deeply"
+    if isinstance(cause, ValueError):
+        return f"malformed JSON: {cause}"[:300]
+    return None
+
+
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    unparsable = _unparsable_body(exc)
+    if unparsable is not None:  # the documented shape: 422 naming the body
+        return error_response(422, f"field 'body': {unparsable}", "body")
     response = error_response(exc.status_code, str(exc.detail))
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value

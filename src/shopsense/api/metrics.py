@@ -100,7 +100,8 @@ async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
 
 
 class ServingMiddleware:
-    """Body-size limit (413) and per-route metrics, as one ASGI layer."""
+    """Body-size limit (413), NUL characters in the path or query refused (422) and
+    per-route metrics, as one ASGI layer."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
         self.app = app
@@ -126,6 +127,14 @@ class ServingMiddleware:
         if declared is not None and int(declared) > limit:
             await _send_json(send, 413, too_large)
             self.metrics.observe(scope["method"], "(body too large)", 413, 0.0)
+            return
+        query = bytes(scope.get("query_string") or b"").lower()
+        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            # No id, query or filter contains NUL (the stores' rule, docs/limits.md).
+            where = "path" if "\x00" in scope["path"] else "query"
+            refused = {"error": f"the {where} must not contain NUL characters", "field": where}
+            await _send_json(send, 422, refused)
+            self.metrics.observe(scope["method"], "(bad request)", 422, 0.0)
             return
         received = 0
         exceeded = False

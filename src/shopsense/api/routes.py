@@ -402,7 +402,12 @@ def post_events(request: Request, batch: EventBatchIn) -> Response:
     state = state_of(request)
     if len(batch.events) > state.config.max_batch:
         raise ValidationError("request", 0, "events", f"at most {state.config.max_batch} per batch")
-    events = [e.to_event() for e in batch.events]
+    events = []
+    for i, event in enumerate(batch.events):
+        try:
+            events.append(event.to_event(max_clock_skew_s=state.settings.max_clock_skew_s))
+        except ValueError as exc:
+            raise ValidationError("request", 0, f"events[{i}].timestamp", str(exc)) from exc
     state.check_items(events)
     stored = state.record_events(events)
     return json_response(

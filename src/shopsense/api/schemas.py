@@ -16,7 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shopsense.domain import Event, EventKind, Id, Product, UtcDatetime
+from shopsense.domain import Event, EventKind, Id, Product, UtcInstant
+from shopsense.limits import DEFAULT_MAX_CLOCK_SKEW_S, within_clock
 
 #: Most records in one request body (``SHOPSENSE_MAX_BATCH`` may lower it).
 MAX_BATCH = 10_000
@@ -34,12 +35,19 @@ class EventIn(Event):
     )
 
     event_id: Id | None = None  # type: ignore[assignment]
-    timestamp: UtcDatetime | None = None  # type: ignore[assignment]
+    timestamp: UtcInstant | None = None  # type: ignore[assignment]
 
-    def to_event(self, now: datetime | None = None) -> Event:
+    def to_event(
+        self, now: datetime | None = None, max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S
+    ) -> Event:
+        """The event to store; ``ValueError`` if its timestamp is before 1970 or more than
+        ``max_clock_skew_s`` ahead of ``now`` (the server's setting, not the default's)."""
         data = dict(self.__dict__)
+        now = now or datetime.now(UTC)
         if data["timestamp"] is None:
-            data["timestamp"] = now or datetime.now(UTC)
+            data["timestamp"] = now
+        else:
+            within_clock(data["timestamp"], max_clock_skew_s, now)
         if data["event_id"] is None:
             content = "|".join(str(data[k]) for k in sorted(data) if k != "event_id")
             digest = hashlib.sha1(content.encode(), usedforsecurity=False).hexdigest()[:24]

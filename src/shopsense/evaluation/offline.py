@@ -101,10 +101,15 @@ def rank_targets(
         histories = Histories.from_data(inputs, batch, fresh=inputs is not model.train_)
         scores = model.score(histories).astype(np.float32, copy=True)
         exclude_seen(scores, histories, exclude_history)
-        part = np.argpartition(-scores, k_max - 1, axis=1)[:, :k_max]
+        # A catalog smaller than k_max: the whole catalog is the list (the rest stays -1).
+        width = min(k_max, scores.shape[1])
+        if width < scores.shape[1]:
+            part = np.argpartition(-scores, width - 1, axis=1)[:, :width]
+        else:
+            part = np.broadcast_to(np.arange(width), scores.shape)
         part_scores = np.take_along_axis(scores, part, axis=1)
         order = np.argsort(-part_scores, axis=1, kind="stable")
-        top[start : start + batch.size] = np.take_along_axis(part, order, axis=1)
+        top[start : start + batch.size, :width] = np.take_along_axis(part, order, axis=1)
         target_rows = targets[batch]
         single = np.diff(target_rows.indptr) == 1
         if single.all():

@@ -5,7 +5,11 @@ is not a row) and records as plain dicts, after renaming columns through ``mappi
 that cannot even be parsed (wrong number of CSV cells, broken JSON) comes as a
 :class:`~shopsense.errors.ValidationError` in place of the dict, so the caller's skip
 policy decides what happens to it.
-Empty CSV cells become absent fields, so optional fields take their defaults.
+Empty CSV cells become absent fields, so optional fields take their defaults. A UTF-8
+byte-order mark (spreadsheet exports) is dropped. Limits (:mod:`shopsense.limits`): a line
+of at most ``MAX_LINE_CHARS`` characters, at most ``MAX_COLUMNS`` columns, a ``.gz`` file
+expanding to at most ``MAX_DECOMPRESSED_BYTES``; a damaged or truncated ``.gz`` is refused
+by name, like every file that cannot be read.
 
 Example::
 
@@ -23,12 +27,14 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from shopsense.errors import UnknownFormatError, ValidationError
+from shopsense.limits import MAX_COLUMNS, MAX_DECOMPRESSED_BYTES, MAX_LINE_CHARS
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
 
@@ -58,10 +64,58 @@ def detect_format(path: Path) -> str:
     return known[suffix]
 
 
+class _Capped(io.RawIOBase):
+    """A decompressing stream that refuses to expand beyond ``limit`` bytes (gzip bombs)."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self._path = path
+        self._inner = gzip.open(path, "rb")  # noqa: SIM115 (closed by close())
+        self._left = limit
+        self._limit = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._inner.readinto(buffer)
+        self._left -= n
+        if self._left < 0:
+            raise UnknownFormatError(
+                f"{self._path}: expands to more than {self._limit:,} bytes; split the file"
+            )
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
 def _open_text(path: Path) -> IO[str]:
+    # utf-8-sig: a byte-order mark at the start (spreadsheet exports) is not part of the header
     if path.suffix.lower() == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
+        stream = io.BufferedReader(_Capped(path, MAX_DECOMPRESSED_BYTES))
+        return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")
+
+
+def _lines(handle: IO[str], path: Path) -> Iterator[str]:
+    """The file's lines, refusing one longer than ``MAX_LINE_CHARS`` before reading it all."""
+    number = 0
+    while line := handle.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise UnknownFormatError(
+                f"{path}: line {number} is longer than {MAX_LINE_CHARS:,} characters; "
+                "one record per line is expected"
+            )
+        yield line
+
+
+def _check_width(path: Path, names: list[str]) -> None:
+    if len(names) > MAX_COLUMNS:
+        raise UnknownFormatError(
+            f"{path}: {len(names):,} columns; at most {MAX_COLUMNS:,} are read"
+        )
 
 
 @contextmanager
@@ -71,6 +125,11 @@ def _readable(path: Path) -> Iterator[None]:
 
     try:
         yield
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise UnknownFormatError(
+            f"{path}: damaged or truncated gzip file ({exc}); compress it again or drop .gz "
+            "from a name of a plain file"
+        ) from exc
     except UnicodeDecodeError as exc:
         raise UnknownFormatError(
             f"{path}: not UTF-8 text ({exc.reason}); re-save it as UTF-8"
@@ -93,8 +152,9 @@ def read_header(path: Path, mapping: Mapping[str, str] | None = None) -> list[st
     names: list[str]
     if fmt in ("csv", "tsv"):
         with _readable(path), _open_text(path) as handle:
-            reader = csv.reader(handle, delimiter="\t" if fmt == "tsv" else ",")
+            reader = csv.reader(_lines(handle, path), delimiter="\t" if fmt == "tsv" else ",")
             names = next(reader, [])
+            _check_width(path, names)
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -127,10 +187,11 @@ def read_records(path: Path, mapping: Mapping[str, str] | None = None) -> Iterat
 
 def _read_csv(path: Path, mapping: dict[str, str], delimiter: str) -> Iterator[Record]:
     with _open_text(path) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        reader = csv.reader(_lines(handle, path), delimiter=delimiter)
         header = next(reader, None)
         if header is None:
             return
+        _check_width(path, header)
         names = [mapping.get(h.strip(), h.strip()) for h in header]
         width = len(names)
         for number, cells in enumerate(reader, start=1):
@@ -153,7 +214,7 @@ def _read_csv(path: Path, mapping: dict[str, str], delimiter: str) -> Iterator[R
 def _read_jsonl(path: Path, mapping: dict[str, str], limit: int | None = None) -> Iterator[Record]:
     with _open_text(path) as handle:
         number = 0
-        for line in handle:
+        for line in _lines(handle, path):
             if not line.strip():
                 continue
             number += 1
@@ -169,6 +230,10 @@ def _read_jsonl(path: Path, mapping: dict[str, str], limit: int | None = None) -
                 continue
             if not isinstance(record, dict):
                 yield number, ValidationError(path.name, number, "(row)", "expected a JSON object")
+                continue
+            if len(record) > MAX_COLUMNS:
+                reason = f"has {len(record):,} fields; at most {MAX_COLUMNS:,} are read"
+                yield number, ValidationError(path.name, number, "(row)", reason)
                 continue
             yield number, {str(mapping.get(k, k)): v for k, v in record.items() if v is not None}
 

@@ -29,6 +29,7 @@ import pydantic
 from shopsense.domain import Event, Product
 from shopsense.errors import IngestError, ValidationError
 from shopsense.ingest.files import Record, read_header, read_records
+from shopsense.limits import DEFAULT_MAX_CLOCK_SKEW_S
 from shopsense.store.base import Catalog, EventLog
 
 Progress = Callable[[int], object]
@@ -132,10 +133,12 @@ def ingest_products(
     batch_size: int = 10_000,
     max_failures: int = 10,
     progress: Progress | None = None,
+    max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
 ) -> IngestReport:
     """Validate product records and upsert them, all-or-nothing unless ``skip_invalid``."""
     report = IngestReport(source)
     check = _Validator(report, skip_invalid, max_failures)
+    context = {"max_clock_skew_s": max_clock_skew_s}
     started = time.perf_counter()
 
     def valid() -> Iterator[Product]:
@@ -145,7 +148,7 @@ def ingest_products(
                 check.fail(record)
                 continue
             try:
-                product = Product.model_validate(record)
+                product = Product.model_validate(record, context=context)
             except pydantic.ValidationError as exc:
                 check.fail(describe(source, row, exc))
                 continue
@@ -174,6 +177,7 @@ def ingest_events(
     batch_size: int = 10_000,
     max_failures: int = 10,
     progress: Progress | None = None,
+    max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
 ) -> IngestReport:
     """Validate event records and append them, all-or-nothing unless ``skip_invalid``.
 
@@ -182,6 +186,7 @@ def ingest_events(
     """
     report = IngestReport(source)
     check = _Validator(report, skip_invalid, max_failures)
+    context = {"max_clock_skew_s": max_clock_skew_s}
     started = time.perf_counter()
 
     def valid() -> Iterator[Event]:
@@ -193,7 +198,7 @@ def ingest_events(
             if "event_id" not in record:
                 record["event_id"] = derive_event_id(record)
             try:
-                event = Event.model_validate(record)
+                event = Event.model_validate(record, context=context)
             except pydantic.ValidationError as exc:
                 check.fail(describe(source, row, exc))
                 continue
@@ -257,6 +262,7 @@ def ingest_catalog_file(
     mapping: dict[str, str] | None = None,
     skip_invalid: bool = False,
     progress: Progress | None = None,
+    max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
 ) -> IngestReport:
     """Ingest a catalog file (CSV / TSV / JSONL / Parquet) with default column names."""
     mapping = mapping or {}
@@ -267,6 +273,7 @@ def ingest_catalog_file(
         path.name,
         skip_invalid=skip_invalid,
         progress=progress,
+        max_clock_skew_s=max_clock_skew_s,
     )
     report.ignored_columns = ignored
     return report
@@ -280,6 +287,7 @@ def ingest_events_file(
     mapping: dict[str, str] | None = None,
     skip_invalid: bool = False,
     progress: Progress | None = None,
+    max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
 ) -> IngestReport:
     """Ingest an events file (CSV / TSV / JSONL / Parquet) with default column names."""
     mapping = mapping or {}
@@ -291,6 +299,7 @@ def ingest_events_file(
         known_items=known_items,
         skip_invalid=skip_invalid,
         progress=progress,
+        max_clock_skew_s=max_clock_skew_s,
     )
     report.ignored_columns = ignored
     return report
