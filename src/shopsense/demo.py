@@ -153,4 +153,4 @@ def run_demo(
     from shopsense.commands.serve import serve as serve_http
 
     print(f"\nstorefront: http://{host}:{port}/?as={shoppers[0]}  (browse as a sample shopper)")
-    return serve_http(settings, host=host, port=port)
+    return serve_http(settings, host=host, port=port, demo_shoppers=True)

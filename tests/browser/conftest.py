@@ -61,7 +61,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = os.environ | {"SHOPSENSE_API_KEY": "browser-key", "OPENBLAS_NUM_THREADS": "1"}
+    env = os.environ | {
+        "SHOPSENSE_API_KEY": "browser-key",
+        "OPENBLAS_NUM_THREADS": "1",
+        "SHOPSENSE_DEMO_SHOPPERS": "true",  # the tests browse as chosen shoppers (?as=)
+    }
     code = "from shopsense.cli import main; raise SystemExit(main())"
     args = ["--data-dir", str(settings.data_dir), "serve", "--port", str(port)]
     server = subprocess.Popen([sys.executable, "-c", code, *args], env=env)

@@ -77,6 +77,7 @@ def create_app(
         from shopsense.api import storefront as shop
 
         app.include_router(shop.router)
+        app.add_exception_handler(shop.ShopRefusedError, shop.refused)
         app.include_router(dashboard.router)
         app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(

@@ -13,7 +13,7 @@ import ipaddress
 import secrets
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shopsense.errors import ConfigError
@@ -59,6 +59,21 @@ class ServeConfig(BaseSettings):
     experiments_file: Path | None = None
     #: Events on products outside the catalog are refused unless this is set.
     allow_unknown_items: bool = False
+    #: Storefront: ``/?as=SHOPPER`` browses as any shopper (the sample shop's demo only;
+    #: never on a real shop: anybody could act for anybody).
+    demo_shoppers: bool = False
+    #: Storefront writes (page events, add to cart, checkout) per client address, in the
+    #: ``limits`` notation (``"120/minute"``, ``"5/second"``); empty: no limit.
+    shop_write_limit: str = "120/minute"
+
+    @field_validator("shop_write_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        if value:
+            from limits import parse
+
+            parse(value)  # ValueError names what is wrong
+        return value
 
     def key(self) -> str:
         """The API key, making a random one when none is configured."""

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 import uuid
@@ -32,6 +33,7 @@ from shopsense.api.impressions import ImpressionLog
 from shopsense.api.lifecycle import ModelManager
 from shopsense.api.metrics import Metrics
 from shopsense.api.search import SearchService
+from shopsense.api.shoppers import Shoppers
 from shopsense.config import Settings
 from shopsense.domain import Event, EventKind, Product
 from shopsense.errors import ModelError, ShopSenseError, ValidationError
@@ -135,6 +137,10 @@ class ServingState:
     experiments: Experiments = field(default_factory=lambda: Experiments([]))
     #: Storefront carts: shopper id -> {product id: quantity} (kept in memory only).
     carts: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Storefront identity: signed cookies, CSRF tokens, the write rate limit.
+    shoppers: Shoppers = field(
+        default_factory=lambda: Shoppers(secrets.token_bytes(32), demo=False, write_limit="")
+    )
     #: Writes the impressions of every served list (None: not logged).
     impressions: ImpressionLog | None = None
     #: Draws the exploring slots of served lists.
@@ -168,6 +174,9 @@ class ServingState:
             state.impressions.start()
         manager.listeners.append(state.search.use_models)
         state.results = ResultCache(config.result_cache)
+        state.shoppers = Shoppers.for_key(
+            config.key(), config.demo_shoppers, config.shop_write_limit
+        )
         state.experiments = Experiments.from_settings(settings, config.experiments_file)
         if load_models:
             try:

@@ -1,17 +1,17 @@
 """The storefront: home, search, product page, cart and checkout, rendered by the server.
 
-A shopper is a cookie (``ss_uid``; ``/?as=U0042`` browses as a sample-shop shopper) with a
-session cookie (``ss_sid``). Every action records real events: the page script posts
-impressions, views, clicks and searches to ``/shop/events`` (bound to the cookie's
-shopper, so no API key is exposed); the cart and checkout record ``add_to_cart`` and
-``purchase`` events on the server. Recommendation links carry their ``request_id`` and
-position, so clicks are attributed to the list that showed them.
+A shopper is a signed cookie (``ss_uid``) with a signed session cookie (``ss_sid``); see
+:mod:`shopsense.api.shoppers` (``/?as=U0042`` browses as a sample-shop shopper on a demo
+server only). Every action records real events: the page script posts views, clicks and
+searches to ``/shop/events`` (bound to the cookie's shopper, so no API key is exposed); the
+cart and checkout record ``add_to_cart`` and ``purchase`` events on the server. Every
+write carries the session's CSRF token and counts against the client's rate limit.
+Recommendation links carry their ``request_id`` and position, so clicks are attributed to
+the list that showed them.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,17 +24,30 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shopsense.api.auth import state_of
 from shopsense.api.routes import json_response, recommendations, run_search
+from shopsense.api.shoppers import SID, UID, Shopper
 from shopsense.api.state import ServingState, new_request_id
-from shopsense.domain import Event, EventKind, Id
+from shopsense.domain import Event, EventKind, Id, Text
 from shopsense.errors import ShopSenseError
 from shopsense.recommend import ItemFilter
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-UID, SID = "ss_uid", "ss_sid"
-#: Shopper and session ids the storefront accepts (cookie-safe); others get a new id.
-_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
 ANY = ItemFilter()
+
+
+class ShopRefusedError(Exception):
+    """A storefront request that may not act (403 / 429), answered as JSON."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    def response(self) -> Response:
+        response = json_response({"error": str(self), "field": None}, self.status)
+        if self.retry_after is not None:
+            response.headers["Retry-After"] = str(self.retry_after)
+        return response
 
 
 class ShopEvent(BaseModel):
@@ -45,7 +58,7 @@ class ShopEvent(BaseModel):
     event_id: Annotated[str, Field(min_length=1, max_length=128)]
     kind: Literal["impression", "view", "click", "search"]
     item_id: Id | None = None
-    query: Annotated[str, Field(max_length=500)] | None = None
+    query: Annotated[Text, Field(max_length=500)] | None = None
     request_id: Id | None = None
     position: Annotated[int, Field(ge=0, le=10_000)] | None = None
 
@@ -54,31 +67,57 @@ class ShopEvents(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: Annotated[list[ShopEvent], Field(min_length=1, max_length=100)]
+    #: The page's CSRF token (``<meta name="csrf">``).
+    csrf: str | None = None
 
 
-def shopper(request: Request) -> tuple[str, str]:
-    """The cookie's shopper and session (new ones when absent; ``?as=`` switches shopper)."""
+def viewer(request: Request) -> Shopper:
+    """Who a page is shown to: the signed cookies' shopper (new when absent or forged);
+    ``?as=`` switches shopper on a demo server (``ShopRefusedError`` 403 elsewhere)."""
     chosen = request.query_params.get("as")
-    uid = (chosen or request.cookies.get(UID) or "").strip()
-    sid = (request.cookies.get(SID) or "").strip()
-    uid = uid if _COOKIE_VALUE.fullmatch(uid) else "S-" + secrets.token_hex(6)
-    sid = sid if _COOKIE_VALUE.fullmatch(sid) else "W-" + secrets.token_hex(6)
-    return uid, sid
+    try:
+        return state_of(request).shoppers.identify(dict(request.cookies), chosen)
+    except (PermissionError, ValueError) as exc:
+        raise ShopRefusedError(403, str(exc)) from exc
 
 
-def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    uid, sid = shopper(request)
+def writer(request: Request, token: str | None) -> Shopper:
+    """Who a write acts for: the signed cookies' shopper only (never ``?as=``), with the
+    session's CSRF token, within the client's rate limit (429 with ``Retry-After``)."""
+    shoppers = state_of(request).shoppers
+    client = request.client.host if request.client else "unknown"
+    wait = shoppers.retry_after(client)
+    if wait is not None:
+        raise ShopRefusedError(429, f"too many storefront writes; retry in {wait} s", wait)
+    shopper = shoppers.identify(dict(request.cookies))
+    if not shoppers.csrf_ok(shopper, token):
+        raise ShopRefusedError(403, "missing or wrong CSRF token: reload the page and try again")
+    return shopper
+
+
+def page(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status: int = 200,
+    shopper: Shopper | None = None,
+) -> Response:
+    shopper = shopper or viewer(request)
     state = state_of(request)
     context = {
-        "user_id": uid,
-        "session_id": sid,
-        "cart_count": sum(state.carts.get(uid, {}).values()),
+        "user_id": shopper.user_id,
+        "session_id": shopper.session_id,
+        "csrf": state.shoppers.csrf_token(shopper),
+        "cart_count": sum(state.carts.get(shopper.user_id, {}).values()),
         "categories": state.catalog.categories(),
         **context,
     }
     response = templates.TemplateResponse(request, name, context, status_code=status)
-    response.set_cookie(UID, uid, max_age=365 * 86_400, samesite="lax", httponly=True)
-    response.set_cookie(SID, sid, samesite="lax", httponly=True)  # ends with the browser
+    if shopper.fresh:
+        signed_user = state.shoppers.sign_user(shopper.user_id)
+        signed_session = state.shoppers.sign_session(shopper.session_id)
+        response.set_cookie(UID, signed_user, max_age=365 * 86_400, samesite="lax", httponly=True)
+        response.set_cookie(SID, signed_session, samesite="lax", httponly=True)  # browser session
     return response
 
 
@@ -94,10 +133,11 @@ def _list(
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
     state = state_of(request)
-    uid, sid = shopper(request)
+    who = viewer(request)
+    uid, sid = who.user_id, who.session_id
     for_you = _list(state, "for_you", uid, sid, 8)
     trending = _list(state, "trending", uid, sid, 8, exclude_seen=False)
-    return page(request, "home.html", {"for_you": for_you, "trending": trending})
+    return page(request, "home.html", {"for_you": for_you, "trending": trending}, shopper=who)
 
 
 @router.get("/shop/search", response_class=HTMLResponse)
@@ -112,7 +152,8 @@ def search_page(
     from shopsense.search import SORTS, Filters
 
     state = state_of(request)
-    uid, sid = shopper(request)
+    who = viewer(request)
+    uid, sid = who.user_id, who.session_id
     context: dict[str, Any] = {"q": q, "category": category, "brand": brand, "sort": sort}
     context |= {"sorts": SORTS, "result": None, "error": None, "request_id": new_request_id()}
     if q.strip():
@@ -133,7 +174,7 @@ def search_page(
             context["result"], context["request_id"] = result, request_id
         except ShopSenseError as exc:
             context["error"] = str(exc)
-    return page(request, "search.html", context)
+    return page(request, "search.html", context, shopper=who)
 
 
 @router.get("/product/{item_id}", response_class=HTMLResponse)
@@ -144,18 +185,20 @@ def product_page(
     product = state.catalog.get(item_id)
     if product is None:
         return page(request, "missing.html", {"item_id": item_id}, status=404)
-    uid, sid = shopper(request)
+    who = viewer(request)
+    uid, sid = who.user_id, who.session_id
     similar = _list(state, "similar", uid, sid, 6, item_id=item_id)
     together = _list(state, "bought_together", uid, sid, 6, item_id=item_id)
     context = {"product": product, "why": why, "similar": similar, "together": together}
-    return page(request, "product.html", context)
+    return page(request, "product.html", context, shopper=who)
 
 
 @router.post("/shop/events")
 def shop_events(request: Request, batch: ShopEvents) -> Response:
     """Events from the page script, for the cookie's shopper only."""
     state = state_of(request)
-    uid, sid = shopper(request)
+    who = writer(request, batch.csrf)
+    uid, sid = who.user_id, who.session_id
     now = datetime.now(UTC)
     events = [
         Event(
@@ -199,11 +242,16 @@ def _record(
 
 
 @router.post("/cart/add")
-def cart_add(request: Request, item_id: Annotated[str, Form(max_length=256)]) -> Response:
+def cart_add(
+    request: Request,
+    item_id: Annotated[str, Form(max_length=256)],
+    csrf: Annotated[str | None, Form(max_length=100)] = None,
+) -> Response:
     state = state_of(request)
+    who = writer(request, csrf)
     if item_id not in state.catalog:
         return json_response({"error": f"unknown product id {item_id!r}", "field": "item_id"}, 404)
-    uid, sid = shopper(request)
+    uid, sid = who.user_id, who.session_id
     cart = state.carts.setdefault(uid, {})
     cart[item_id] = cart.get(item_id, 0) + 1
     _record(state, uid, sid, EventKind.ADD_TO_CART, {item_id: 1})
@@ -213,20 +261,31 @@ def cart_add(request: Request, item_id: Annotated[str, Form(max_length=256)]) ->
 @router.get("/cart", response_class=HTMLResponse)
 def cart_page(request: Request) -> Response:
     state = state_of(request)
-    uid, sid = shopper(request)
+    who = viewer(request)
+    uid, sid = who.user_id, who.session_id
     cart = state.carts.get(uid, {})
     lines = [(state.catalog.get(i), q) for i, q in cart.items()]
     total = sum((p.price or 0.0) * q for p, q in lines if p is not None)
     together = _list(state, "bought_together", uid, sid, 6) if cart else {"items": []}
-    return page(request, "cart.html", {"lines": lines, "total": total, "together": together})
+    context = {"lines": lines, "total": total, "together": together}
+    return page(request, "cart.html", context, shopper=who)
 
 
 @router.post("/checkout", response_class=HTMLResponse)
-def checkout(request: Request) -> Response:
+def checkout(
+    request: Request, csrf: Annotated[str | None, Form(max_length=100)] = None
+) -> Response:
     state = state_of(request)
-    uid, sid = shopper(request)
+    who = writer(request, csrf)
+    uid, sid = who.user_id, who.session_id
     cart = state.carts.pop(uid, {})
     if cart:
         _record(state, uid, sid, EventKind.PURCHASE, cart)
     bought = [(state.catalog.get(i), q) for i, q in cart.items()]
-    return page(request, "thanks.html", {"bought": bought})
+    return page(request, "thanks.html", {"bought": bought}, shopper=who)
+
+
+async def refused(request: Request, exc: Exception) -> Response:
+    """The app's handler of :class:`ShopRefusedError`."""
+    assert isinstance(exc, ShopRefusedError)
+    return exc.response()

@@ -22,8 +22,10 @@ def serve(
     search: bool = True,
     retrain_every_s: float | None = None,
     log_level: str = "warning",
+    demo_shoppers: bool | None = None,
 ) -> int:
-    """Run the server until interrupted (checks the bind address against the API key)."""
+    """Run the server until interrupted (checks the bind address against the API key).
+    ``demo_shoppers``: ``/?as=SHOPPER`` on the storefront (the sample shop's demo only)."""
     import uvicorn
 
     from shopsense.api import ServeConfig, create_app
@@ -32,6 +34,8 @@ def serve(
     config = ServeConfig()
     if retrain_every_s is not None:
         config.retrain_every_s = retrain_every_s
+    if demo_shoppers is not None:
+        config.demo_shoppers = demo_shoppers
     check_bind(host, config)
     generated = config.api_key is None
     app = create_app(settings, config, search=search)
@@ -62,6 +66,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         search=not args.no_search,
         retrain_every_s=args.retrain_every,
         log_level=args.log_level,
+        demo_shoppers=True if args.demo_shoppers else None,
     )
 
 
@@ -79,3 +84,9 @@ def register(add: AddCommand) -> None:
         help="retrain in the background this often (env SHOPSENSE_RETRAIN_EVERY_S)",
     )
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    p.add_argument(
+        "--demo-shoppers",
+        action="store_true",
+        help="let the storefront browse as any shopper with /?as=ID (demo data only; env "
+        "SHOPSENSE_DEMO_SHOPPERS)",
+    )

@@ -1,6 +1,6 @@
 // ShopSense storefront: records what the shopper does as real events.
 // Views, clicks (with the list's request_id and position) and searches go to /shop/events,
-// which binds them to the shopper's cookie. The server logs the impressions of every list it
+// which binds them to the shopper's signed cookie (with the page's CSRF token). The server logs the impressions of every list it
 // serves itself (with their propensities). Autocomplete reads /suggest.
 (function () {
   "use strict";
@@ -11,7 +11,8 @@
   }
   function post(events, beacon) {
     if (!events.length) return Promise.resolve();
-    var body = JSON.stringify({ events: events });
+    var meta = document.querySelector('meta[name="csrf"]');
+    var body = JSON.stringify({ events: events, csrf: meta ? meta.content : null });
     if (beacon && navigator.sendBeacon) {
       navigator.sendBeacon("/shop/events", new Blob([body], { type: "application/json" }));
       return Promise.resolve();
