@@ -165,3 +165,16 @@ def test_writes_need_the_pages_csrf_token_and_are_rate_limited(shop_copy: Settin
         limited = shop.post("/cart/add", data={"item_id": item, "csrf": token})
         assert limited.status_code == 429
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
+
+
+def test_a_cart_survives_a_restart(shop_copy: Settings) -> None:
+    """Regression (issue 12): carts lived in server memory; a restart lost every cart."""
+    config = ServeConfig(api_key=API_KEY, shop_write_limit="")
+    with TestClient(create_app(shop_copy, config, search=False)) as first:
+        item = first.app.state.serving.catalog.products()[9]  # type: ignore[attr-defined]
+        token = csrf(first.get(f"/product/{item.id}").text)
+        assert first.post("/cart/add", data={"item_id": item.id, "csrf": token}).status_code == 200
+        cookies = dict(first.cookies.items())
+    with TestClient(create_app(shop_copy, config, search=False), cookies=cookies) as second:
+        page = second.get("/cart")
+        assert page.text.count("cart-line") == 1 and item.title in page.text

@@ -147,3 +147,36 @@ def test_a_database_from_before_propensity_gains_the_column(tmp_path: Path) -> N
     store.events.append([event(2, propensity=0.5)])
     old, new = store.events.user_history("U1")
     assert (old.event_id, old.propensity, new.propensity) == ("old", None, 0.5)
+
+
+def test_carts_keep_lines_in_order_and_checkout_empties_them(
+    store: SqlStore | InMemoryStore,
+) -> None:
+    store.carts.add("U1", "P2")
+    store.carts.add("U1", "P1", 2)
+    store.carts.add("U1", "P2")
+    store.carts.add("U2", "P1")
+    assert store.carts.get("U1") == {"P2": 2, "P1": 2}
+    assert list(store.carts.get("U1")) == ["P2", "P1"]
+    store.carts.set("U1", "P1", 5)
+    store.carts.set("U1", "P2", 0)
+    assert store.carts.get("U1") == {"P1": 5}
+    assert store.carts.take("U1") == {"P1": 5}
+    assert store.carts.get("U1") == {} and store.carts.take("U1") == {}
+    assert store.carts.get("U2") == {"P1": 1}
+
+
+def test_carts_survive_reopening_the_database(tmp_path: Path) -> None:
+    """Regression (issue 12): carts lived in server memory; a restart lost them all."""
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    first = SqlStore(url)
+    first.carts.add("U1", "P1", 3)
+    first.close()
+    assert SqlStore(url).carts.get("U1") == {"P1": 3}
+
+
+def test_deleting_a_shopper_empties_their_cart(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'shop.db'}")
+    store.carts.add("U1", "P1")
+    store.events.delete_user("U1")  # in the same transaction as the events
+    assert store.carts.get("U1") == {}

@@ -135,8 +135,6 @@ class ServingState:
     #: Recent answers keyed by everything they depend on (see ``routes.recommendations``).
     results: ResultCache = field(default_factory=lambda: ResultCache(0))
     experiments: Experiments = field(default_factory=lambda: Experiments([]))
-    #: Storefront carts: shopper id -> {product id: quantity} (kept in memory only).
-    carts: dict[str, dict[str, int]] = field(default_factory=dict)
     #: Storefront identity: signed cookies, CSRF tokens, the write rate limit.
     shoppers: Shoppers = field(
         default_factory=lambda: Shoppers(secrets.token_bytes(32), demo=False, write_limit="")
@@ -258,7 +256,7 @@ class ServingState:
         """Remove the shopper's events, in-memory history, cart and learned factors."""
         removed = self.store.events.delete_user(user_id)
         self.recent.forget(user_id)
-        self.carts.pop(user_id, None)
+        self.store.carts.take(user_id)
         self.models.forgotten.add(user_id)
         engine = self.models.engine
         if engine is not None:

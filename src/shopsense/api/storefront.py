@@ -108,7 +108,7 @@ def page(
         "user_id": shopper.user_id,
         "session_id": shopper.session_id,
         "csrf": state.shoppers.csrf_token(shopper),
-        "cart_count": sum(state.carts.get(shopper.user_id, {}).values()),
+        "cart_count": sum(state.store.carts.get(shopper.user_id).values()),
         "categories": state.catalog.categories(),
         **context,
     }
@@ -252,8 +252,7 @@ def cart_add(
     if item_id not in state.catalog:
         return json_response({"error": f"unknown product id {item_id!r}", "field": "item_id"}, 404)
     uid, sid = who.user_id, who.session_id
-    cart = state.carts.setdefault(uid, {})
-    cart[item_id] = cart.get(item_id, 0) + 1
+    state.store.carts.add(uid, item_id)
     _record(state, uid, sid, EventKind.ADD_TO_CART, {item_id: 1})
     return RedirectResponse("/cart", status_code=303)
 
@@ -263,7 +262,7 @@ def cart_page(request: Request) -> Response:
     state = state_of(request)
     who = viewer(request)
     uid, sid = who.user_id, who.session_id
-    cart = state.carts.get(uid, {})
+    cart = state.store.carts.get(uid)
     lines = [(state.catalog.get(i), q) for i, q in cart.items()]
     total = sum((p.price or 0.0) * q for p, q in lines if p is not None)
     together = _list(state, "bought_together", uid, sid, 6) if cart else {"items": []}
@@ -278,7 +277,7 @@ def checkout(
     state = state_of(request)
     who = writer(request, csrf)
     uid, sid = who.user_id, who.session_id
-    cart = state.carts.pop(uid, {})
+    cart = state.store.carts.take(uid)
     if cart:
         _record(state, uid, sid, EventKind.PURCHASE, cart)
     bought = [(state.catalog.get(i), q) for i, q in cart.items()]

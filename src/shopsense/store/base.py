@@ -199,3 +199,22 @@ class EventLog(Protocol):
     def delete_user(self, user_id: str) -> int:
         """Remove the user and all of the user's events; return how many events went."""
         ...
+
+
+class Carts(Protocol):
+    """Storefront carts, kept in the store (a restart or another worker keeps them).
+
+    Quantities are per shopper and product, at least 1; setting 0 removes the line.
+    """
+
+    def get(self, user_id: str) -> dict[str, int]:
+        """The shopper's cart, product id -> quantity, in the order lines were added."""
+        ...
+
+    def add(self, user_id: str, item_id: str, quantity: int = 1) -> None: ...
+
+    def set(self, user_id: str, item_id: str, quantity: int) -> None: ...
+
+    def take(self, user_id: str) -> dict[str, int]:
+        """Empty the cart and return what was in it, in one transaction (checkout)."""
+        ...

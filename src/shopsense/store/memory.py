@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from shopsense.domain import Event, EventKind, Product
+from shopsense.limits import MAX_INT32
 from shopsense.store.base import EventBatch, event_row
 
 
@@ -125,10 +126,33 @@ class InMemoryEventLog:
         return len(gone)
 
 
+class InMemoryCarts:
+    def __init__(self) -> None:
+        self._carts: dict[str, dict[str, int]] = {}
+
+    def get(self, user_id: str) -> dict[str, int]:
+        return dict(self._carts.get(user_id, {}))
+
+    def add(self, user_id: str, item_id: str, quantity: int = 1) -> None:
+        cart = self._carts.setdefault(user_id, {})
+        cart[item_id] = min(cart.get(item_id, 0) + quantity, MAX_INT32)
+
+    def set(self, user_id: str, item_id: str, quantity: int) -> None:
+        cart = self._carts.setdefault(user_id, {})
+        if quantity <= 0:
+            cart.pop(item_id, None)
+        else:
+            cart[item_id] = quantity
+
+    def take(self, user_id: str) -> dict[str, int]:
+        return self._carts.pop(user_id, {})
+
+
 class InMemoryStore:
     def __init__(self) -> None:
         self.catalog = InMemoryCatalog()
         self.events = InMemoryEventLog()
+        self.carts = InMemoryCarts()
 
     def close(self) -> None:
         pass

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shopsense.domain import CATEGORY_SEPARATOR, Event, EventKind, Product
 from shopsense.errors import StoreError
+from shopsense.limits import MAX_INT32
 from shopsense.store.base import (
     EVENT_COLUMNS,
     EventBatch,
@@ -57,6 +58,15 @@ users = sa.Table(
     metadata,
     sa.Column("id", sa.String(256), primary_key=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+carts = sa.Table(
+    "carts",
+    metadata,
+    sa.Column("user_id", sa.String(256), primary_key=True),
+    sa.Column("item_id", sa.String(256), primary_key=True),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("added", BigInt, nullable=False),
 )
 
 events = sa.Table(
@@ -332,7 +342,56 @@ class SqlEventLog:
         with _transaction(self._engine) as conn:
             result = conn.execute(sa.delete(events).where(events.c.user_id == user_id))
             conn.execute(sa.delete(users).where(users.c.id == user_id))
+            conn.execute(sa.delete(carts).where(carts.c.user_id == user_id))
             return int(result.rowcount)
+
+
+class SqlCarts:
+    """:class:`~shopsense.store.base.Carts` in the ``carts`` table."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, user_id: str) -> dict[str, int]:
+        query = (
+            sa.select(carts.c.item_id, carts.c.quantity)
+            .where(carts.c.user_id == user_id)
+            .order_by(carts.c.added, carts.c.item_id)
+        )
+        with self._engine.connect() as conn:
+            return {str(item): int(quantity) for item, quantity in conn.execute(query)}
+
+    def add(self, user_id: str, item_id: str, quantity: int = 1) -> None:
+        line = (carts.c.user_id == user_id) & (carts.c.item_id == item_id)
+        with _transaction(self._engine) as conn:
+            old = conn.execute(sa.select(carts.c.quantity).where(line)).scalar()
+            if old is None:
+                row = {"user_id": user_id, "item_id": item_id, "quantity": quantity,
+                       "added": time.time_ns() // 1000}  # fmt: skip
+                conn.execute(sa.insert(carts).values(**row))
+            else:
+                total = min(int(old) + quantity, MAX_INT32)
+                conn.execute(sa.update(carts).where(line).values(quantity=total))
+
+    def set(self, user_id: str, item_id: str, quantity: int) -> None:
+        line = (carts.c.user_id == user_id) & (carts.c.item_id == item_id)
+        with _transaction(self._engine) as conn:
+            if quantity <= 0:
+                conn.execute(sa.delete(carts).where(line))
+            elif conn.execute(sa.update(carts).where(line).values(quantity=quantity)).rowcount == 0:
+                row = {"user_id": user_id, "item_id": item_id, "quantity": quantity,
+                       "added": time.time_ns() // 1000}  # fmt: skip
+                conn.execute(sa.insert(carts).values(**row))
+
+    def take(self, user_id: str) -> dict[str, int]:
+        with _transaction(self._engine) as conn:
+            rows = conn.execute(
+                sa.select(carts.c.item_id, carts.c.quantity)
+                .where(carts.c.user_id == user_id)
+                .order_by(carts.c.added, carts.c.item_id)
+            ).all()
+            conn.execute(sa.delete(carts).where(carts.c.user_id == user_id))
+        return {str(item): int(quantity) for item, quantity in rows}
 
 
 @contextmanager
@@ -379,6 +438,7 @@ class SqlStore:
             raise StoreError(f"cannot open the database at {url}: {exc}") from exc
         self.catalog = SqlCatalog(self.engine)
         self.events = SqlEventLog(self.engine)
+        self.carts = SqlCarts(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
