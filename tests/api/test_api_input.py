@@ -204,3 +204,19 @@ def test_unparsable_bodies_are_a_422_naming_the_body(client: TestClient, body: b
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "body"
     assert response.json()["error"].startswith("field 'body': malformed JSON")
+
+
+def test_a_reused_event_id_is_refused_not_dropped(client: TestClient) -> None:
+    """Regression (issue 12): a different event under a stored event_id was answered 200
+    and dropped without a word."""
+    store = client.app.state.serving.store  # type: ignore[attr-defined]
+    first = event(event_id="reuse-1")
+    assert client.post("/events", json={"events": [first]}, headers=HEADERS).status_code == 200
+    before = store.events.count()
+    again = [event(event_id="reuse-2"), event(event_id="reuse-1", kind="click")]
+    response = client.post("/events", json={"events": again}, headers=HEADERS)
+    assert response.status_code == 422
+    assert response.json()["field"] == "events[1].event_id"
+    assert store.events.count() == before  # reuse-2 was not written either
+    same = client.post("/events", json={"events": [first]}, headers=HEADERS)
+    assert same.status_code == 200 and same.json()["stored"] == 0  # a plain duplicate

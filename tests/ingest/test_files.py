@@ -96,3 +96,33 @@ def test_future_and_huge_values_in_a_file_name_row_and_field(tmp_path: Path) -> 
     assert caught.value.total == 2
     assert [(f.row, f.field) for f in caught.value.failures] == [(2, "quantity"), (3, "timestamp")]
     assert store.events.count() == 0
+
+
+def test_ids_repeated_in_a_file_are_reported(tmp_path: Path) -> None:
+    """Regression (issue 12): a catalog with one id twice reported "2 stored" for one
+    product; an event reusing a stored id for a different event was dropped silently."""
+    from shopsense.ingest.ingester import ingest_catalog_file
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'shop.db'}")
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text("id,title\nP1,Mug\nP2,Knife\nP1,Big mug\n")
+    report = ingest_catalog_file(store.catalog, catalog)
+    assert (report.written, report.repeated) == (2, 1)
+    assert "1 rows repeat an earlier row's id (the later row wins)" in report.summary()
+    assert store.catalog.count() == 2
+    first = tmp_path / "a.csv"
+    first.write_text("event_id,user_id,kind,item_id,timestamp\nE1,U1,view,P1,2026-01-01\n")
+    ingest_events_file(store.events, first)
+    again = tmp_path / "b.csv"
+    again.write_text(
+        "event_id,user_id,kind,item_id,timestamp\n"
+        "E1,U1,view,P1,2026-01-01\n"  # the same event: a duplicate, fine
+        "E2,U1,view,P2,2026-01-01\n"
+        "E1,U1,purchase,P2,2026-01-01\n"  # another event under E1
+    )
+    with pytest.raises(IngestError) as caught:
+        ingest_events_file(store.events, again)
+    failure = caught.value.failures[0]
+    assert (failure.row, failure.field) == (3, "event_id")
+    assert "already stored for a different event" in failure.reason
+    assert store.events.count() == 1  # nothing from the file

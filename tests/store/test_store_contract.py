@@ -180,3 +180,11 @@ def test_deleting_a_shopper_empties_their_cart(tmp_path: Path) -> None:
     store.carts.add("U1", "P1")
     store.events.delete_user("U1")  # in the same transaction as the events
     assert store.carts.get("U1") == {}
+
+
+def test_a_reused_event_id_is_a_conflict_not_a_duplicate(store: SqlStore | InMemoryStore) -> None:
+    store.events.append([event(1), event(2)])
+    with store.events.writer() as writer:
+        batch = [event(1), event(2, item="P9"), event(3), event(3, user="U2")]
+        assert writer.append(batch) == 1
+        assert writer.conflicts(batch) == [1, 3]  # same content is a duplicate, not a conflict

@@ -232,9 +232,22 @@ class ServingState:
                     "first",
                 )
 
-    def record_events(self, events: Sequence[Event]) -> int:
-        """Commit ``events`` to the store, then make them visible; returns how many were new."""
-        stored = self.store.events.append(events)
+    def record_events(self, events: Sequence[Event], source: str = "events") -> int:
+        """Commit ``events`` to the store, then make them visible; returns how many were new.
+        An ``event_id`` already stored for a different event refuses the whole request
+        (``ValidationError`` naming ``source[i].event_id``), nothing written."""
+        with self.store.events.writer() as writer:
+            stored = writer.append(events)
+            clashes = writer.conflicts(events) if stored < len(events) else []
+            if clashes:  # raised inside the writer: the transaction rolls back
+                i = clashes[0]
+                raise ValidationError(
+                    "request",
+                    0,
+                    f"{source}[{i}].event_id",
+                    f"{events[i].event_id!r} is already stored for a different event; event "
+                    "ids must be unique (leave event_id out to have one derived from the content)",
+                )
         self.recent.add(events)
         self.metrics.count("events_received_total", len(events))
         self.metrics.count("events_stored_total", stored)

@@ -48,6 +48,8 @@ class IngestReport:
     rows: int = 0
     written: int = 0
     duplicates: int = 0
+    #: Rows whose id an earlier row of the same file had (catalogs: the later row wins).
+    repeated: int = 0
     skipped: int = 0
     failures: list[ValidationError] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
@@ -59,6 +61,8 @@ class IngestReport:
             f"{self.source}: {self.rows} rows read, {self.written} stored",
             f"{self.duplicates} already present",
         ]
+        if self.repeated:
+            parts.append(f"{self.repeated} rows repeat an earlier row's id (the later row wins)")
         if self.skipped:
             parts.append(f"{self.skipped} invalid rows skipped")
         parts.append(f"{self.seconds:.2f} s ({rate:,.0f} rows/s)")
@@ -155,11 +159,15 @@ def ingest_products(
             if check.writing:
                 yield product
 
+    seen: set[str] = set()
     with catalog.writer() as writer:
         for batch in _batched(valid(), batch_size):
             if check.writing:
                 writer.upsert(batch)
-                report.written += len(batch)
+                fresh = {p.id for p in batch} - seen
+                seen |= fresh
+                report.written += len(fresh)
+                report.repeated += len(batch) - len(fresh)
             if progress:
                 progress(len(batch))
         check.finish()
@@ -189,6 +197,8 @@ def ingest_events(
     context = {"max_clock_skew_s": max_clock_skew_s}
     started = time.perf_counter()
 
+    rows: dict[int, int] = {}  # id(event) -> its row, for the current batch's refusals
+
     def valid() -> Iterator[Event]:
         for row, record in records:
             report.rows += 1
@@ -214,6 +224,7 @@ def ingest_events(
                 )
                 continue
             if check.writing:
+                rows[id(event)] = row
                 yield event
 
     with events.writer() as writer:
@@ -222,6 +233,15 @@ def ingest_events(
                 new = writer.append(batch)
                 report.written += new
                 report.duplicates += len(batch) - new
+                clashes = writer.conflicts(batch) if new < len(batch) else []
+                report.duplicates -= len(clashes)  # refused (or skipped), not duplicates
+                for i in clashes:
+                    reason = (
+                        f"{batch[i].event_id!r} is already stored for a different event; "
+                        "event ids must be unique (the stored event is kept)"
+                    )
+                    check.fail(ValidationError(source, rows[id(batch[i])], "event_id", reason))
+            rows.clear()
             if progress:
                 progress(len(batch))
         check.finish()

@@ -135,6 +135,13 @@ def event_row(event: Event) -> tuple[object, ...]:
     )
 
 
+def same_event(stored: Sequence[object], event: Event) -> bool:
+    """Whether a stored row (:data:`EVENT_COLUMNS`) is ``event`` sent again: every field
+    but the timestamp agrees (a retry of an event the server timestamped differs only
+    there)."""
+    return tuple(stored[:-1]) == event_row(event)[:-1]
+
+
 class CatalogWriter(Protocol):
     def upsert(self, products: Sequence[Product]) -> None: ...
 
@@ -142,6 +149,12 @@ class CatalogWriter(Protocol):
 class EventWriter(Protocol):
     def append(self, events: Sequence[Event]) -> int:
         """Store events whose ``event_id`` is new; return how many were new."""
+        ...
+
+    def conflicts(self, events: Sequence[Event]) -> list[int]:
+        """Positions in ``events`` whose ``event_id`` is stored (or staged by this writer)
+        for a different event (:func:`same_event`): a client reusing an id, which
+        ``append`` would otherwise drop without a word."""
         ...
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from shopsense.domain import Event, EventKind, Product
 from shopsense.limits import MAX_INT32
-from shopsense.store.base import EventBatch, event_row
+from shopsense.store.base import EventBatch, event_row, same_event
 
 
 class _CatalogWriter:
@@ -67,9 +67,17 @@ class InMemoryCatalog:
 
 
 class _EventWriter:
-    def __init__(self, known: set[str]) -> None:
+    def __init__(self, known: dict[str, Event]) -> None:
         self._known = known
         self.staged: dict[str, Event] = {}
+
+    def conflicts(self, batch: Sequence[Event]) -> list[int]:
+        out = []
+        for i, event in enumerate(batch):
+            stored = self.staged.get(event.event_id) or self._known.get(event.event_id)
+            if stored is not None and not same_event(event_row(stored), event):
+                out.append(i)
+        return out
 
     def append(self, batch: Sequence[Event]) -> int:
         new = 0
@@ -87,7 +95,7 @@ class InMemoryEventLog:
 
     @contextmanager
     def writer(self) -> Iterator[_EventWriter]:
-        writer = _EventWriter(set(self._events))
+        writer = _EventWriter(self._events)
         yield writer
         self._events.update(writer.staged)
         self._users.update(e.user_id for e in writer.staged.values())

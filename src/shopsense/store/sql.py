@@ -30,6 +30,7 @@ from shopsense.store.base import (
     EventBatch,
     event_row,
     from_micros,
+    same_event,
     to_micros,
 )
 
@@ -206,6 +207,20 @@ class _SqlCatalogWriter:
 class _SqlEventWriter:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def conflicts(self, batch: Sequence[Event]) -> list[int]:
+        columns = [events.c[name] for name in EVENT_COLUMNS]
+        stored: dict[str, tuple[object, ...]] = {}
+        ids = list({e.event_id for e in batch})
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            query = sa.select(*columns).where(events.c.event_id.in_(part))
+            stored.update((str(row[0]), tuple(row)) for row in self._conn.execute(query))
+        return [
+            i
+            for i, event in enumerate(batch)
+            if event.event_id in stored and not same_event(stored[event.event_id], event)
+        ]
 
     def append(self, batch: Sequence[Event]) -> int:
         if not batch:
