@@ -201,7 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         if "events" in chosen:
             rows.append(bench_events(settings, work, port, conns // 4 or 1, secs, notes))
         if "fresh" in chosen:
-            fresh_rows, fresh_notes = bench_freshness(port, work.twin, HEADERS, needs_search)
+            store = open_store(settings)
+            fresh_rows, fresh_notes = bench_freshness(
+                port, work.twin, HEADERS, needs_search, store=store
+            )
+            store.close()
             rows += fresh_rows
             notes += fresh_notes
         if "mixed" in chosen:

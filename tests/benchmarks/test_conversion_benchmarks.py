@@ -76,5 +76,5 @@ def test_serve_load_freshness_smoke(tmp_path: Path) -> None:
         "serve_load.py", "--only", "fresh", "--data-dir", str(tmp_path / "shop"), "--port", port
     )
     rows = [line for line in done.stdout.splitlines() if line.startswith("| freshness:")]
-    assert len(rows) == 3
+    assert len(rows) == 4
     assert all("| 0 not reflected |" in line for line in rows)

@@ -188,3 +188,13 @@ def test_a_reused_event_id_is_a_conflict_not_a_duplicate(store: SqlStore | InMem
         batch = [event(1), event(2, item="P9"), event(3), event(3, user="U2")]
         assert writer.append(batch) == 1
         assert writer.conflicts(batch) == [1, 3]  # same content is a duplicate, not a conflict
+
+
+def test_changed_since_follows_upserts_in_order(store: SqlStore | InMemoryStore) -> None:
+    store.catalog.upsert([product(1), product(2)])
+    changed, mark = store.catalog.changed_since(0)
+    assert sorted(p.id for p in changed) == ["P1", "P2"] and mark > 0
+    assert store.catalog.changed_since(mark) == ([], mark)
+    store.catalog.upsert([product(2, title="Renamed")])
+    changed, later = store.catalog.changed_since(mark)
+    assert [(p.id, p.title) for p in changed] == [("P2", "Renamed")] and later > mark

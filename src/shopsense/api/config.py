@@ -59,6 +59,9 @@ class ServeConfig(BaseSettings):
     experiments_file: Path | None = None
     #: Events on products outside the catalog are refused unless this is set.
     allow_unknown_items: bool = False
+    #: Seconds between looks at the store for catalog changes made by other processes
+    #: (``shopsense ingest catalog``, another server); 0: never (only this server's writes).
+    follow_changes_s: float = Field(default=2.0, ge=0.0)
     #: Storefront: ``/?as=SHOPPER`` browses as any shopper (the sample shop's demo only;
     #: never on a real shop: anybody could act for anybody).
     demo_shoppers: bool = False

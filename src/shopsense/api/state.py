@@ -22,6 +22,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ from shopsense.recommend import CatalogView, RecentEvents, RecommendationEngine
 from shopsense.recommend.catalog import top_category
 from shopsense.recommend.history import LoadHistory, RecentEvent
 from shopsense.store import SqlStore, open_store
-from shopsense.store.base import EVENT_COLUMNS, from_micros
+from shopsense.store.base import EVENT_COLUMNS, from_micros, to_micros
 from shopsense.store.sql import events as events_table
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,9 @@ class ServingState:
     impressions: ImpressionLog | None = None
     #: Draws the exploring slots of served lists.
     rng: np.random.Generator = field(default_factory=np.random.default_rng)
+    #: Catalog changes up to this time (epoch µs of the write) are served.
+    catalog_mark_us: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def open(
@@ -150,6 +154,7 @@ class ServingState:
     ) -> ServingState:
         """Open the store, read the catalog, load the newest bundle, start building search."""
         store = open_store(settings)
+        mark = to_micros(datetime.now(UTC))  # the catalog read below has every change before
         catalog = CatalogView(p for batch in store.catalog.iter_products() for p in batch)
         weights = settings.event_weights.weights
         kinds = [k for k, w in weights.items() if w > 0]
@@ -167,6 +172,7 @@ class ServingState:
             search, settings.data_dir / "search" / "embeddings", settings.search_encoder
         )
         state = cls(settings, config, store, catalog, recent, manager, search_service)
+        state.catalog_mark_us = mark
         if config.log_impressions:
             state.impressions = ImpressionLog(store.events.append, recent.add)
             state.impressions.start()
@@ -182,9 +188,43 @@ class ServingState:
             except ShopSenseError as exc:
                 log.warning("no models loaded: %s", exc)
         state.search.start(catalog.products())
+        if config.follow_changes_s > 0:
+            threading.Thread(
+                target=state._follow, args=(config.follow_changes_s,), daemon=True,
+                name="shopsense-follow",
+            ).start()  # fmt: skip
         return state
 
+    #: Changes are re-read this far back (µs): a write that committed late with an earlier
+    #: time is not missed; what is already served is skipped.
+    FOLLOW_OVERLAP_US = 10_000_000
+
+    def follow_catalog(self) -> int:
+        """Serve the catalog changes other processes made since the last look (the serving
+        catalog, search and the item tower); returns how many products changed."""
+        since = self.catalog_mark_us - self.FOLLOW_OVERLAP_US
+        products, latest = self.store.catalog.changed_since(since)
+        self.catalog_mark_us = max(self.catalog_mark_us, latest)
+        changed = [p for p in products if not _same_product(self.catalog.get(p.id), p)]
+        if changed:
+            self.catalog.upsert(changed)
+            self.search.upsert(changed)
+            try:
+                self.models.add_items(changed)
+            except ShopSenseError as exc:
+                log.warning("changed products not added to the item tower: %s", exc)
+            self.metrics.count("products_followed_total", len(changed))
+        return len(changed)
+
+    def _follow(self, period_s: float) -> None:
+        while not self._stop.wait(period_s):
+            try:
+                self.follow_catalog()
+            except ShopSenseError as exc:  # the store is away: try again next time
+                log.warning("could not read catalog changes: %s", exc)
+
     def close(self) -> None:
+        self._stop.set()
         self.models.stop()
         if self.impressions is not None:
             self.impressions.close()
@@ -276,3 +316,11 @@ class ServingState:
             engine.forget_user(user_id)
         self.metrics.count("users_deleted_total")
         return removed
+
+
+def _same_product(served: Product | None, stored: Product) -> bool:
+    """Whether the served product already is the stored one (``created_at`` aside: the
+    store fills it in where a client left it out)."""
+    if served is None:
+        return False
+    return served.model_dump(exclude={"created_at"}) == stored.model_dump(exclude={"created_at"})

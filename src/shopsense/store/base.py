@@ -183,6 +183,12 @@ class Catalog(Protocol):
 
     def delete(self, product_ids: Sequence[str]) -> int: ...
 
+    def changed_since(self, since_us: int) -> tuple[list[Product], int]:
+        """Products inserted or replaced after ``since_us`` (epoch microseconds of the
+        write), oldest change first, and the latest change's time: how a running server
+        follows catalog writes made by another process (``shopsense ingest``)."""
+        ...
+
 
 class EventLog(Protocol):
     """Append-only log of events, idempotent on ``event_id``."""

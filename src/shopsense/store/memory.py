@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from shopsense.domain import Event, EventKind, Product
 from shopsense.limits import MAX_INT32
-from shopsense.store.base import EventBatch, event_row, same_event
+from shopsense.store.base import EventBatch, event_row, same_event, to_micros
 
 
 class _CatalogWriter:
@@ -27,6 +27,12 @@ class _CatalogWriter:
 class InMemoryCatalog:
     def __init__(self) -> None:
         self._products: dict[str, Product] = {}
+        self._changed: dict[str, int] = {}
+
+    def changed_since(self, since_us: int) -> tuple[list[Product], int]:
+        later = sorted((t, k) for k, t in self._changed.items() if t > since_us)
+        latest = later[-1][0] if later else since_us
+        return [self._products[k] for _, k in later], latest
 
     @contextmanager
     def writer(self) -> Iterator[_CatalogWriter]:
@@ -37,6 +43,7 @@ class InMemoryCatalog:
             old = self._products.get(product.id)
             created = product.created_at or (old.created_at if old else now)
             self._products[product.id] = product.model_copy(update={"created_at": created})
+            self._changed[product.id] = to_micros(datetime.now(UTC))
 
     def upsert(self, batch: Sequence[Product]) -> None:
         with self.writer() as writer:
@@ -63,6 +70,7 @@ class InMemoryCatalog:
         gone = [i for i in set(product_ids) if i in self._products]
         for product_id in gone:
             del self._products[product_id]
+            self._changed.pop(product_id, None)
         return len(gone)
 
 

@@ -300,6 +300,17 @@ class SqlCatalog:
             result = conn.execute(sa.delete(products).where(products.c.id.in_(product_ids)))
             return int(result.rowcount)
 
+    def changed_since(self, since_us: int) -> tuple[list[Product], int]:
+        query = (
+            sa.select(products, products.c.updated_at.label("changed"))
+            .where(products.c.updated_at > since_us)
+            .order_by(products.c.updated_at)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        latest = max([since_us, *(int(row.changed) for row in rows)])
+        return [_product_from_row(row) for row in rows], latest
+
 
 class SqlEventLog:
     """:class:`shopsense.store.base.EventLog` on a SQL database."""
