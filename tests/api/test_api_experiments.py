@@ -67,5 +67,5 @@ def test_results_are_reported_per_variant(ab_client: TestClient) -> None:
     assert sum(v["users"] for v in report["variants"]) == users
     assert "treatment" in report["conversion_tests"]
     assert 0.0 <= report["srm_p_value"] <= 1.0
-    page = ab_client.get("/dashboard").text
+    page = ab_client.get("/dashboard", headers=HEADERS).text
     assert 'data-experiment="stack-vs-trending"' in page and 'data-variant="treatment"' in page

@@ -94,12 +94,13 @@ def test_page_events_are_bound_to_the_cookie_shopper(client: TestClient) -> None
 
 
 def test_dashboard_shows_models_volumes_and_rates(client: TestClient) -> None:
-    page = client.get("/dashboard")
+    client.cookies.clear()
+    page = client.post("/dashboard/login", data={"key": API_KEY})  # then redirected
     assert page.status_code == 200
     for part in ("Model versions", "serving", "Events per day", "Click-through", "Conversion"):
         assert part in page.text
     assert page.text.count("<svg") == 3
-    stats = client.get("/admin/stats").json()["days"]
+    stats = client.get("/admin/stats").json()["days"]  # the operator's cookie opens it
     assert stats and {"date", "events", "ctr", "conversion"} <= set(stats[-1])
 
 
@@ -178,3 +179,20 @@ def test_a_cart_survives_a_restart(shop_copy: Settings) -> None:
     with TestClient(create_app(shop_copy, config, search=False), cookies=cookies) as second:
         page = second.get("/cart")
         assert page.text.count("cart-line") == 1 and item.title in page.text
+
+
+def test_the_dashboard_and_stats_are_for_the_operator_only(shop: TestClient) -> None:
+    """Regression (issue 12): /dashboard and /admin/stats were public by default and showed
+    bundle ids, gate verdicts and volumes that /admin/models protects."""
+    shop.cookies.clear()
+    login = shop.get("/dashboard")  # redirected to the login form
+    assert login.url.path == "/dashboard/login" and 'id="login"' in login.text
+    assert "Model versions" not in login.text
+    assert shop.get("/admin/stats").status_code == 401
+    assert shop.get("/admin/stats", headers={"X-API-Key": API_KEY}).status_code == 200
+    wrong = shop.post("/dashboard/login", data={"key": "guess"})
+    assert wrong.status_code == 401 and 'id="wrong-key"' in wrong.text
+    shop.cookies.set("ss_admin", "operator")  # a hand-made cookie opens nothing
+    assert shop.get("/admin/stats").status_code == 401
+    shop.cookies.clear()
+    assert "Dashboard" not in shop.get("/").text  # the shop header does not link it

@@ -112,7 +112,10 @@ def test_search_with_autocomplete_and_facets(page: Any, shop: Shop) -> None:
 
 
 def test_dashboard_shows_models_and_charts(page: Any, shop: Shop) -> None:
-    page.goto("/dashboard")
+    page.goto("/dashboard")  # the operator logs in with the API key first
+    page.fill("#key", "browser-key")
+    page.click("#login button")
+    page.wait_for_url("**/dashboard")
     assert page.locator("#models tr.bundle").count() >= 1
     assert page.locator("#models tr.serving").count() == 1
     assert page.locator("svg.chart").count() == 3

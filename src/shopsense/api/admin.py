@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from shopsense.api.auth import read_access, require_key, state_of
+from shopsense.api.auth import operator_access, require_key, state_of
 from shopsense.api.routes import json_response
 from shopsense.api.schemas import HealthOut, TrainOut
 
@@ -100,7 +100,7 @@ def admin_experiments(request: Request) -> Response:
     return json_response({"experiments": state.experiments.results(state.store)})
 
 
-@router.get("/admin/stats", dependencies=[Depends(read_access)], tags=["admin"])
+@router.get("/admin/stats", dependencies=[Depends(operator_access)], tags=["admin"])
 def admin_stats(request: Request, days: Annotated[int, Query(ge=1, le=3650)] = 30) -> Response:
     """Event volumes, click-through and conversion per day (what the dashboard plots)."""
     from shopsense.api.analytics import daily_stats

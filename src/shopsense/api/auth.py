@@ -13,6 +13,7 @@ import hmac
 
 from fastapi import HTTPException, Request
 
+from shopsense.api.shoppers import ADMIN
 from shopsense.api.state import ServingState
 
 HEADER = "X-API-Key"
@@ -35,6 +36,24 @@ def _check(request: Request) -> None:
 async def require_key(request: Request) -> None:
     """Dependency of write and admin endpoints (async: no thread hop per request)."""
     _check(request)
+
+
+def is_operator(request: Request) -> bool:
+    """The API key in ``X-API-Key``, or the signed cookie ``/dashboard/login`` sets."""
+    state = state_of(request)
+    sent = request.headers.get(HEADER)
+    if sent is not None:
+        return hmac.compare_digest(sent.encode(), state.config.key().encode())
+    return state.shoppers.admin_ok(request.cookies.get(ADMIN))
+
+
+async def operator_access(request: Request) -> None:
+    """Dependency of operator reads (``/admin/stats``): the key or the operator's cookie."""
+    if not is_operator(request):
+        raise HTTPException(
+            401, f"missing or wrong {HEADER} (or log in at /dashboard/login)",
+            {"WWW-Authenticate": HEADER},
+        )  # fmt: skip
 
 
 async def read_access(request: Request) -> None:

@@ -1,21 +1,26 @@
 """The operator's dashboard: model versions and metrics, event volumes, CTR and conversion.
 
 Charts are inline SVG drawn here (no JavaScript library, no network), from the same data
-``GET /admin/stats`` and ``GET /admin/models`` return.
+``GET /admin/stats`` and ``GET /admin/models`` return. Only for the operator: the API key
+in ``X-API-Key``, or a browser that logged in at ``/dashboard/login`` with it (a signed
+cookie, ``HttpOnly``, ``SameSite=Strict``, for 12 hours); others are sent to the login.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from html import escape
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from shopsense.api.analytics import attributed_ctr, daily_stats
-from shopsense.api.auth import read_access, state_of
-from shopsense.api.storefront import page
+from shopsense.api.auth import is_operator, state_of
+from shopsense.api.shoppers import ADMIN, ADMIN_MAX_AGE_S
+from shopsense.api.storefront import ShopRefusedError, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,8 +74,34 @@ def _frame(title: str, body: str, labels: Sequence[str], top: str) -> Markup:
     )
 
 
-@router.get("/dashboard", response_class=HTMLResponse, dependencies=[Depends(read_access)])
+@router.get("/dashboard/login", response_class=HTMLResponse)
+def login_page(request: Request) -> Response:
+    return page(request, "login.html", {"wrong": False})
+
+
+@router.post("/dashboard/login", response_class=HTMLResponse)
+def login(request: Request, key: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """The API key in a form; a signed operator cookie back. Attempts count against the
+    client's storefront write limit (no guessing at speed)."""
+    state = state_of(request)
+    client = request.client.host if request.client else "unknown"
+    wait = state.shoppers.retry_after(client)
+    if wait is not None:
+        raise ShopRefusedError(429, f"too many attempts; retry in {wait} s", wait)
+    if not hmac.compare_digest(key.encode(), state.config.key().encode()):
+        return page(request, "login.html", {"wrong": True}, status=401)
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.set_cookie(
+        ADMIN, state.shoppers.sign_admin(), max_age=ADMIN_MAX_AGE_S, httponly=True,
+        samesite="strict",
+    )  # fmt: skip
+    return response
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request) -> Response:
+    if not is_operator(request):
+        return RedirectResponse("/dashboard/login", status_code=303)
     state = state_of(request)
     days = daily_stats(state.store, days=60)
     labels = [d["date"] for d in days]

@@ -30,12 +30,16 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 UID, SID = "ss_uid", "ss_sid"
+#: The operator's cookie after ``/dashboard/login`` (the dashboard and ``/admin/stats``).
+ADMIN = "ss_admin"
+#: How long an operator stays logged in.
+ADMIN_MAX_AGE_S = 12 * 3600
 #: Shopper ids ``?as=`` may choose (cookie- and URL-safe).
 _AS_VALUE = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
 
@@ -57,6 +61,7 @@ class Shoppers:
         self._secret = secret
         self._users = URLSafeSerializer(secret, salt="shopsense.shopper")
         self._sessions = URLSafeSerializer(secret, salt="shopsense.session")
+        self._admin = URLSafeTimedSerializer(secret, salt="shopsense.admin")
         self._limit = parse(write_limit) if write_limit else None
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
@@ -98,6 +103,18 @@ class Shoppers:
         return Shopper(
             user or "S-" + secrets.token_hex(8), session or "W-" + secrets.token_hex(8), fresh
         )
+
+    def sign_admin(self) -> str:
+        """The operator's cookie value (valid for :data:`ADMIN_MAX_AGE_S`)."""
+        return str(self._admin.dumps("operator"))
+
+    def admin_ok(self, value: str | None) -> bool:
+        if not value:
+            return False
+        try:
+            return bool(self._admin.loads(value, max_age=ADMIN_MAX_AGE_S) == "operator")
+        except BadSignature:  # also SignatureExpired
+            return False
 
     def csrf_token(self, shopper: Shopper) -> str:
         """A token bound to the shopper and session (forms and the page script send it)."""
