@@ -198,3 +198,22 @@ def test_changed_since_follows_upserts_in_order(store: SqlStore | InMemoryStore)
     store.catalog.upsert([product(2, title="Renamed")])
     changed, later = store.catalog.changed_since(mark)
     assert [(p.id, p.title) for p in changed] == [("P2", "Renamed")] and later > mark
+
+
+def test_store_errors_carry_no_sql_and_no_values(tmp_path: Path) -> None:
+    """Regression (issue 12): a failed write's message (shown in a 503 body and by the CLI)
+    held the SQL statement and the request's own values."""
+    import sqlalchemy as sa
+
+    from shopsense.errors import StoreError
+    from shopsense.store.sql import _transaction
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'shop.db'}")
+    insert = (
+        "INSERT INTO carts (user_id, item_id, quantity, added) VALUES ('secret-u', 'p', NULL, 1)"
+    )
+    with pytest.raises(StoreError) as caught, _transaction(store.engine) as conn:
+        conn.execute(sa.text(insert))
+    message = str(caught.value)
+    assert "NOT NULL constraint failed" in message
+    assert "INSERT" not in message and "secret-u" not in message

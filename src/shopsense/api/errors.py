@@ -82,8 +82,10 @@ async def _shopsense(request: Request, exc: Exception) -> Response:
     if isinstance(exc, ModelError):
         return error_response(404, str(exc))
     if isinstance(exc, StoreError):
-        log.error("store error on %s: %s", request.url.path, exc)
-        return error_response(503, f"the store is unavailable, nothing was written: {exc}")
+        log.error("store error on %s: %r", request.url.path, exc.__cause__ or exc)
+        response = error_response(503, f"the store is unavailable, nothing was written: {exc}")
+        response.headers["Retry-After"] = "1"
+        return response
     return error_response(400, str(exc))
 
 

@@ -426,7 +426,15 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
         with engine.begin() as conn:
             yield conn
     except SQLAlchemyError as exc:
-        raise StoreError(f"database write failed, nothing was stored: {exc}") from exc
+        raise StoreError(f"database write failed, nothing was stored: {_reason(exc)}") from exc
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The database's own one-line reason ("database is locked"), without the statement
+    or its parameters (they hold the request's values; the log keeps the whole error)."""
+    original = getattr(exc, "orig", None)
+    text = str(original) if original is not None else type(exc).__name__
+    return (text.strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 def _add_missing_columns(engine: Engine) -> None:
