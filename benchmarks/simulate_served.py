@@ -17,7 +17,9 @@
    searches simulated; the server answers both its recommendations and its searches.
 
 Writes ``benchmarks/results/simulate_served.json`` and prints conversion lifts with 95%
-Wilson intervals.
+Wilson intervals, and the served stack minus each policy on the very same visits (paired
+per session: every policy plays the same arrivals and random streams) with its 95%
+interval.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ def main() -> None:
     served = policies["served"]
     singles = [n for n in policies if n not in ("served", "random", "stack")]
     best = max(singles, key=lambda n: policies[n]["conversion_rate"])
+    paired = body.get("paired", {}).get("against", {})
     lifts = {}
     for name in [*singles, "random"]:
         if name in policies and policies[name]["conversion_rate"] > 0:
@@ -106,6 +109,9 @@ def main() -> None:
             lifts[name] = {
                 "lift": served["conversion_rate"] / other["conversion_rate"] - 1.0,
                 "intervals_apart": served["conversion_ci95"][0] > other["conversion_ci95"][1],
+                "paired_difference": paired.get(name, {}).get("conversion_difference"),
+                "paired_ci95": paired.get(name, {}).get("conversion_difference_ci95"),
+                "paired_apart": paired.get(name, {}).get("conversion_apart"),
             }
     body |= {
         "machine": {"cpu": platform.machine(), "cores": os.cpu_count()},
@@ -125,7 +131,14 @@ def main() -> None:
               f"{100 * r['ctr']:7.2f}")  # fmt: skip
     for name, lift in lifts.items():
         apart = "intervals apart" if lift["intervals_apart"] else "intervals overlap"
-        print(f"served over {name}: {lift['lift']:+.1%} ({apart})")
+        line = f"served over {name}: {lift['lift']:+.1%} ({apart})"
+        if lift["paired_ci95"] is not None:
+            low, high = lift["paired_ci95"]
+            line += (
+                f"; same visits: {100 * lift['paired_difference']:+.2f} pts "
+                f"[{100 * low:+.2f}, {100 * high:+.2f}]"
+            )
+        print(line)
 
 
 if __name__ == "__main__":

@@ -107,9 +107,20 @@ def test_utility_drives_conversion(world: SimulatedShop) -> None:
     mean_utility = np.mean([truth.utilities(u, np.arange(n), truth.days) for u in range(40)], 0)
     order = np.argsort(-mean_utility)
     sim = ShopSimulator(world, SimulationConfig(sessions=300, search=False))
-    best = sim.run(BestItemPolicy(order[:60].astype(np.int64))).summary()
-    worst = sim.run(BestItemPolicy(order[-60:].astype(np.int64))).summary()
+    best_run = sim.run(BestItemPolicy(order[:60].astype(np.int64)))
+    worst_run = sim.run(BestItemPolicy(order[-60:].astype(np.int64)))
+    best, worst = best_run.summary(), worst_run.summary()
     assert best.ctr > 2 * worst.ctr
+    # paired on the same visits: the difference is the difference of the two rates
+    diff = best_run.paired_difference(worst_run)
+    assert diff.sessions == 300
+    assert diff.conversion == pytest.approx(best.conversion_rate - worst.conversion_rate)
+    low, high = diff.conversion_ci95
+    assert low <= diff.conversion <= high
+    assert best_run.paired_difference(best_run).conversion_ci95 == (0.0, 0.0)
+    other = ShopSimulator(world, SimulationConfig(sessions=300, search=False, seed=9))
+    with pytest.raises(ConfigError, match="same visits"):
+        best_run.paired_difference(other.run(BestItemPolicy(order[:60].astype(np.int64))))
 
 
 def test_disagreement_moves_clicks_and_purchases_apart(world: SimulatedShop) -> None:

@@ -143,16 +143,38 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         return _experiments(experiments, simulator, policies, args)
     if args.aa:
         return _aa(args.aa, world, next(iter(policies.values())), args)
-    results = {name: simulator.run(policy).summary().as_dict() for name, policy in policies.items()}
+    runs = {name: simulator.run(policy) for name, policy in policies.items()}
+    results = {name: run.summary().as_dict() for name, run in runs.items()}
+    # every policy against the server (or the first policy), visit by visit
+    reference = "served" if "served" in runs else next(iter(runs))
+    paired = {
+        name: runs[reference].paired_difference(run)
+        for name, run in runs.items()
+        if name != reference
+    }
     if args.plot:
         from shopsense.evaluation.simulator import plot_summaries
 
         plot_summaries(results, Path(args.plot))
     if args.json:
-        body = {"sessions": args.sessions, "settings": _settings_of(args), "policies": results}
+        body = {
+            "sessions": args.sessions,
+            "settings": _settings_of(args),
+            "policies": results,
+            "paired": {
+                "reference": reference,
+                "against": {name: diff.as_dict() for name, diff in paired.items()},
+            },
+        }
         _say(json.dumps(body, indent=1))
         return 0
     _say(_table(results))
+    for name, diff in paired.items():
+        low, high = diff.conversion_ci95
+        _say(
+            f"{reference} - {name}, same visits: conversion {100 * diff.conversion:+.2f} pts "
+            f"[{100 * low:+.2f}, {100 * high:+.2f}]"
+        )
     return 0
 
 

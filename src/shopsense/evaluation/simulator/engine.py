@@ -96,6 +96,33 @@ class PolicySummary:
 
 
 @dataclass(frozen=True)
+class PairedDifference:
+    """One policy minus another on the same visits: conversion in share of sessions (a
+    difference of proportions) and revenue per session, with 95% intervals."""
+
+    sessions: int
+    conversion: float
+    conversion_ci95: tuple[float, float]
+    revenue: float
+    revenue_ci95: tuple[float, float]
+
+    @property
+    def conversion_apart(self) -> bool:
+        """Whether the conversion interval excludes no difference."""
+        return self.conversion_ci95[0] > 0 or self.conversion_ci95[1] < 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "sessions": self.sessions,
+            "conversion_difference": self.conversion,
+            "conversion_difference_ci95": list(self.conversion_ci95),
+            "conversion_apart": self.conversion_apart,
+            "revenue_difference": self.revenue,
+            "revenue_difference_ci95": list(self.revenue_ci95),
+        }
+
+
+@dataclass(frozen=True)
 class SimulationResult:
     """One row per session, arrays ``(n_sessions,)``; ``user_ids[i]`` played session ``i``."""
 
@@ -116,6 +143,24 @@ class SimulationResult:
             conversion_ci95=wilson_interval(converted, n),
             revenue_per_session=float(self.revenue.mean()) if n else 0.0,
             revenue_ci95=mean_interval(self.revenue),
+        )
+
+    def paired_difference(self, other: SimulationResult) -> PairedDifference:
+        """This policy minus ``other`` on the very same visits (the simulator plays every
+        policy on the same arrivals and random streams): conversion (share of sessions
+        with a purchase) and revenue per session, with 95% intervals of the per-session
+        differences. Pairing removes the shoppers' own variation, so the interval is much
+        narrower than two separate intervals; it is the comparison to read."""
+        if self.user_ids != other.user_ids:
+            raise ConfigError("paired differences need the same visits (same simulator run)")
+        converted = (self.purchases > 0).astype(np.float64) - (other.purchases > 0)
+        revenue = self.revenue - other.revenue
+        return PairedDifference(
+            sessions=len(self.user_ids),
+            conversion=float(converted.mean()) if converted.size else 0.0,
+            conversion_ci95=mean_interval(converted),
+            revenue=float(revenue.mean()) if revenue.size else 0.0,
+            revenue_ci95=mean_interval(revenue),
         )
 
     def per_user(self) -> UserOutcomes:
