@@ -62,9 +62,10 @@ def recommendations_for(
         models = ModelSet.load(latest_bundle(settings))
         catalog = CatalogView(p for batch in store.catalog.iter_products() for p in batch)
         history = store.events.user_history(user_id, 100)
+        engine = RecommendationEngine(models, catalog, settings.event_weights.weights)
+        engine.forget_digests(store.events.forgotten(), store.events.digest)  # deletions stick
     finally:
         store.close()
-    engine = RecommendationEngine(models, catalog, settings.event_weights.weights)
     result = engine.recommend(
         "for_you",
         user_id,

@@ -217,3 +217,28 @@ def test_store_errors_carry_no_sql_and_no_values(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "NOT NULL constraint failed" in message
     assert "INSERT" not in message and "secret-u" not in message
+
+
+def test_a_deleted_shopper_leaves_a_salted_tombstone(store: SqlStore | InMemoryStore) -> None:
+    store.events.append([event(1, user="U7"), event(2, user="U8")])
+    assert store.events.forgotten() == frozenset()
+    store.events.delete_user("U7")
+    digest = store.events.digest("U7")
+    assert store.events.forgotten() == {digest}
+    assert "U7" not in digest and digest != store.events.digest("U8")
+    store.events.delete_user("U7")  # twice: one tombstone
+    assert len(store.events.forgotten()) == 1
+
+
+def test_tombstones_and_their_salt_outlive_the_process(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    first = SqlStore(url)
+    first.events.append([event(1, user="U7")])
+    first.events.delete_user("U7")
+    digest = first.events.digest("U7")
+    first.close()
+    again = SqlStore(url)
+    assert again.events.digest("U7") == digest and digest in again.events.forgotten()
+    # secure_delete + checkpoint: the raw id is in no file of the store any more
+    for path in tmp_path.iterdir():
+        assert b"U7" not in path.read_bytes(), path.name

@@ -34,6 +34,7 @@ from shopsense.domain import Product
 from shopsense.errors import ModelError, ShopSenseError
 from shopsense.recommend import CatalogView, ItemFilter, ModelSet, RecommendationEngine
 from shopsense.store.artifacts import ArtifactStore, Bundle
+from shopsense.store.base import EventLog
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,9 @@ class ModelManager:
     swaps: int = 0
     #: Shoppers deleted while serving: their learned factors are erased in every set loaded.
     forgotten: set[str] = field(default_factory=set)
+    #: The store's event log: its tombstones are applied to every bundle loaded (deletions
+    #: made before this server started, or by another process).
+    events: EventLog | None = None
     #: Called with each model set swapped in (the search service re-personalises).
     listeners: list[Callable[[ModelSet], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -112,6 +116,8 @@ class ModelManager:
             models = ModelSet.load(bundle, between=_pause)
             models.warm_up(between=_pause)
         engine = RecommendationEngine(models, self.catalog, self.settings.event_weights.weights)
+        if self.events is not None:
+            self.forgotten |= engine.forget_digests(self.events.forgotten(), self.events.digest)
         for user_id in self.forgotten:
             engine.forget_user(user_id)
         for model in models.models.values():

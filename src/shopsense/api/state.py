@@ -146,6 +146,8 @@ class ServingState:
     rng: np.random.Generator = field(default_factory=np.random.default_rng)
     #: Catalog changes up to this time (epoch µs of the write) are served.
     catalog_mark_us: int = 0
+    #: Tombstones already applied (deletions by this server or another process).
+    tombstones: frozenset[str] = frozenset()
     _stop: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -168,11 +170,13 @@ class ServingState:
             impressions_per_user=config.impressions_per_user,
         )
         manager = ModelManager(settings, config, catalog)
+        manager.events = store.events
         search_service = SearchService(
             search, settings.data_dir / "search" / "embeddings", settings.search_encoder
         )
         state = cls(settings, config, store, catalog, recent, manager, search_service)
         state.catalog_mark_us = mark
+        state.tombstones = store.events.forgotten()  # the bundle load below applies them
         if config.log_impressions:
             state.impressions = ImpressionLog(store.events.append, recent.add)
             state.impressions.start()
@@ -216,12 +220,30 @@ class ServingState:
             self.metrics.count("products_followed_total", len(changed))
         return len(changed)
 
+    def follow_deletions(self) -> int:
+        """Forget the shoppers other processes deleted (``shopsense delete-user``) since the
+        last look: learned factors, in-memory history; returns how many were found."""
+        digests = self.store.events.forgotten()
+        new = digests - self.tombstones
+        if not new:
+            return 0
+        digest = self.store.events.digest
+        engine = self.models.engine
+        found = engine.forget_digests(new, digest) if engine is not None else set()
+        found |= {u for u in self.recent.user_ids() if digest(u) in new}
+        for user_id in found:
+            self.recent.forget(user_id)
+            self.models.forgotten.add(user_id)
+        self.tombstones = digests
+        return len(found)
+
     def _follow(self, period_s: float) -> None:
         while not self._stop.wait(period_s):
             try:
                 self.follow_catalog()
+                self.follow_deletions()
             except ShopSenseError as exc:  # the store is away: try again next time
-                log.warning("could not read catalog changes: %s", exc)
+                log.warning("could not read changes made elsewhere: %s", exc)
 
     def close(self) -> None:
         self._stop.set()
@@ -306,8 +328,10 @@ class ServingState:
         return searchable
 
     def delete_user(self, user_id: str) -> int:
-        """Remove the shopper's events, in-memory history, cart and learned factors."""
+        """Remove the shopper's events, in-memory history, cart and learned factors; the
+        store keeps a tombstone that every later bundle load applies."""
         removed = self.store.events.delete_user(user_id)
+        self.tombstones = self.tombstones | {self.store.events.digest(user_id)}
         self.recent.forget(user_id)
         self.store.carts.take(user_id)
         self.models.forgotten.add(user_id)

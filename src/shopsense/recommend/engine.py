@@ -33,7 +33,8 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -326,6 +327,20 @@ class RecommendationEngine:
     def _title(self, item_id: str) -> str:
         product = self.catalog.get(item_id)
         return product.title if product is not None else item_id
+
+    def forget_digests(self, digests: AbstractSet[str], digest: Callable[[str], str]) -> set[str]:
+        """Erase every shopper the models know whose ``digest(id)`` is a tombstone
+        (``EventLog.forgotten``); returns their ids. Hashes each known shopper once."""
+        if not digests:
+            return set()
+        known: set[str] = set()
+        for model in self.models.models.values():
+            if model.fitted:
+                known.update(model.users_.to_list())
+        found = {user_id for user_id in known if digest(user_id) in digests}
+        for user_id in found:
+            self.forget_user(user_id)
+        return found
 
     def forget_user(self, user_id: str) -> None:
         """Erase what the models learned about one shopper (privacy deletion)."""

@@ -185,6 +185,11 @@ class RecentEvents:
     def _budget(self, impressions: bool) -> int:
         return self.impressions_per_user if impressions else self.per_user
 
+    def user_ids(self) -> list[str]:
+        """The shoppers in memory now."""
+        with self._lock:
+            return list(self._shoppers)
+
     def forget(self, user_id: str) -> None:
         """Drop the shopper from memory (privacy deletion)."""
         with self._lock:

@@ -216,7 +216,16 @@ class EventLog(Protocol):
         ...
 
     def delete_user(self, user_id: str) -> int:
-        """Remove the user and all of the user's events; return how many events went."""
+        """Remove the user, all of the user's events and cart, and leave a tombstone (a
+        salted hash of the id, :meth:`digest`); return how many events went."""
+        ...
+
+    def digest(self, user_id: str) -> str:
+        """The salted hash of ``user_id`` that tombstones hold (the salt is the store's)."""
+        ...
+
+    def forgotten(self) -> frozenset[str]:
+        """Every tombstone: loaders of models erase the users whose :meth:`digest` is here."""
         ...
 
 

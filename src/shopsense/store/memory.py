@@ -6,6 +6,8 @@ writers) and pass the same contract tests.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -100,6 +102,8 @@ class InMemoryEventLog:
     def __init__(self) -> None:
         self._events: dict[str, Event] = {}
         self._users: set[str] = set()
+        self._salt = secrets.token_hex(16)
+        self._forgotten: set[str] = set()
 
     @contextmanager
     def writer(self) -> Iterator[_EventWriter]:
@@ -139,7 +143,14 @@ class InMemoryEventLog:
         for key in gone:
             del self._events[key]
         self._users.discard(user_id)
+        self._forgotten.add(self.digest(user_id))
         return len(gone)
+
+    def digest(self, user_id: str) -> str:
+        return hashlib.sha256(f"{self._salt}\x00{user_id}".encode()).hexdigest()
+
+    def forgotten(self) -> frozenset[str]:
+        return frozenset(self._forgotten)
 
 
 class InMemoryCarts:

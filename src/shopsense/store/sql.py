@@ -10,7 +10,9 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -61,6 +63,23 @@ users = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
 )
 
+#: Settings of the store itself (the salt of deletion tombstones).
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+#: Deleted shoppers, as salted hashes of their ids (never the id itself): applied to every
+#: bundle a server or the CLI loads, so a deletion sticks across restarts and old bundles.
+forgotten = sa.Table(
+    "forgotten",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("at", BigInt, nullable=False),
+)
+
 carts = sa.Table(
     "carts",
     metadata,
@@ -109,6 +128,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Deleted rows are overwritten, not left readable in free pages (privacy deletions).
+    cursor.execute("PRAGMA secure_delete=ON")
     # A larger page cache keeps the event indexes in memory during bulk ingests.
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
@@ -317,6 +338,7 @@ class SqlEventLog:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._salt_value: str | None = None
 
     @contextmanager
     def writer(self) -> Iterator[_SqlEventWriter]:
@@ -365,11 +387,39 @@ class SqlEventLog:
         return [_event_from_row(row) for row in reversed(rows)]
 
     def delete_user(self, user_id: str) -> int:
+        digest = self.digest(user_id)
         with _transaction(self._engine) as conn:
             result = conn.execute(sa.delete(events).where(events.c.user_id == user_id))
             conn.execute(sa.delete(users).where(users.c.id == user_id))
             conn.execute(sa.delete(carts).where(carts.c.user_id == user_id))
-            return int(result.rowcount)
+            tombstone = _insert(conn, forgotten).on_conflict_do_nothing(index_elements=["digest"])
+            conn.execute(tombstone, [{"digest": digest, "at": _now_micros()}])
+            removed = int(result.rowcount)
+        if self._engine.dialect.name == "sqlite":
+            # The deleted rows also leave the write-ahead log (secure_delete zeroes them in
+            # the database file itself).
+            with self._engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return removed
+
+    def digest(self, user_id: str) -> str:
+        return _digest(self._salt(), user_id)
+
+    def forgotten(self) -> frozenset[str]:
+        with self._engine.connect() as conn:
+            return frozenset(str(d) for d in conn.execute(sa.select(forgotten.c.digest)).scalars())
+
+    def _salt(self) -> str:
+        """This store's random salt of tombstones, made on first use (by any process)."""
+        if self._salt_value is None:
+            key = meta.c.key == "forget_salt"
+            with _transaction(self._engine) as conn:
+                row = {"key": "forget_salt", "value": secrets.token_hex(16)}
+                made = _insert(conn, meta).on_conflict_do_nothing(index_elements=["key"])
+                conn.execute(made, [row])  # another process may have made it first
+                value = conn.execute(sa.select(meta.c.value).where(key)).scalar_one()
+                self._salt_value = str(value)
+        return self._salt_value
 
 
 class SqlCarts:
@@ -427,6 +477,10 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
     except SQLAlchemyError as exc:
         raise StoreError(f"database write failed, nothing was stored: {_reason(exc)}") from exc
+
+
+def _digest(salt: str, user_id: str) -> str:
+    return hashlib.sha256(f"{salt}\x00{user_id}".encode()).hexdigest()
 
 
 def _reason(exc: SQLAlchemyError) -> str:
