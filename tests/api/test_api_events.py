@@ -76,3 +76,20 @@ def test_openapi_docs_describe_the_api(client: TestClient) -> None:
         assert path in spec["paths"], path
     params = {p["name"] for p in spec["paths"]["/recommendations/{user_id}"]["get"]["parameters"]}
     assert {"scenario", "n", "category", "price_max", "in_stock"} <= params
+
+
+def test_the_spec_declares_the_key_and_every_error(client: TestClient) -> None:
+    """Regression (issue 12): the schema declared no API-key security (Swagger could not
+    send X-API-Key) and schemathesis found undocumented 404s."""
+    spec = client.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert any(s == {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                     "description": "SHOPSENSE_API_KEY"} for s in schemes.values())  # fmt: skip
+    post = spec["paths"]["/events"]["post"]
+    assert post["security"] and {"401", "413", "422", "503"} <= set(post["responses"])
+    for path, method in [("/items/{item_id}/similar", "get"),
+                         ("/admin/models/{bundle_id}/activate", "post")]:  # fmt: skip
+        answers = spec["paths"][path][method]["responses"]
+        assert "404" in answers, path
+        body = answers["404"]["content"]["application/json"]["schema"]
+        assert body["$ref"].endswith("/ErrorOut")

@@ -10,9 +10,9 @@ from fastapi.responses import PlainTextResponse, Response
 
 from shopsense.api.auth import operator_access, require_key, state_of
 from shopsense.api.routes import json_response
-from shopsense.api.schemas import HealthOut, TrainOut
+from shopsense.api.schemas import KEYED_ERRORS, HealthOut, TrainOut
 
-router = APIRouter()
+router = APIRouter(responses=KEYED_ERRORS)
 
 
 @router.get("/health", response_model=HealthOut, tags=["ops"])

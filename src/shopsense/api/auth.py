@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
 
 from shopsense.api.shoppers import ADMIN
 from shopsense.api.state import ServingState
 
 HEADER = "X-API-Key"
+#: The key as an OpenAPI security scheme (``/docs`` can then send it).
+API_KEY = APIKeyHeader(name=HEADER, auto_error=False, description="SHOPSENSE_API_KEY")
 
 
 def state_of(request: Request) -> ServingState:
@@ -33,7 +36,7 @@ def _check(request: Request) -> None:
         raise HTTPException(401, f"wrong {HEADER}", {"WWW-Authenticate": HEADER})
 
 
-async def require_key(request: Request) -> None:
+async def require_key(request: Request, _key: str | None = Security(API_KEY)) -> None:
     """Dependency of write and admin endpoints (async: no thread hop per request)."""
     _check(request)
 
@@ -47,7 +50,7 @@ def is_operator(request: Request) -> bool:
     return state.shoppers.admin_ok(request.cookies.get(ADMIN))
 
 
-async def operator_access(request: Request) -> None:
+async def operator_access(request: Request, _key: str | None = Security(API_KEY)) -> None:
     """Dependency of operator reads (``/admin/stats``): the key or the operator's cookie."""
     if not is_operator(request):
         raise HTTPException(
@@ -56,7 +59,7 @@ async def operator_access(request: Request) -> None:
         )  # fmt: skip
 
 
-async def read_access(request: Request) -> None:
+async def read_access(request: Request, _key: str | None = Security(API_KEY)) -> None:
     """Dependency of read endpoints: open unless ``SHOPSENSE_PUBLIC_READS=false``."""
     if not state_of(request).config.public_reads:
         _check(request)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from shopsense.api.auth import read_access, require_key, state_of
 from shopsense.api.schemas import (
+    KEYED_ERRORS,
     DeletedOut,
     EventBatchIn,
     EventsOut,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from shopsense.ranking.stack import Stack
     from shopsense.search import Filters, SearchResult
 
-router = APIRouter()
+router = APIRouter(responses=KEYED_ERRORS)
 
 IdPath = Annotated[str, Path(min_length=1, max_length=256)]
 Count = Annotated[int, Query(ge=1, le=100, description="how many items")]

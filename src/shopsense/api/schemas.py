@@ -159,5 +159,21 @@ class ErrorOut(BaseModel):
     errors: list[dict[str, Any]] = Field(default_factory=list)
 
 
+def error(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry with the error body."""
+    return {"model": ErrorOut, "description": description}
+
+
+#: The errors every endpoint may answer (documented in the OpenAPI spec).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: error("an unknown product, shopper or bundle in the path"),
+    413: error("the body is larger than SHOPSENSE_MAX_BODY_BYTES"),
+    422: error("invalid input; `field` names it"),
+    503: error("no models yet, search still building, or the store is away (Retry-After)"),
+}
+#: Also the key's errors, for endpoints that need it.
+KEYED_ERRORS: dict[int | str, dict[str, Any]] = ERRORS | {401: error("missing or wrong X-API-Key")}
+
+
 def kinds() -> list[str]:
     return [k.value for k in EventKind]
