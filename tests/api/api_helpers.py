@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
+from typing import Any
 
 from shopsense.config import Settings
 from shopsense.demo import run_demo
@@ -20,3 +21,40 @@ def build_shop(directory: Path, products: int = 300, users: int = 100) -> Settin
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert run_demo(settings, n_products=products, n_users=users, seed=3) == 0
     return settings
+
+
+def fuzz_operations(
+    client: Any,
+    skip: set[tuple[str, str]] = frozenset(),  # type: ignore[assignment]
+    only: set[tuple[str, str]] | None = None,
+    examples: int = 20,
+) -> tuple[int, list[str]]:
+    """Schemathesis over the app's OpenAPI spec, every operation (``(METHOD, path)``) but
+    ``skip`` (or ``only`` those), ``examples`` generated requests each, with the key:
+    how many operations ran and each one's failures."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+    failures: list[str] = []
+    ran = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        key = (operation.method.upper(), operation.path)
+        if key in skip or (only is not None and key not in only):
+            continue
+
+        @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @given(case=operation.as_strategy())
+        def check(case: Any) -> None:
+            response = case.call(headers=HEADERS)
+            case.validate_response(response, excluded_checks=[positive_data_acceptance])
+
+        try:
+            check()
+        except (Exception, BaseExceptionGroup) as exc:  # collected: every operation runs
+            failures.append(f"{key[0]} {key[1]}: {exc}"[:3000])
+        ran += 1
+    return ran, failures

@@ -118,3 +118,14 @@ def test_a_server_set_to_the_static_encoder_builds_and_searches_with_it(
         title = state.catalog.products()[0].title
         body = client.get("/search", params={"q": title}).json()
         assert body["items"][0]["title"] == title
+
+
+@pytest.mark.slow
+def test_search_holds_its_spec_for_generated_requests(search_client: TestClient) -> None:
+    """Schemathesis on /search and /suggest with the index built (issue 12)."""
+    pytest.importorskip("schemathesis")
+    from api_helpers import fuzz_operations
+
+    ran, failures = fuzz_operations(search_client, only={("GET", "/search"), ("GET", "/suggest")})
+    assert ran == 2
+    assert not failures, "\n\n".join(failures)

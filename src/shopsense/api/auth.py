@@ -59,7 +59,7 @@ async def operator_access(request: Request, _key: str | None = Security(API_KEY)
         )  # fmt: skip
 
 
-async def read_access(request: Request, _key: str | None = Security(API_KEY)) -> None:
+async def read_access(request: Request) -> None:
     """Dependency of read endpoints: open unless ``SHOPSENSE_PUBLIC_READS=false``."""
     if not state_of(request).config.public_reads:
         _check(request)
