@@ -206,13 +206,13 @@ def test_store_errors_carry_no_sql_and_no_values(tmp_path: Path) -> None:
     import sqlalchemy as sa
 
     from shopsense.errors import StoreError
-    from shopsense.store.sql import _transaction
+    from shopsense.store.sql_schema import transaction
 
     store = SqlStore(f"sqlite:///{tmp_path / 'shop.db'}")
     insert = (
         "INSERT INTO carts (user_id, item_id, quantity, added) VALUES ('secret-u', 'p', NULL, 1)"
     )
-    with pytest.raises(StoreError) as caught, _transaction(store.engine) as conn:
+    with pytest.raises(StoreError) as caught, transaction(store.engine) as conn:
         conn.execute(sa.text(insert))
     message = str(caught.value)
     assert "NOT NULL constraint failed" in message

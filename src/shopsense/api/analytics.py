@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from shopsense.domain import EventKind
 from shopsense.store import SqlStore
-from shopsense.store.sql import events as events_table
+from shopsense.store.sql_schema import events as events_table
 
 MICROS_PER_DAY = 86_400 * 1_000_000
 

@@ -43,7 +43,7 @@ from shopsense.recommend.catalog import top_category
 from shopsense.recommend.history import LoadHistory, RecentEvent
 from shopsense.store import SqlStore, open_store
 from shopsense.store.base import EVENT_COLUMNS, from_micros, to_micros
-from shopsense.store.sql import events as events_table
+from shopsense.store.sql_schema import events as events_table
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,9 @@ import secrets
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,129 +33,22 @@ from shopsense.store.base import (
     same_event,
     to_micros,
 )
-
-metadata = sa.MetaData()
-
-BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-products = sa.Table(
-    "products",
+from shopsense.store.sql_schema import (
+    SQLITE_INSERT_EVENTS,
+    SQLITE_INSERT_USERS,
+    add_missing_columns,
+    carts,
+    create_engine,
+    events,
+    forgotten,
+    meta,
     metadata,
-    sa.Column("id", sa.String(256), primary_key=True),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column("category", sa.Text, nullable=False),
-    sa.Column("brand", sa.Text),
-    sa.Column("price", sa.Float),
-    sa.Column("currency", sa.String(3), nullable=False),
-    sa.Column("in_stock", sa.Boolean, nullable=False),
-    sa.Column("attributes", sa.Text, nullable=False),
-    sa.Column("created_at", sa.BigInteger, nullable=False),
-    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    now_micros,
+    products,
+    transaction,
+    upsert_into,
+    users,
 )
-
-users = sa.Table(
-    "users",
-    metadata,
-    sa.Column("id", sa.String(256), primary_key=True),
-    sa.Column("created_at", sa.BigInteger, nullable=False),
-)
-
-#: Settings of the store itself (the salt of deletion tombstones).
-meta = sa.Table(
-    "meta",
-    metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-
-#: Deleted shoppers, as salted hashes of their ids (never the id itself): applied to every
-#: bundle a server or the CLI loads, so a deletion sticks across restarts and old bundles.
-forgotten = sa.Table(
-    "forgotten",
-    metadata,
-    sa.Column("digest", sa.String(64), primary_key=True),
-    sa.Column("at", BigInt, nullable=False),
-)
-
-carts = sa.Table(
-    "carts",
-    metadata,
-    sa.Column("user_id", sa.String(256), primary_key=True),
-    sa.Column("item_id", sa.String(256), primary_key=True),
-    sa.Column("quantity", sa.Integer, nullable=False),
-    sa.Column("added", BigInt, nullable=False),
-)
-
-events = sa.Table(
-    "events",
-    metadata,
-    sa.Column("seq", BigInt, primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(256), nullable=False, unique=True),
-    sa.Column("user_id", sa.String(256), nullable=False),
-    sa.Column("session_id", sa.String(256)),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("item_id", sa.String(256)),
-    sa.Column("query", sa.Text),
-    sa.Column("request_id", sa.String(256)),
-    sa.Column("position", sa.Integer),
-    sa.Column("propensity", sa.Float),
-    sa.Column("quantity", sa.Integer),
-    sa.Column("price", sa.Float),
-    sa.Column("timestamp", sa.BigInteger, nullable=False),
-    sa.Index("ix_events_user_time", "user_id", "timestamp"),
-)
-
-
-_SQLITE_INSERT_EVENTS = (
-    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)}) ON CONFLICT (event_id) DO NOTHING"
-)
-
-_SQLITE_INSERT_USERS = (
-    "INSERT INTO users (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"
-)
-
-
-def _now_micros() -> int:
-    return time.time_ns() // 1_000
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    # Deleted rows are overwritten, not left readable in free pages (privacy deletions).
-    cursor.execute("PRAGMA secure_delete=ON")
-    # A larger page cache keeps the event indexes in memory during bulk ingests.
-    cursor.execute("PRAGMA cache_size=-65536")
-    cursor.close()
-
-
-def create_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL mode and their folder is created."""
-    if url.startswith("sqlite"):
-        path = sa.engine.make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict[str, Any] = {}
-        if not path or path == ":memory:":
-            kwargs["poolclass"] = sa.pool.StaticPool
-            kwargs["connect_args"] = {"check_same_thread": False}
-        engine = sa.create_engine(url, **kwargs)
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
-def _insert(engine_or_conn: Engine | Connection, table: sa.Table) -> Any:
-    name = engine_or_conn.dialect.name
-    if name == "sqlite":
-        return sqlite.insert(table)
-    if name == "postgresql":
-        return postgresql.insert(table)
-    raise StoreError(f"unsupported database {name!r}; use SQLite or PostgreSQL")
 
 
 def _product_row(product: Product, now: int) -> dict[str, Any]:
@@ -207,14 +98,14 @@ class _SqlCatalogWriter:
             return
         # One statement may not touch a row twice (PostgreSQL): the last version of an id wins.
         batch = list({p.id: p for p in batch}.values())
-        now = _now_micros()
+        now = now_micros()
         # Rows that give created_at overwrite it; the others keep the stored one.
         with_created = [_product_row(p, now) for p in batch if p.created_at is not None]
         without_created = [_product_row(p, now) for p in batch if p.created_at is None]
         for rows, keep in ((with_created, False), (without_created, True)):
             if not rows:
                 continue
-            stmt = _insert(self._conn, products)
+            stmt = upsert_into(self._conn, products)
             updated = {
                 c.name: stmt.excluded[c.name]
                 for c in products.columns
@@ -249,23 +140,23 @@ class _SqlEventWriter:
         if self._conn.dialect.name == "sqlite":
             # SQLAlchemy builds a parameter dict per row; handing the driver tuples directly
             # doubles ingest throughput (benchmarks/ingest_throughput.py).
-            result = self._conn.exec_driver_sql(
-                _SQLITE_INSERT_EVENTS, [event_row(e) for e in batch]
-            )
+            result = self._conn.exec_driver_sql(SQLITE_INSERT_EVENTS, [event_row(e) for e in batch])
             inserted = int(result.rowcount)
         else:
             # Other drivers batch rows into multi-row statements whose rowcount is unknown:
             # count the rows the database reports back as inserted.
             rows = [dict(zip(EVENT_COLUMNS, event_row(e), strict=True)) for e in batch]
-            stmt = _insert(self._conn, events).on_conflict_do_nothing(index_elements=["event_id"])
+            stmt = upsert_into(self._conn, events).on_conflict_do_nothing(
+                index_elements=["event_id"]
+            )
             inserted = len(self._conn.execute(stmt.returning(events.c.seq), rows).all())
-        now = _now_micros()
+        now = now_micros()
         new_users = {e.user_id for e in batch}
         if self._conn.dialect.name == "sqlite":
-            self._conn.exec_driver_sql(_SQLITE_INSERT_USERS, [(u, now) for u in new_users])
+            self._conn.exec_driver_sql(SQLITE_INSERT_USERS, [(u, now) for u in new_users])
         else:
             self._conn.execute(
-                _insert(self._conn, users).on_conflict_do_nothing(index_elements=["id"]),
+                upsert_into(self._conn, users).on_conflict_do_nothing(index_elements=["id"]),
                 [{"id": u, "created_at": now} for u in new_users],
             )
         return inserted
@@ -279,7 +170,7 @@ class SqlCatalog:
 
     @contextmanager
     def writer(self) -> Iterator[_SqlCatalogWriter]:
-        with _transaction(self._engine) as conn:
+        with transaction(self._engine) as conn:
             yield _SqlCatalogWriter(conn)
 
     def upsert(self, batch: Sequence[Product]) -> None:
@@ -317,7 +208,7 @@ class SqlCatalog:
                 yield [_product_from_row(row) for row in part]
 
     def delete(self, product_ids: Sequence[str]) -> int:
-        with _transaction(self._engine) as conn:
+        with transaction(self._engine) as conn:
             result = conn.execute(sa.delete(products).where(products.c.id.in_(product_ids)))
             return int(result.rowcount)
 
@@ -342,7 +233,7 @@ class SqlEventLog:
 
     @contextmanager
     def writer(self) -> Iterator[_SqlEventWriter]:
-        with _transaction(self._engine) as conn:
+        with transaction(self._engine) as conn:
             yield _SqlEventWriter(conn)
 
     def append(self, batch: Sequence[Event]) -> int:
@@ -388,12 +279,14 @@ class SqlEventLog:
 
     def delete_user(self, user_id: str) -> int:
         digest = self.digest(user_id)
-        with _transaction(self._engine) as conn:
+        with transaction(self._engine) as conn:
             result = conn.execute(sa.delete(events).where(events.c.user_id == user_id))
             conn.execute(sa.delete(users).where(users.c.id == user_id))
             conn.execute(sa.delete(carts).where(carts.c.user_id == user_id))
-            tombstone = _insert(conn, forgotten).on_conflict_do_nothing(index_elements=["digest"])
-            conn.execute(tombstone, [{"digest": digest, "at": _now_micros()}])
+            tombstone = upsert_into(conn, forgotten).on_conflict_do_nothing(
+                index_elements=["digest"]
+            )
+            conn.execute(tombstone, [{"digest": digest, "at": now_micros()}])
             removed = int(result.rowcount)
         if self._engine.dialect.name == "sqlite":
             # The deleted rows also leave the write-ahead log (secure_delete zeroes them in
@@ -413,9 +306,9 @@ class SqlEventLog:
         """This store's random salt of tombstones, made on first use (by any process)."""
         if self._salt_value is None:
             key = meta.c.key == "forget_salt"
-            with _transaction(self._engine) as conn:
+            with transaction(self._engine) as conn:
                 row = {"key": "forget_salt", "value": secrets.token_hex(16)}
-                made = _insert(conn, meta).on_conflict_do_nothing(index_elements=["key"])
+                made = upsert_into(conn, meta).on_conflict_do_nothing(index_elements=["key"])
                 conn.execute(made, [row])  # another process may have made it first
                 value = conn.execute(sa.select(meta.c.value).where(key)).scalar_one()
                 self._salt_value = str(value)
@@ -439,7 +332,7 @@ class SqlCarts:
 
     def add(self, user_id: str, item_id: str, quantity: int = 1) -> None:
         line = (carts.c.user_id == user_id) & (carts.c.item_id == item_id)
-        with _transaction(self._engine) as conn:
+        with transaction(self._engine) as conn:
             old = conn.execute(sa.select(carts.c.quantity).where(line)).scalar()
             if old is None:
                 row = {"user_id": user_id, "item_id": item_id, "quantity": quantity,
@@ -451,7 +344,7 @@ class SqlCarts:
 
     def set(self, user_id: str, item_id: str, quantity: int) -> None:
         line = (carts.c.user_id == user_id) & (carts.c.item_id == item_id)
-        with _transaction(self._engine) as conn:
+        with transaction(self._engine) as conn:
             if quantity <= 0:
                 conn.execute(sa.delete(carts).where(line))
             elif conn.execute(sa.update(carts).where(line).values(quantity=quantity)).rowcount == 0:
@@ -460,7 +353,7 @@ class SqlCarts:
                 conn.execute(sa.insert(carts).values(**row))
 
     def take(self, user_id: str) -> dict[str, int]:
-        with _transaction(self._engine) as conn:
+        with transaction(self._engine) as conn:
             rows = conn.execute(
                 sa.select(carts.c.item_id, carts.c.quantity)
                 .where(carts.c.user_id == user_id)
@@ -470,47 +363,8 @@ class SqlCarts:
         return {str(item): int(quantity) for item, quantity in rows}
 
 
-@contextmanager
-def _transaction(engine: Engine) -> Iterator[Connection]:
-    try:
-        with engine.begin() as conn:
-            yield conn
-    except SQLAlchemyError as exc:
-        raise StoreError(f"database write failed, nothing was stored: {_reason(exc)}") from exc
-
-
 def _digest(salt: str, user_id: str) -> str:
     return hashlib.sha256(f"{salt}\x00{user_id}".encode()).hexdigest()
-
-
-def _reason(exc: SQLAlchemyError) -> str:
-    """The database's own one-line reason ("database is locked"), without the statement
-    or its parameters (they hold the request's values; the log keeps the whole error)."""
-    original = getattr(exc, "orig", None)
-    text = str(original) if original is not None else type(exc).__name__
-    return (text.strip().splitlines() or [type(exc).__name__])[0][:200]
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Bring a database made by an older version up to date (nullable columns only).
-
-    ``create_all`` creates missing tables but never alters existing ones; columns added
-    since (``events.propensity``) are added here, so old data stays readable.
-    """
-    inspector = sa.inspect(engine)
-    for table in (products, users, events):
-        present = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            if not column.nullable:
-                raise StoreError(
-                    f"the database lacks the required column {table.name}.{column.name}; "
-                    "it was made by an incompatible version"
-                )
-            kind = column.type.compile(dialect=engine.dialect)
-            with engine.begin() as conn:
-                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
 
 
 class SqlStore:
@@ -521,7 +375,7 @@ class SqlStore:
         try:
             self.engine = create_engine(url)
             metadata.create_all(self.engine)
-            _add_missing_columns(self.engine)
+            add_missing_columns(self.engine)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the database at {url}: {exc}") from exc
         self.catalog = SqlCatalog(self.engine)
