@@ -33,7 +33,7 @@ from shopsense.limits import DEFAULT_MAX_CLOCK_SKEW_S
 from shopsense.store.base import Catalog, EventLog
 
 Progress = Callable[[int], object]
-Model = TypeVar("Model", Product, Event)
+Item = TypeVar("Item")
 
 PRODUCT_FIELDS = tuple(Product.model_fields)
 EVENT_FIELDS = tuple(Event.model_fields)
@@ -117,8 +117,8 @@ class _Validator:
         return self.skip_invalid or self.total_failures == 0
 
 
-def _batched(items: Iterator[Model], size: int) -> Iterator[list[Model]]:
-    batch: list[Model] = []
+def _batched(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
     for item in items:
         batch.append(item)
         if len(batch) >= size:
@@ -187,7 +187,9 @@ def ingest_events(
     progress: Progress | None = None,
     max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
 ) -> IngestReport:
-    """Validate event records and append them, all-or-nothing unless ``skip_invalid``.
+    """Validate event records and append them, all-or-nothing unless ``skip_invalid``
+    (through a staging table: the log's write lock is held one chunk at a time, and a
+    killed ingest run again stores exactly the rest).
 
     ``known_items``: when given, events naming a product outside it are invalid.
     Records without ``event_id`` get one derived from their content (:func:`derive_event_id`).
@@ -197,9 +199,7 @@ def ingest_events(
     context = {"max_clock_skew_s": max_clock_skew_s}
     started = time.perf_counter()
 
-    rows: dict[int, int] = {}  # id(event) -> its row, for the current batch's refusals
-
-    def valid() -> Iterator[Event]:
+    def valid() -> Iterator[tuple[int, Event]]:
         for row, record in records:
             report.rows += 1
             if isinstance(record, ValidationError):
@@ -224,27 +224,28 @@ def ingest_events(
                 )
                 continue
             if check.writing:
-                rows[id(event)] = row
-                yield event
+                yield row, event
 
-    with events.writer() as writer:
+    # Staged first (nothing reaches the log while the file is read and checked), then
+    # moved in short transactions: the server's writes never wait for the whole file.
+    with events.staged() as staged:
         for batch in _batched(valid(), batch_size):
             if check.writing:
-                new = writer.append(batch)
-                report.written += new
-                report.duplicates += len(batch) - new
-                clashes = writer.conflicts(batch) if new < len(batch) else []
-                report.duplicates -= len(clashes)  # refused (or skipped), not duplicates
-                for i in clashes:
-                    reason = (
-                        f"{batch[i].event_id!r} is already stored for a different event; "
-                        "event ids must be unique (the stored event is kept)"
-                    )
-                    check.fail(ValidationError(source, rows[id(batch[i])], "event_id", reason))
-            rows.clear()
+                staged.add(batch)
             if progress:
                 progress(len(batch))
-        check.finish()
+        clashes = staged.conflicts() if check.writing else []
+        for row, event_id in clashes:
+            reason = (
+                f"{event_id!r} is already stored for a different event; event ids must be "
+                "unique (the stored event is kept)"
+            )
+            check.fail(ValidationError(source, row, "event_id", reason))
+        check.finish()  # refused: the staging table goes, the log never saw a row
+        staged.drop([row for row, _ in clashes])
+        total = staged.staged
+        report.written = staged.commit()
+        report.duplicates = total - report.written
     report.seconds = time.perf_counter() - started
     return report
 

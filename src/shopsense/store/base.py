@@ -220,12 +220,38 @@ class EventLog(Protocol):
         salted hash of the id, :meth:`digest`); return how many events went."""
         ...
 
+    def staged(self) -> AbstractContextManager[StagedEvents]:
+        """A bulk write that holds the write lock only briefly (``shopsense ingest``)."""
+        ...
+
     def digest(self, user_id: str) -> str:
         """The salted hash of ``user_id`` that tombstones hold (the salt is the store's)."""
         ...
 
     def forgotten(self) -> frozenset[str]:
         """Every tombstone: loaders of models erase the users whose :meth:`digest` is here."""
+        ...
+
+
+class StagedEvents(Protocol):
+    """Events staged for one bulk write (a file): checked before any reaches the log,
+    then moved in short transactions (:mod:`shopsense.store.sql_staging`)."""
+
+    staged: int
+
+    def add(self, rows: Sequence[tuple[int, Event]]) -> None:
+        """Stage ``(row number, event)`` pairs, row numbers increasing."""
+        ...
+
+    def conflicts(self) -> list[tuple[int, str]]:
+        """``(row, event_id)`` of staged events reusing a stored (or earlier staged) id for
+        a different event."""
+        ...
+
+    def drop(self, rows: Sequence[int]) -> None: ...
+
+    def commit(self) -> int:
+        """Move the staged events into the log; returns how many were new."""
         ...
 
 

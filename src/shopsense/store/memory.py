@@ -98,6 +98,35 @@ class _EventWriter:
         return new
 
 
+class _StagedEvents:
+    def __init__(self, log: InMemoryEventLog) -> None:
+        self._log = log
+        self._rows: dict[int, Event] = {}
+
+    @property
+    def staged(self) -> int:
+        return len(self._rows)
+
+    def add(self, rows: Sequence[tuple[int, Event]]) -> None:
+        self._rows.update(rows)
+
+    def conflicts(self) -> list[tuple[int, str]]:
+        seen: dict[str, Event] = {}
+        out = []
+        for row, event in sorted(self._rows.items()):
+            first = self._log._events.get(event.event_id) or seen.setdefault(event.event_id, event)
+            if not same_event(event_row(first), event):
+                out.append((row, event.event_id))
+        return out
+
+    def drop(self, rows: Sequence[int]) -> None:
+        for row in rows:
+            self._rows.pop(row, None)
+
+    def commit(self) -> int:
+        return self._log.append([e for _, e in sorted(self._rows.items())])
+
+
 class InMemoryEventLog:
     def __init__(self) -> None:
         self._events: dict[str, Event] = {}
@@ -115,6 +144,10 @@ class InMemoryEventLog:
     def append(self, batch: Sequence[Event]) -> int:
         with self.writer() as writer:
             return writer.append(batch)
+
+    @contextmanager
+    def staged(self) -> Iterator[_StagedEvents]:
+        yield _StagedEvents(self)
 
     def count(self) -> int:
         return len(self._events)

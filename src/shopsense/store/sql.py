@@ -15,7 +15,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,6 +49,7 @@ from shopsense.store.sql_schema import (
     upsert_into,
     users,
 )
+from shopsense.store.sql_staging import SqlStagedEvents, drop_leftovers, staged_events
 
 
 def _product_row(product: Product, now: int) -> dict[str, Any]:
@@ -295,6 +296,9 @@ class SqlEventLog:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return removed
 
+    def staged(self) -> AbstractContextManager[SqlStagedEvents]:
+        return staged_events(self._engine)
+
     def digest(self, user_id: str) -> str:
         return _digest(self._salt(), user_id)
 
@@ -376,6 +380,7 @@ class SqlStore:
             self.engine = create_engine(url)
             metadata.create_all(self.engine)
             add_missing_columns(self.engine)
+            drop_leftovers(self.engine)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the database at {url}: {exc}") from exc
         self.catalog = SqlCatalog(self.engine)
