@@ -242,3 +242,24 @@ def test_tombstones_and_their_salt_outlive_the_process(tmp_path: Path) -> None:
     # secure_delete + checkpoint: the raw id is in no file of the store any more
     for path in tmp_path.iterdir():
         assert b"U7" not in path.read_bytes(), path.name
+
+
+def test_reports_count_per_day_kind_list_and_shopper(store: SqlStore | InMemoryStore) -> None:
+    """The aggregates the dashboard and A/B reports read (the API reaches no table itself)."""
+    store.events.append([
+        event(1, user="U1", kind="impression", request_id="R1"),
+        event(2, user="U1", kind="click", request_id="R1"),
+        event(3, user="U1", kind="purchase", price=5.0, quantity=2),
+        event(4, user="U2", kind="view", timestamp=T0.replace(day=T0.day + 1)),
+    ])  # fmt: skip
+    days = store.events.counts_by_day()
+    assert [sum(c.values()) for c in days.values()] == [3, 1]
+    assert list(days) == sorted(days)
+    assert days[min(days)][EventKind.PURCHASE] == 1
+    attributed = store.events.attributed_counts()
+    assert (attributed[EventKind.IMPRESSION], attributed[EventKind.CLICK]) == (1, 1)
+    totals = store.events.outcomes_by_user()
+    assert (totals["U1"].impressions, totals["U1"].clicks, totals["U1"].purchases) == (1, 1, 1)
+    assert totals["U1"].revenue == 10.0 and totals["U2"].purchases == 0
+    wanted = store.events.user_history("U1", kinds=[EventKind.CLICK, EventKind.PURCHASE])
+    assert [e.kind for e in wanted] == [EventKind.CLICK, EventKind.PURCHASE]

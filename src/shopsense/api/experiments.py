@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from shopsense.api.analytics import user_outcomes
+from shopsense.api.analytics import HasEvents, user_outcomes
 from shopsense.config import Settings
 from shopsense.evaluation.abtest import UserOutcomes, analyze, assign_variant
 from shopsense.experiments import Experiment, load_experiments
-from shopsense.store import SqlStore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +55,7 @@ class Experiments:
         name = assign_variant(experiment, user_id)
         return experiment.name, name, experiment.variant(name).policy
 
-    def results(self, store: SqlStore) -> list[dict[str, Any]]:
+    def results(self, store: HasEvents) -> list[dict[str, Any]]:
         """Each experiment's live report over the stored events, JSON-ready."""
         if not self.experiments:
             return []
@@ -64,7 +63,7 @@ class Experiments:
         users = sorted(per_user)
 
         def column(name: str) -> np.ndarray[Any, np.dtype[np.float64]]:
-            return np.array([per_user[u][name] for u in users], dtype=np.float64)
+            return np.array([getattr(per_user[u], name) for u in users], dtype=np.float64)
 
         outcomes = UserOutcomes(
             users, column("impressions"), column("clicks"), column("purchases"), column("revenue")

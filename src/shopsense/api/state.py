@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 
 from shopsense.api.config import ServeConfig
 from shopsense.api.experiments import Experiments
@@ -42,8 +41,7 @@ from shopsense.recommend import CatalogView, RecentEvents, RecommendationEngine
 from shopsense.recommend.catalog import top_category
 from shopsense.recommend.history import LoadHistory, RecentEvent
 from shopsense.store import SqlStore, open_store
-from shopsense.store.base import EVENT_COLUMNS, from_micros, to_micros
-from shopsense.store.sql_schema import events as events_table
+from shopsense.store.base import to_micros
 
 log = logging.getLogger(__name__)
 
@@ -92,32 +90,14 @@ def new_request_id() -> str:
 
 
 def relevant_history(store: SqlStore, kinds: Sequence[EventKind]) -> LoadHistory:
-    """A loader of a shopper's latest events of ``kinds`` only, oldest first.
-
-    One indexed query, so impressions (most of a shop's events) are not read and dropped.
-    """
-    columns = [events_table.c[name] for name in EVENT_COLUMNS]
-    wanted = [k.value for k in kinds]
+    """A loader of a shopper's latest events of ``kinds`` only, oldest first (one indexed
+    query: impressions, most of a shop's events, are not read to be dropped)."""
+    wanted = list(kinds)
 
     def load(user_id: str, limit: int) -> list[Event]:
-        query = (
-            sa.select(*columns)
-            .where(events_table.c.user_id == user_id, events_table.c.kind.in_(wanted))
-            .order_by(events_table.c.timestamp.desc(), events_table.c.seq.desc())
-            .limit(limit)
-        )
-        with store.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [_event(row) for row in reversed(rows)]
+        return store.events.user_history(user_id, limit, wanted)
 
     return load
-
-
-def _event(row: Sequence[Any]) -> Event:
-    data = dict(zip(EVENT_COLUMNS, row, strict=True))
-    data["kind"] = EventKind(data["kind"])
-    data["timestamp"] = from_micros(data["timestamp"])
-    return Event.model_construct(**data)
 
 
 @dataclass

@@ -211,8 +211,22 @@ class EventLog(Protocol):
         """All events in storage order, ``batch_size`` at a time, as columns."""
         ...
 
-    def user_history(self, user_id: str, limit: int = 100) -> list[Event]:
-        """The user's most recent events, oldest first."""
+    def user_history(
+        self, user_id: str, limit: int = 100, kinds: Sequence[EventKind] | None = None
+    ) -> list[Event]:
+        """The user's most recent events (of ``kinds`` only, when given), oldest first."""
+        ...
+
+    def counts_by_day(self) -> dict[int, dict[EventKind, int]]:
+        """Events per UTC day (days since 1970) and kind, oldest day first."""
+        ...
+
+    def attributed_counts(self) -> dict[EventKind, int]:
+        """Events per kind that carry a ``request_id`` (attributed to a served list)."""
+        ...
+
+    def outcomes_by_user(self) -> dict[str, UserTotals]:
+        """Totals per shopper (A/B reports)."""
         ...
 
     def delete_user(self, user_id: str) -> int:
@@ -231,6 +245,16 @@ class EventLog(Protocol):
     def forgotten(self) -> frozenset[str]:
         """Every tombstone: loaders of models erase the users whose :meth:`digest` is here."""
         ...
+
+
+@dataclass(frozen=True)
+class UserTotals:
+    """One shopper's impressions, clicks, purchases and revenue (price x quantity)."""
+
+    impressions: int
+    clicks: int
+    purchases: int
+    revenue: float
 
 
 class StagedEvents(Protocol):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from shopsense.domain import Event, EventKind, Product
 from shopsense.limits import MAX_INT32
-from shopsense.store.base import EventBatch, event_row, same_event, to_micros
+from shopsense.store.base import EventBatch, UserTotals, event_row, same_event, to_micros
 
 
 class _CatalogWriter:
@@ -166,10 +166,38 @@ class InMemoryEventLog:
         for start in range(0, len(ordered), batch_size):
             yield EventBatch.from_rows([event_row(e) for e in ordered[start : start + batch_size]])
 
-    def user_history(self, user_id: str, limit: int = 100) -> list[Event]:
-        mine = [e for e in self._events.values() if e.user_id == user_id]
+    def user_history(
+        self, user_id: str, limit: int = 100, kinds: Sequence[EventKind] | None = None
+    ) -> list[Event]:
+        wanted = set(kinds) if kinds is not None else set(EventKind)
+        mine = [e for e in self._events.values() if e.user_id == user_id and e.kind in wanted]
         mine.sort(key=lambda e: e.timestamp)
         return mine[-limit:] if limit else []
+
+    def counts_by_day(self) -> dict[int, dict[EventKind, int]]:
+        out: dict[int, dict[EventKind, int]] = {}
+        for e in self._events.values():
+            day = to_micros(e.timestamp) // 86_400_000_000
+            out.setdefault(day, dict.fromkeys(EventKind, 0))[e.kind] += 1
+        return dict(sorted(out.items()))
+
+    def attributed_counts(self) -> dict[EventKind, int]:
+        counts = dict.fromkeys(EventKind, 0)
+        for e in self._events.values():
+            if e.request_id is not None:
+                counts[e.kind] += 1
+        return counts
+
+    def outcomes_by_user(self) -> dict[str, UserTotals]:
+        totals: dict[str, list[float]] = {}
+        for e in self._events.values():
+            row = totals.setdefault(e.user_id, [0, 0, 0, 0.0])
+            row[0] += e.kind is EventKind.IMPRESSION
+            row[1] += e.kind is EventKind.CLICK
+            if e.kind is EventKind.PURCHASE:
+                row[2] += 1
+                row[3] += (e.price or 0.0) * (e.quantity or 1)
+        return {u: UserTotals(int(i), int(c), int(p), r) for u, (i, c, p, r) in totals.items()}
 
     def delete_user(self, user_id: str) -> int:
         gone = [k for k, e in self._events.items() if e.user_id == user_id]

@@ -25,9 +25,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from shopsense.domain import CATEGORY_SEPARATOR, Event, EventKind, Product
 from shopsense.errors import StoreError
 from shopsense.limits import MAX_INT32
+from shopsense.store import sql_reports
 from shopsense.store.base import (
     EVENT_COLUMNS,
     EventBatch,
+    UserTotals,
     event_row,
     from_micros,
     same_event,
@@ -266,17 +268,31 @@ class SqlEventLog:
             for part in result.partitions():
                 yield EventBatch.from_rows(part)
 
-    def user_history(self, user_id: str, limit: int = 100) -> list[Event]:
+    def user_history(
+        self, user_id: str, limit: int = 100, kinds: Sequence[EventKind] | None = None
+    ) -> list[Event]:
         columns = [events.c[name] for name in EVENT_COLUMNS]
+        where = [events.c.user_id == user_id]
+        if kinds is not None:  # one indexed query: impressions are not read to be dropped
+            where.append(events.c.kind.in_([k.value for k in kinds]))
         query = (
             sa.select(*columns)
-            .where(events.c.user_id == user_id)
+            .where(*where)
             .order_by(events.c.timestamp.desc(), events.c.seq.desc())
             .limit(limit)
         )
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return [_event_from_row(row) for row in reversed(rows)]
+
+    def counts_by_day(self) -> dict[int, dict[EventKind, int]]:
+        return sql_reports.counts_by_day(self._engine)
+
+    def attributed_counts(self) -> dict[EventKind, int]:
+        return sql_reports.attributed_counts(self._engine)
+
+    def outcomes_by_user(self) -> dict[str, UserTotals]:
+        return sql_reports.outcomes_by_user(self._engine)
 
     def delete_user(self, user_id: str) -> int:
         digest = self.digest(user_id)
