@@ -26,6 +26,7 @@ async def health(request: Request) -> Response:
             "products": len(state.catalog),
             "search": state.search.status,
             "uptime_s": round(time.time() - state.started_at, 1),
+            "bundle_error": state.models.load_error,
         }
     )
 

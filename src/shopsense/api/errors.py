@@ -9,6 +9,7 @@
 | body over the size limit | 413 (:mod:`shopsense.api.metrics`) |
 | unknown product in a path | 404 |
 | no models yet, search still building | 503 |
+| a published bundle that cannot be loaded (what served keeps serving) | 503 |
 
 Example::
 
@@ -28,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
+from shopsense.api.lifecycle import BundleLoadError
 from shopsense.api.search import SearchUnavailableError
 from shopsense.api.state import NoModelsError
 from shopsense.errors import ConfigError, ModelError, ShopSenseError, StoreError, ValidationError
@@ -79,6 +81,8 @@ async def _shopsense(request: Request, exc: Exception) -> Response:
         return error_response(503, str(exc))
     if isinstance(exc, ConfigError):
         return error_response(422, str(exc))
+    if isinstance(exc, BundleLoadError):
+        return error_response(503, str(exc))
     if isinstance(exc, ModelError):
         return error_response(404, str(exc))
     if isinstance(exc, StoreError):

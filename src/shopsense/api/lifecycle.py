@@ -79,6 +79,10 @@ def _train_process(settings_json: str, config_json: str, out: Any) -> None:
         out.put({"error": str(exc)})
 
 
+class BundleLoadError(ModelError):
+    """A published bundle could not be loaded (a damaged file); nothing was swapped."""
+
+
 @dataclass
 class ModelManager:
     """Holds the serving :class:`RecommendationEngine` and replaces it atomically."""
@@ -89,6 +93,8 @@ class ModelManager:
     engine: RecommendationEngine | None = None
     jobs: list[TrainingJob] = field(default_factory=list)
     swaps: int = 0
+    #: Why the last bundle that was asked for could not be loaded (``None``: it loaded).
+    load_error: str | None = None
     #: Shoppers deleted while serving: their learned factors are erased in every set loaded.
     forgotten: set[str] = field(default_factory=set)
     #: The store's event log: its tombstones are applied to every bundle loaded (deletions
@@ -109,12 +115,22 @@ class ModelManager:
         return engine.models.bundle_id if engine is not None else None
 
     def activate(self, bundle: Bundle) -> None:
-        """Load ``bundle``, warm it up off the request path, then swap it in."""
+        """Load ``bundle``, warm it up off the request path, then swap it in. A bundle that
+        cannot be loaded (a damaged file) raises :class:`BundleLoadError`, recorded in
+        ``load_error`` (``/health``); what was serving keeps serving."""
         # In small steps with pauses between (the GIL handed over often meanwhile): on a
         # busy server the requests queued behind ~20 ms of loading are what a swap costs.
-        with _yielding_often():
-            models = ModelSet.load(bundle, between=_pause)
-            models.warm_up(between=_pause)
+        try:
+            with _yielding_often():
+                models = ModelSet.load(bundle, between=_pause)
+                models.warm_up(between=_pause)
+        except Exception as exc:  # any damage (pickle, numpy, torch, json) is one failure
+            self.load_error = f"bundle {bundle.id} could not be loaded: {type(exc).__name__}: {exc}"
+            self.load_error = self.load_error[:400]
+            log.error("%s", self.load_error)
+            serving = f"; still serving {self.bundle_id}" if self.bundle_id else ""
+            raise BundleLoadError(self.load_error + serving) from exc
+        self.load_error = None
         engine = RecommendationEngine(models, self.catalog, self.settings.event_weights.weights)
         if self.events is not None:
             self.forgotten |= engine.forget_digests(self.events.forgotten(), self.events.digest)
@@ -178,13 +194,30 @@ class ModelManager:
             return extended
 
     def reload(self) -> bool:
-        """Swap in the newest published bundle if it is not the one serving; ``True`` if swapped."""
+        """Swap in the newest published bundle if it is not the one serving; ``True`` if
+        swapped. If it cannot be loaded, what serves keeps serving; a server with nothing
+        loaded yet falls back to the newest older bundle that loads (the error stays on
+        ``/health``)."""
         with self._lock:
             latest = self.artifacts.latest()
             if latest is None or latest.id == self.bundle_id:
                 return False
-            self.activate(latest)
-            return True
+            try:
+                self.activate(latest)
+                return True
+            except BundleLoadError:
+                if self.engine is not None:
+                    raise
+                error = self.load_error
+                older = [b for b in self.artifacts.list() if b.published and b.id != latest.id]
+                for bundle in reversed(older):
+                    try:
+                        self.activate(bundle)
+                    except BundleLoadError:
+                        continue
+                    self.load_error = error
+                    return True
+                raise
 
     def activate_id(self, bundle_id: str) -> Bundle:
         """Serve a given published bundle (roll back or forward)."""

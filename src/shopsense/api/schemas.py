@@ -149,6 +149,8 @@ class HealthOut(BaseModel):
     products: int
     search: str
     uptime_s: float
+    #: Why the newest published bundle could not be loaded (the one named serves instead).
+    bundle_error: str | None = None
 
 
 class ErrorOut(BaseModel):

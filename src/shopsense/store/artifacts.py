@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shopsense.errors import StoreError
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 
@@ -83,7 +84,9 @@ class ArtifactStore:
             try:
                 manifest = json.loads(manifest_path.read_text())
             except (OSError, json.JSONDecodeError) as exc:
-                raise StoreError(f"unreadable bundle manifest {manifest_path}: {exc}") from exc
+                # One damaged bundle must not hide the others (the server falls back).
+                log.warning("skipping bundle %s: unreadable manifest (%s)", path.name, exc)
+                continue
             found.append(Bundle(path.name, path, manifest))
         return found
 
