@@ -51,7 +51,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore |
     elif request.param == "postgres":
         backend = SqlStore(request.getfixturevalue("postgres_url"))
         with backend.engine.begin() as conn:
-            conn.exec_driver_sql("TRUNCATE events, products, users")
+            conn.exec_driver_sql("TRUNCATE events, products, users, carts, forgotten")
     else:
         backend = InMemoryStore()
     yield backend

@@ -263,3 +263,14 @@ def test_reports_count_per_day_kind_list_and_shopper(store: SqlStore | InMemoryS
     assert totals["U1"].revenue == 10.0 and totals["U2"].purchases == 0
     wanted = store.events.user_history("U1", kinds=[EventKind.CLICK, EventKind.PURCHASE])
     assert [e.kind for e in wanted] == [EventKind.CLICK, EventKind.PURCHASE]
+
+
+def test_staged_writes_count_new_and_stored_events(store: SqlStore | InMemoryStore) -> None:
+    """Regression: on PostgreSQL the staged move counted 0 new events (no row count)."""
+    store.events.append([event(1)])
+    with store.events.staged() as staged:
+        staged.add([(1, event(1)), (2, event(2)), (3, event(3)), (4, event(3, item="P9"))])
+        assert staged.conflicts() == [(4, "E3")]
+        staged.drop([4])
+        assert staged.commit() == 2
+    assert store.events.count() == 3

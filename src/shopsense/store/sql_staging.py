@@ -123,8 +123,11 @@ class SqlStagedEvents:
             with transaction(self._engine) as conn:
                 picked = sa.select(*[s.c[n] for n in names]).where(window).order_by(s.c.row)
                 insert = upsert_into(conn, events).from_select(names, picked)
-                result = conn.execute(insert.on_conflict_do_nothing(index_elements=["event_id"]))
-                stored += max(int(result.rowcount), 0)
+                insert = insert.on_conflict_do_nothing(index_elements=["event_id"])
+                if conn.dialect.name == "sqlite":
+                    stored += max(int(conn.execute(insert).rowcount), 0)
+                else:  # PostgreSQL reports no row count here: count what comes back
+                    stored += len(conn.execute(insert.returning(events.c.seq)).all())
                 people = sa.select(s.c.user_id, sa.literal(now_micros())).where(window).distinct()
                 add = upsert_into(conn, users).from_select(["id", "created_at"], people)
                 conn.execute(add.on_conflict_do_nothing(index_elements=["id"]))
