@@ -10,6 +10,7 @@ never held as Python objects at once.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
@@ -245,6 +246,11 @@ class EventLog(Protocol):
     def forgotten(self) -> frozenset[str]:
         """Every tombstone: loaders of models erase the users whose :meth:`digest` is here."""
         ...
+
+
+def tombstone_digest(salt: str, user_id: str) -> str:
+    """The salted hash a deletion tombstone holds instead of the shopper's id."""
+    return hashlib.sha256(f"{salt}\x00{user_id}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

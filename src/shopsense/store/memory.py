@@ -6,7 +6,6 @@ writers) and pass the same contract tests.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,7 +13,14 @@ from datetime import UTC, datetime
 
 from shopsense.domain import Event, EventKind, Product
 from shopsense.limits import MAX_INT32
-from shopsense.store.base import EventBatch, UserTotals, event_row, same_event, to_micros
+from shopsense.store.base import (
+    EventBatch,
+    UserTotals,
+    event_row,
+    same_event,
+    to_micros,
+    tombstone_digest,
+)
 
 
 class _CatalogWriter:
@@ -208,7 +214,7 @@ class InMemoryEventLog:
         return len(gone)
 
     def digest(self, user_id: str) -> str:
-        return hashlib.sha256(f"{self._salt}\x00{user_id}".encode()).hexdigest()
+        return tombstone_digest(self._salt, user_id)
 
     def forgotten(self) -> frozenset[str]:
         return frozenset(self._forgotten)

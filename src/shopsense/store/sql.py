@@ -10,7 +10,6 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import time
@@ -34,6 +33,7 @@ from shopsense.store.base import (
     from_micros,
     same_event,
     to_micros,
+    tombstone_digest,
 )
 from shopsense.store.sql_schema import (
     SQLITE_INSERT_EVENTS,
@@ -316,7 +316,7 @@ class SqlEventLog:
         return staged_events(self._engine)
 
     def digest(self, user_id: str) -> str:
-        return _digest(self._salt(), user_id)
+        return tombstone_digest(self._salt(), user_id)
 
     def forgotten(self) -> frozenset[str]:
         with self._engine.connect() as conn:
@@ -381,10 +381,6 @@ class SqlCarts:
             ).all()
             conn.execute(sa.delete(carts).where(carts.c.user_id == user_id))
         return {str(item): int(quantity) for item, quantity in rows}
-
-
-def _digest(salt: str, user_id: str) -> str:
-    return hashlib.sha256(f"{salt}\x00{user_id}".encode()).hexdigest()
 
 
 class SqlStore:
