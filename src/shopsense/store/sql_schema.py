@@ -39,6 +39,8 @@ products = sa.Table(
     sa.Column("attributes", sa.Text, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    # a running server asks every few seconds what changed since (Catalog.changed_since)
+    sa.Index("ix_products_updated", "updated_at"),
 )
 
 users = sa.Table(
@@ -164,7 +166,7 @@ def add_missing_columns(engine: Engine) -> None:
     """Bring a database made by an older version up to date (nullable columns only).
 
     ``create_all`` creates missing tables but never alters existing ones; columns added
-    since (``events.propensity``) are added here, so old data stays readable.
+    since (``events.propensity``) and indexes are added here, so old data stays readable.
     """
     inspector = sa.inspect(engine)
     for table in (products, users, events):
@@ -180,3 +182,6 @@ def add_missing_columns(engine: Engine) -> None:
             kind = column.type.compile(dialect=engine.dialect)
             with engine.begin() as conn:
                 conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
+        with engine.begin() as conn:  # indexes added since (create_all skips old tables)
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
