@@ -27,12 +27,16 @@ def state_of(request: Request) -> ServingState:
     return state
 
 
+def key_matches(request: Request, sent: str) -> bool:
+    """Whether ``sent`` is the server's API key (constant-time)."""
+    return hmac.compare_digest(sent.encode(), state_of(request).config.key().encode())
+
+
 def _check(request: Request) -> None:
-    expected = state_of(request).config.key()
     sent = request.headers.get(HEADER)
     if sent is None:
         raise HTTPException(401, f"missing {HEADER} header", {"WWW-Authenticate": HEADER})
-    if not hmac.compare_digest(sent.encode(), expected.encode()):
+    if not key_matches(request, sent):
         raise HTTPException(401, f"wrong {HEADER}", {"WWW-Authenticate": HEADER})
 
 
@@ -43,11 +47,10 @@ async def require_key(request: Request, _key: str | None = Security(API_KEY)) ->
 
 def is_operator(request: Request) -> bool:
     """The API key in ``X-API-Key``, or the signed cookie ``/dashboard/login`` sets."""
-    state = state_of(request)
     sent = request.headers.get(HEADER)
     if sent is not None:
-        return hmac.compare_digest(sent.encode(), state.config.key().encode())
-    return state.shoppers.admin_ok(request.cookies.get(ADMIN))
+        return key_matches(request, sent)
+    return state_of(request).shoppers.admin_ok(request.cookies.get(ADMIN))
 
 
 async def operator_access(request: Request, _key: str | None = Security(API_KEY)) -> None:

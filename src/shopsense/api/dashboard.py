@@ -8,7 +8,6 @@ cookie, ``HttpOnly``, ``SameSite=Strict``, for 12 hours); others are sent to the
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from html import escape
 from typing import Annotated
@@ -18,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from shopsense.api.analytics import attributed_ctr, daily_stats
-from shopsense.api.auth import is_operator, state_of
+from shopsense.api.auth import is_operator, key_matches, state_of
 from shopsense.api.shoppers import ADMIN, ADMIN_MAX_AGE_S
 from shopsense.api.storefront import ShopRefusedError, page
 
@@ -88,7 +87,7 @@ def login(request: Request, key: Annotated[str, Form(max_length=500)] = "") -> R
     wait = state.shoppers.retry_after(client)
     if wait is not None:
         raise ShopRefusedError(429, f"too many attempts; retry in {wait} s", wait)
-    if not hmac.compare_digest(key.encode(), state.config.key().encode()):
+    if not key_matches(request, key):
         return page(request, "login.html", {"wrong": True}, status=401)
     response = RedirectResponse("/dashboard", status_code=303)
     response.set_cookie(
