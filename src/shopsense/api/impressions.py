@@ -48,6 +48,9 @@ class ImpressionLog:
         self.flush_s = flush_s
         self._queue: queue.Queue[Event] = queue.Queue(maxsize=max_queue)
         self._stop = threading.Event()
+        # one flush at a time: a flush that found the queue empty while the writer thread
+        # was still storing the batch it took returned early, before those were stored
+        self._flushing = threading.Lock()
         self._thread: threading.Thread | None = None
         self.written = 0
         self.dropped = 0
@@ -104,7 +107,15 @@ class ImpressionLog:
         self.flush()
 
     def flush(self) -> int:
-        """Write everything queued now; returns how many impressions were written."""
+        """Write everything queued now; returns how many impressions this call wrote.
+
+        On return, every impression queued before the call is stored (or counted dropped),
+        including a batch the writer thread was storing when the call began.
+        """
+        with self._flushing:
+            return self._flush_locked()
+
+    def _flush_locked(self) -> int:
         batch: list[Event] = []
         while True:
             try:
