@@ -221,6 +221,8 @@ def train_stack(
         report["ranker"] = feedback_report(train_rows, test_rows, len(table), held_out)
         step("ranker: training on every impression")
         ranker = fit_ranker(rows, config.ranker, names)
+        # what the held-out requests chose: item-effect shrinkage, how much beyond the prior
+        report["ranker"]["selection"] = ranker.selection_
     else:
         report["ranker"] = {
             "skipped": f"{impressions} impressions with {clicks} clicks; the ranker needs "

@@ -10,7 +10,7 @@ import pytest
 from feedback_world import feedback_events
 
 import shopsense
-from shopsense.errors import ConfigError
+from shopsense.errors import ConfigError, ModelError
 from shopsense.ranking.stack import StackConfig
 
 FAST = StackConfig(
@@ -96,3 +96,42 @@ def test_bad_history_and_settings_are_clear_errors(stack: shopsense.Stack) -> No
         stack.recommend([{"item_id": "P1", "kind": "wishlist"}])
     with pytest.raises(ConfigError, match="objective"):
         StackConfig(objective="profit")  # type: ignore[arg-type]
+
+
+def test_a_bundle_saved_before_a_feature_existed_still_serves(
+    stack: shopsense.Stack, tmp_path: Path
+) -> None:
+    """Regression: the feature builder gained ``click_affinity``; a ranker saved before
+    it read one column fewer, and every ranked request failed on the shape."""
+    import json
+
+    stack.save(tmp_path / "stack")
+    ranker_dir = tmp_path / "stack" / "ranker"
+    meta = json.loads((ranker_dir / "model.json").read_text())
+    built = meta["feature_names"]
+    assert "click_affinity" in built
+    meta["feature_names"] = [name for name in built if name != "click_affinity"]
+    with np.load(ranker_dir / "state.npz") as arrays:
+        state = {k: arrays[k] for k in arrays.files}
+    drop = built.index("click_affinity")
+    for key in ("feature_mean_", "feature_scale_", "feature_low_", "feature_high_"):
+        state[key] = np.delete(state[key], drop)
+    for key in list(state):
+        if key.endswith(".weight") and state[key].ndim == 2 and state[key].shape[1] == len(built):
+            state[key] = np.delete(state[key], drop, axis=1)
+    # the affinity was the last monotone prior: its knots, slope and steps go too
+    for key in ("net.knots", "net.prior_slope", "net.prior_steps"):
+        state[key] = state[key][:-1]
+    kept = state["net.structural"][state["net.structural"] != drop]
+    state["net.structural"] = kept - (kept > drop)
+    meta["params"]["prior_features"] = ["blend.score_z", "*.log_prob"]
+    (ranker_dir / "model.json").write_text(json.dumps(meta))
+    np.savez(ranker_dir / "state.npz", **state)
+    old = shopsense.load(tmp_path / "stack")
+    ranked = old.recommend(NEWCOMER, n=5, objective="click")
+    assert ranked.strategy == "ranker" and len(ranked.item_ids) == 5
+    # a ranker that reads a feature this version does not build is a clear error
+    meta["feature_names"] = [*meta["feature_names"][:-1], "from_the_future"]
+    (ranker_dir / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="retrain"):
+        shopsense.load(tmp_path / "stack").recommend(NEWCOMER, n=5)

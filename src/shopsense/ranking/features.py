@@ -3,8 +3,9 @@
 Everything here is observable by a shop: catalog fields (category, brand, price, stock,
 launch date, title), statistics of the logged events (interactions, recent interactions,
 click-through, add-to-cart and purchase rates), the shopper's own history (what they engaged
-with, how often and how recently, what they were shown and skipped), and the scores of the
-retrieval models. Nothing reads a simulator's hidden truth.
+with, how often and how recently, what they were shown and skipped), the click affinity of
+the pair (:mod:`shopsense.ranking.affinity`), and the scores of the retrieval models.
+Nothing reads a simulator's hidden truth.
 
 Retrieval scores enter as rank-robust transforms (``log1p`` of the item's rank among all
 items and the score's z-value over all items), so a model refitted on more data feeds the
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from shopsense.ranking.affinity import affinity, recent_items
 from shopsense.ranking.items import (
     RATE_PRIOR,
     US_PER_DAY,
@@ -68,6 +70,7 @@ PAIR_FEATURES = (
     "shopper_ctr_logit",
     "after_purchase",
     "query_match",
+    "click_affinity",
 )
 
 
@@ -170,6 +173,7 @@ class FeatureBuilder:
             np.full(candidates.size, math.log(shopper_ctr / (1 - shopper_ctr))),
             after,
             self._query_match(candidates, query),
+            affinity(stats.affinity, recent_items(state.items), candidates),
         ]
         return np.stack(columns, axis=1).astype(np.float32)
 

@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from shopsense.domain import CATEGORY_SEPARATOR, DEFAULT_EVENT_WEIGHTS, EventKind, Product
+from shopsense.ranking.affinity import click_lift, grown
 from shopsense.store.base import to_micros
 
 FloatArray = npt.NDArray[np.float32]
@@ -260,7 +262,8 @@ class ItemStats:
     (``cart_logit``) and purchases per click (``cvr_logit``), each as a logit lift over the
     shop's overall rate. ``after_purchase`` ``(n_leaves, n_leaves)`` is the log-share of
     clicks in leaf ``b`` within the visit after a purchase in leaf ``a``; ``base_ctr`` the
-    shop's click-through rate."""
+    shop's click-through rate; ``affinity`` the ``(n_items, n_items)`` sparse click lift of
+    a product shown to shoppers who engaged with another (:mod:`shopsense.ranking.affinity`)."""
 
     log_users: FloatArray
     log_recent: FloatArray
@@ -270,6 +273,7 @@ class ItemStats:
     after_purchase: FloatArray
     base_ctr: float
     now_us: int
+    affinity: sp.csr_matrix
 
     @classmethod
     def from_log(cls, log: EventArrays, table: ItemTable, now_us: int | None = None) -> ItemStats:
@@ -299,11 +303,19 @@ class ItemStats:
             after_purchase=_after_purchase(log, table),
             base_ctr=float(base_ctr),
             now_us=now,
+            affinity=click_lift(log.user, log.item, log.kind, log.request, n),
         )
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        arrays = {f.name: getattr(self, f.name) for f in fields(self)}
+        arrays = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "affinity"}
+        lift = self.affinity.tocsr()
+        arrays |= {
+            "affinity_data": lift.data,
+            "affinity_indices": lift.indices,
+            "affinity_indptr": lift.indptr,
+            "affinity_shape": np.array(lift.shape, np.int64),
+        }
         np.savez(directory / "item_stats.npz", **arrays)
 
     @classmethod
@@ -312,6 +324,15 @@ class ItemStats:
             values: dict[str, Any] = {k: arrays[k] for k in arrays.files}
         values["base_ctr"] = float(values["base_ctr"])
         values["now_us"] = int(values["now_us"])
+        n = values["log_users"].size
+        shape = tuple(int(v) for v in values.pop("affinity_shape", (n, n)))
+        parts = [values.pop(f"affinity_{k}", None) for k in ("data", "indices", "indptr")]
+        # bundles written before the affinity existed load with none (no evidence)
+        values["affinity"] = (
+            sp.csr_matrix(tuple(parts), shape=shape)
+            if all(p is not None for p in parts)
+            else sp.csr_matrix(shape, dtype=np.float32)
+        )
         return cls(**values)
 
     def extended(self, n_items: int) -> ItemStats:
@@ -332,6 +353,7 @@ class ItemStats:
             self.after_purchase,
             self.base_ctr,
             self.now_us,
+            grown(self.affinity, n_items),
         )
 
 

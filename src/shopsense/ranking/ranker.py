@@ -22,7 +22,9 @@ The click logit is the retrieval prior plus what the feedback adds::
   more or less than its browsing suggests;
 - ``wide`` (linear) and ``deep`` (an MLP over a shared bottom, or ``"mmoe"`` experts mixed
   by one gate per head, Ma et al. KDD 2018) start at 0 and learn the rest (price, category,
-  repeats, complements, query match, ...). The cart and purchase logits are wide + deep.
+  repeats, complements, query match, ...). The cart and purchase logits are wide + deep;
+  the click head keeps the wide term alone or wide + deep, whichever lowers the held-out
+  loss most, only if that is significant (``residual="auto"``).
 
 - **Position bias**: a learned logit per shown position is added to ``z_click`` in training
   (position 0 pinned to 0); predictions for serving leave it out, i.e. score every
@@ -55,7 +57,15 @@ import numpy as np
 import numpy.typing as npt
 
 from shopsense.errors import ModelError
-from shopsense.ranking.ranker_net import build_net, chain_log_probs, row_losses, train_net
+from shopsense.ranking.ranker_net import (
+    RESIDUAL_FULL,
+    RESIDUAL_LINEAR,
+    RESIDUAL_NONE,
+    build_net,
+    chain_log_probs,
+    row_losses,
+    train_net,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +112,26 @@ def propensity_weights(propensity: npt.ArrayLike, max_weight: float) -> FloatArr
     return result
 
 
+def choose_residual(held: dict[int, npt.NDArray[np.float64]]) -> tuple[int, dict[str, Any]]:
+    """The click head's residual level from each level's held-out per-row losses (the
+    same rows, level 0 among them): of the levels whose loss is below level 0's by more
+    than two standard errors of the paired difference, the one with the lowest mean loss;
+    level 0 when none is. Returns the level and what decided it."""
+    report: dict[str, Any] = {"losses": {str(k): float(v.mean()) for k, v in held.items()}}
+    passed = []
+    for level, losses in held.items():
+        if level == RESIDUAL_NONE:
+            continue
+        gain = held[RESIDUAL_NONE] - losses
+        se = float(gain.std(ddof=1) / math.sqrt(gain.size)) if gain.size > 1 else math.inf
+        report[f"gain_{level}"] = [float(gain.mean()), se]
+        if gain.mean() > 2.0 * se:
+            passed.append(level)
+    kept = min(passed, key=lambda k: float(held[k].mean())) if passed else RESIDUAL_NONE
+    report["residual"] = kept
+    return kept, report
+
+
 @dataclasses.dataclass(eq=False)
 class MultiTaskRanker:
     """Chained click / cart / purchase ranker over feature rows (see the module docstring).
@@ -117,12 +147,13 @@ class MultiTaskRanker:
     hidden: int = 64
     experts: int = 4
     dropout: float = 0.1
-    prior_features: tuple[str, ...] = ("blend.score_z", "*.log_prob")
+    prior_features: tuple[str, ...] = ("blend.score_z", "*.log_prob", "click_affinity")
     #: The column counting how often the shopper was shown the product and did not click:
     #: its effect on the click logit is learned but never positive.
     skip_feature: str = "log_skips"
-    #: Does the click head learn beyond the monotone prior and the item effects (wide and
-    #: deep terms)? ``"auto"``: only when that lowers the held-out loss significantly.
+    #: Does the click head learn beyond the monotone prior and the item effects? ``"on"``:
+    #: wide and deep terms; ``"off"``: neither; ``"auto"``: the linear (wide) term alone or
+    #: wide and deep, whichever lowers the held-out loss most, if either does significantly.
     residual: str = "auto"
     #: Strength of the pull of each item effect towards 0, in impressions' worth of loss:
     #: the penalty is ``item_l2 * sum(effect**2) / n_rows`` (a normal prior, sd
@@ -161,8 +192,8 @@ class MultiTaskRanker:
     validation_curve_: FloatArray = dataclasses.field(init=False, repr=False)
     #: Gradient updates of the final fit (chosen on the held-out requests).
     updates_: int = dataclasses.field(init=False, repr=False, default=0)
-    #: Whether the click head has its wide and deep terms (see ``residual``).
-    residual_: bool = dataclasses.field(init=False, repr=False, default=True)
+    #: What the click head learns beyond the prior: 0 nothing, 1 wide, 2 wide and deep.
+    residual_: int = dataclasses.field(init=False, repr=False, default=RESIDUAL_FULL)
     #: The held-out comparison that set ``residual_`` and ``item_l2_``.
     selection_: dict[str, Any] = dataclasses.field(init=False, repr=False, default_factory=dict)
     #: The item-effect shrinkage used (``item_l2``, or the one chosen).
@@ -277,7 +308,7 @@ class MultiTaskRanker:
                 self.residual_, updates = self._choose(train, valid, knots)
             else:
                 self.validation_curve_ = np.zeros(0, np.float32)
-                self.residual_ = self.residual != "off"
+                self.residual_ = RESIDUAL_NONE if self.residual == "off" else RESIDUAL_FULL
                 self.item_l2_ = self.item_l2 if self.item_l2 is not None else ITEM_L2_GRID[1]
                 updates = self.min_updates
             self.updates_ = max(updates, self.min_updates)
@@ -288,10 +319,11 @@ class MultiTaskRanker:
 
     def _choose(
         self, train: list[npt.NDArray[Any]], valid: list[npt.NDArray[Any]], knots: FloatArray
-    ) -> tuple[bool, int]:
-        """Whether the click head learns beyond the prior and item effects, and how many
-        updates: ``residual="auto"`` keeps the fuller model only if its held-out loss is
-        lower by more than two standard errors of the paired per-impression difference."""
+    ) -> tuple[int, int]:
+        """What the click head learns beyond the prior and item effects, and how many
+        updates: ``residual="auto"`` keeps, of the linear and the wide + deep click heads,
+        those whose held-out loss is below the prior-only head's by more than two standard
+        errors of the paired per-impression difference, and of those the lowest loss."""
         per_epoch = math.ceil(train[0].shape[0] / self.batch_size)
         self.selection_ = {}
         fits = {}
@@ -300,7 +332,7 @@ class MultiTaskRanker:
         losses: dict[float, npt.NDArray[np.float64]] = {}
         for strength in grid:
             self.item_l2_ = strength
-            plain[strength] = train_net(self, train, valid, None, knots, False)
+            plain[strength] = train_net(self, train, valid, None, knots, RESIDUAL_NONE)
             losses[strength] = row_losses(plain[strength][0], valid)
         best = min(grid, key=lambda g: float(losses[g].mean()))
 
@@ -312,29 +344,26 @@ class MultiTaskRanker:
         self.item_l2_ = max(g for g in grid if g == best or close(g))
         self.selection_["item_l2"] = self.item_l2_
         self.selection_["item_l2_losses"] = {str(g): float(v.mean()) for g, v in losses.items()}
-        if self.residual != "on":
-            fits[False] = plain[self.item_l2_]
-        if self.residual != "off":
-            fits[True] = train_net(self, train, valid, None, knots, True)
-        if len(fits) == 1:
-            residual = next(iter(fits))
-        else:
-            plain_loss = row_losses(fits[False][0], valid)
-            full = row_losses(fits[True][0], valid)
-            gain = plain_loss - full
-            se = float(gain.std(ddof=1) / math.sqrt(gain.size)) if gain.size > 1 else math.inf
-            residual = bool(gain.mean() > 2.0 * se)
-            self.selection_ |= {
-                "prior_only_loss": float(plain_loss.mean()),
-                "full_loss": float(full.mean()),
-                "gain": float(gain.mean()),
-                "gain_se": se,
-                "residual": residual,
-            }
-            log.info("ranker residual %s: %s", residual, self.selection_)
-        _, curve, best = fits[residual]
+        levels = {
+            "off": (RESIDUAL_NONE,),
+            "on": (RESIDUAL_FULL,),
+            "auto": (RESIDUAL_NONE, RESIDUAL_LINEAR, RESIDUAL_FULL),
+        }[self.residual]
+        for level in levels:
+            fits[level] = (
+                plain[self.item_l2_]
+                if level == RESIDUAL_NONE
+                else train_net(self, train, valid, None, knots, level)
+            )
+        kept = levels[0]
+        if len(levels) > 1:
+            held = {level: row_losses(fits[level][0], valid) for level in levels}
+            kept, report = choose_residual(held)
+            self.selection_ |= report
+            log.info("ranker residual %s: %s", kept, self.selection_)
+        _, curve, best_epoch = fits[kept]
         self.validation_curve_ = curve
-        return residual, max(best, 1) * per_epoch
+        return kept, max(best_epoch, 1) * per_epoch
 
     # --- scoring ----------------------------------------------------------------------
     def predict(
@@ -466,7 +495,11 @@ class MultiTaskRanker:
             model.feature_names_ = list(meta["feature_names"])
             model.n_items_ = int(meta["n_items"])
             model.updates_ = int(meta.get("updates", 0))
-            model.residual_ = bool(meta.get("residual", True))
+            # bundles before the linear level stored a bool: true meant wide and deep
+            saved = meta.get("residual", True)
+            if isinstance(saved, bool):
+                saved = RESIDUAL_FULL if saved else RESIDUAL_NONE
+            model.residual_ = int(saved)
             model.selection_ = dict(meta.get("selection", {}))
             model.item_l2_ = float(meta.get("item_l2", 8.0))
             model._locate()

@@ -15,6 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
+#: How much the click head learns beyond its monotone priors and item effects: nothing,
+#: a linear (wide) term, or wide + deep.
+RESIDUAL_NONE, RESIDUAL_LINEAR, RESIDUAL_FULL = 0, 1, 2
 
 
 class NetSpec(Protocol):
@@ -39,7 +42,7 @@ class NetSpec(Protocol):
 
 
 def build_net(
-    n_features: int, n_items: int, knots: FloatArray, ranker: NetSpec, residual: bool
+    n_features: int, n_items: int, knots: FloatArray, ranker: NetSpec, residual: int
 ) -> Any:
     """The torch module of a ranker (built lazily: torch is the ``ml`` extra)."""
     import torch
@@ -120,9 +123,15 @@ def build_net(
             else:
                 inputs = [self.shared(rest)] * heads
             deep = torch.cat([t(h) for t, h in zip(self.towers, inputs, strict=True)], dim=1)
-            logits = deep + self.wide(rest)
+            wide = self.wide(rest)
+            logits = deep + wide
             # Without the residual the click head keeps only its base rate from ``wide``.
-            rest_of_click = logits[:, 0] if residual else self.wide.bias[0]
+            if residual >= RESIDUAL_FULL:
+                rest_of_click = logits[:, 0]
+            elif residual == RESIDUAL_LINEAR:
+                rest_of_click = wide[:, 0]
+            else:
+                rest_of_click = self.wide.bias[0]
             click = self.prior(x) + self.item_effect(items).squeeze(1) + rest_of_click
             if ranker.skip_index_ >= 0:
                 click = click - F.softplus(self.skip_slope) * x[:, ranker.skip_index_]
@@ -151,7 +160,7 @@ def train_net(
     valid: list[npt.NDArray[Any]] | None,
     updates: int | None,
     knots: FloatArray,
-    residual: bool,
+    residual: int,
 ) -> tuple[Any, FloatArray, int]:
     """Train a fresh net: with ``valid``, epoch by epoch until the held-out loss stops
     improving (returns the best epoch count); else for exactly ``updates`` steps."""

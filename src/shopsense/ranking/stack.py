@@ -203,6 +203,22 @@ class Stack:
             self.table, self.stats, self.sources.names, self.blend, self.sources.probabilistic
         )
 
+    @cached_property
+    def _ranker_columns(self) -> IntArray | None:
+        """The builder's columns the ranker reads, when they differ from all of them (a
+        bundle trained before a feature was added reads the features it knows)."""
+        built = self.builder.feature_names
+        wanted = self.ranker.feature_names_ if self.ranker is not None else built
+        if wanted == built:
+            return None
+        missing = [name for name in wanted if name not in built]
+        if missing:
+            raise ModelError(
+                f"the ranker reads features this version does not build: {missing}; "
+                "retrain with `shopsense train`"
+            )
+        return np.array([built.index(name) for name in wanted], np.int64)
+
     @property
     def strategy(self) -> str:
         return "ranker" if self.ranker is not None else "blend"
@@ -359,6 +375,8 @@ class Stack:
             return Ranked(candidates, np.empty(0, np.float32), np.empty(0), self.strategy)
         if self.ranker is not None:
             rows = self.builder.build(state, candidates, scores, now_us, query)
+            if self._ranker_columns is not None:
+                rows = rows[:, self._ranker_columns]
             value = self.ranker.objective_scores(
                 rows, objective or self.config.objective, self.table.price[candidates], candidates
             )
