@@ -5,6 +5,11 @@ sub-directory per artifact. Bundles are built in a hidden staging directory and 
 into place, so a reader never sees half a bundle. ``published`` marks the bundles that
 passed their quality gate; :meth:`ArtifactStore.latest` returns the newest of those.
 
+A build holds an exclusive lock on a file in its staging directory; the operating system
+releases it when the builder exits, however it exits. Each new build removes the staging
+directories whose lock is free: what a build killed mid-way (``kill -9``, out of memory)
+left behind, which would otherwise keep up to a bundle's worth of disk for good.
+
 Example::
 
     >>> import tempfile
@@ -20,7 +25,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +39,47 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+LOCK = ".building"
+#: A staging directory without its lock file is left alone this long (it may be a build
+#: between creating its directory and locking it).
+UNLOCKED_GRACE_S = 3600.0
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: abandoned builds are found by age only
+    fcntl = None  # type: ignore[assignment]
+
+
+def _lock(path: Path) -> int:
+    """An open descriptor holding an exclusive lock on ``path`` (created)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _abandoned(staging: Path) -> bool:
+    """Is nobody building in ``staging``? (its lock is free, or it has none and is old)"""
+    lock = staging / LOCK
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
+        try:
+            return time.time() - staging.stat().st_mtime > UNLOCKED_GRACE_S
+        except OSError:
+            return False
+    except OSError:
+        return False
+    try:
+        if fcntl is None:
+            return time.time() - lock.stat().st_mtime > 86_400
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # a live build holds it
+        return True
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -60,17 +108,36 @@ class ArtifactStore:
         bundle_id = created.strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]
         staging = self._staging / bundle_id
         staging.mkdir(parents=True)
-        full = {**manifest, "id": bundle_id, "created_at": created.isoformat()}
-        full["published"] = publish
-        bundle = Bundle(bundle_id, staging, full)
+        lock = _lock(staging / LOCK)
         try:
-            yield bundle
-            (staging / MANIFEST).write_text(json.dumps(bundle.manifest, indent=2, default=str))
-            self._bundles.mkdir(parents=True, exist_ok=True)
-            staging.replace(self._bundles / bundle_id)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+            self.sweep()
+            full = {**manifest, "id": bundle_id, "created_at": created.isoformat()}
+            full["published"] = publish
+            bundle = Bundle(bundle_id, staging, full)
+            try:
+                yield bundle
+                (staging / MANIFEST).write_text(json.dumps(bundle.manifest, indent=2, default=str))
+                self._bundles.mkdir(parents=True, exist_ok=True)
+                (staging / LOCK).unlink()
+                staging.replace(self._bundles / bundle_id)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        finally:
+            os.close(lock)
+
+    def sweep(self) -> list[str]:
+        """Remove the staging directories of builds that died; returns their ids."""
+        if not self._staging.is_dir():
+            return []
+        removed = []
+        for path in sorted(self._staging.iterdir()):
+            if path.is_dir() and _abandoned(path):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+        if removed:
+            log.info("removed %d staging directories of builds that died", len(removed))
+        return removed
 
     def list(self) -> list[Bundle]:
         """All finished bundles, oldest first."""
