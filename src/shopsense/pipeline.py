@@ -226,7 +226,7 @@ def train(
             step("training the serving helpers (trending, bought together)")
             extras = _fit_serving_models(store, stack)
             for name, model in extras.items():
-                model.save(bundle.path / name)
+                model.save(bundle.path / name, training_log=False)
             bundle.manifest["serving_models"] = sorted(extras)
     # The staged bundle was renamed into place: return the finished one.
     finished = next(b for b in artifacts.list() if b.id == bundle.id)

@@ -185,3 +185,24 @@ def test_fresh_history_is_used_at_once(model: Recommender) -> None:
             assert new[0] == "E"
         else:
             assert set(new) == {"E", "F"}
+
+
+def test_a_serving_save_keeps_no_shopper_and_scores_histories_alike(
+    model: Recommender, tmp_path: Path
+) -> None:
+    """Regression (issue 12): every saved model kept the raw ids and events of the shoppers
+    it was trained on (``train/ids.json``, ``train/log.npz``), so a deleted shopper stayed
+    in every bundle. A serving save keeps neither, nor per-shopper vectors, and scores a
+    given history exactly as the full model does."""
+    model.save(tmp_path / "m", training_log=False)
+    for path in (tmp_path / "m").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"target" not in data and b'"a1"' not in data, path
+    loaded = load_model(tmp_path / "m")
+    assert len(loaded.users_) == 0 and loaded.train_.n_events == 0
+    for history in (["A", "B"], ["D"], []):
+        a, sa = model.recommend("somebody-new", n=5, history=history)
+        b, sb = loaded.recommend("somebody-new", n=5, history=history)
+        assert list(a) == list(b)
+        np.testing.assert_allclose(sa, sb, rtol=1e-5, atol=1e-6)

@@ -226,6 +226,13 @@ class InteractionData:
         """For each log row, the index of its step in the user's collapsed sequence."""
         return self._sequences[2]
 
+    def without_users(self) -> InteractionData:
+        """The same items with no shoppers and no events (what a serving bundle keeps)."""
+        empty = np.empty(0, np.int64)
+        return InteractionData(
+            IdMap([]), self.items, empty, empty, empty.copy(), np.empty(0, np.float32)
+        )
+
     # --- persistence -------------------------------------------------------------------
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,8 @@ FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 Recommendation = tuple[npt.NDArray[np.str_], npt.NDArray[np.float32]]
+#: Learned arrays with one row per training shopper (left out of serving bundles).
+PER_SHOPPER_STATE = frozenset({"user_factors_"})
 
 
 def top_k(scores: FloatArray, n: int) -> IntArray:
@@ -174,7 +176,7 @@ class Recommender(ABC):
     def _set_state(self, arrays: dict[str, npt.NDArray[Any]]) -> None:  # noqa: B027
         """Restore what :meth:`_state` returned (nothing by default)."""
 
-    def _save_extra(self, directory: Path) -> None:  # noqa: B027
+    def _save_extra(self, directory: Path, training_log: bool = True) -> None:  # noqa: B027
         """Write anything that is not a plain array (sub-models); nothing by default."""
 
     def _load_extra(self, directory: Path) -> None:  # noqa: B027
@@ -283,15 +285,24 @@ class Recommender(ABC):
     def get_params(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path, training_log: bool = True) -> None:
+        """Write the model to ``directory``. ``training_log=False`` (what serving bundles
+        use) keeps neither the shopper ids nor the events it was trained on, nor per-shopper
+        learned vectors: the loaded model scores the histories it is given (a shopper's
+        fresh events), which is all serving asks of it, and a deleted shopper has nothing
+        left in the bundle."""
         self._require_fit()
         directory.mkdir(parents=True, exist_ok=True)
-        meta = {"model": self.name, "params": self.get_params()}
+        meta = {"model": self.name, "params": self.get_params(), "training_log": training_log}
         (directory / "model.json").write_text(json.dumps(meta))
-        self.train_.save(directory / "train")
-        arrays = {"item_popularity_": self.item_popularity_, **self._state()}
+        train = self.train_ if training_log else self.train_.without_users()
+        train.save(directory / "train")
+        state = self._state()
+        if not training_log:
+            state = {k: v[:0] if k in PER_SHOPPER_STATE else v for k, v in state.items()}
+        arrays = {"item_popularity_": self.item_popularity_, **state}
         np.savez(directory / "state.npz", **arrays)  # type: ignore[arg-type]
-        self._save_extra(directory)
+        self._save_extra(directory, training_log)
 
     @classmethod
     def load(cls, directory: Path) -> Self:

@@ -101,9 +101,9 @@ class Hybrid(Recommender):
         combined: FloatArray = np.sum(parts, axis=0)
         return combined
 
-    def _save_extra(self, directory: Path) -> None:
+    def _save_extra(self, directory: Path, training_log: bool = True) -> None:
         for name, model in self.models_.items():
-            model.save(directory / "components" / name)
+            model.save(directory / "components" / name, training_log)
 
     def _load_extra(self, directory: Path) -> None:
         from shopsense.models import MODELS

@@ -398,7 +398,7 @@ class Stack:
         self.stats.save(directory / "items")
         self.repeats.save(directory)
         for name, model in self.sources.models.items():
-            model.save(directory / "sources" / name)
+            model.save(directory / "sources" / name, training_log=False)
         if self.ranker is not None:
             self.ranker.save(directory / "ranker")
         meta = {
