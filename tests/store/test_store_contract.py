@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -203,7 +204,6 @@ def test_changed_since_follows_upserts_in_order(store: SqlStore | InMemoryStore)
 def test_store_errors_carry_no_sql_and_no_values(tmp_path: Path) -> None:
     """Regression (issue 12): a failed write's message (shown in a 503 body and by the CLI)
     held the SQL statement and the request's own values."""
-    import sqlalchemy as sa
 
     from shopsense.errors import StoreError
     from shopsense.store.sql_schema import transaction
@@ -274,3 +274,20 @@ def test_staged_writes_count_new_and_stored_events(store: SqlStore | InMemorySto
         staged.drop([4])
         assert staged.commit() == 2
     assert store.events.count() == 3
+
+
+def test_a_deletion_on_postgresql_vacuums_the_rows_away(
+    store: SqlStore | InMemoryStore,
+) -> None:
+    """Issue 12: PostgreSQL keeps deleted rows as dead tuples until a VACUUM; a deletion
+    runs one on the tables it touched (SQLite overwrites them: ``secure_delete``)."""
+    if not isinstance(store, SqlStore) or store.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    seen: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: seen.append(str(args[2])))
+    store.events.append([event(1, user="U7"), event(2, user="U8")])
+    store.events.delete_user("U7")
+    assert any(s.startswith("VACUUM") and "events" in s for s in seen), seen
+    with store.engine.connect() as conn:
+        left = conn.exec_driver_sql("SELECT count(*) FROM events WHERE user_id = 'U7'").scalar_one()
+    assert left == 0

@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from collections.abc import Iterator, Sequence
@@ -52,6 +53,8 @@ from shopsense.store.sql_schema import (
     users,
 )
 from shopsense.store.sql_staging import SqlStagedEvents, drop_leftovers, staged_events
+
+log = logging.getLogger(__name__)
 
 
 def _product_row(product: Product, now: int) -> dict[str, Any]:
@@ -310,7 +313,20 @@ class SqlEventLog:
             # the database file itself).
             with self._engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif self._engine.dialect.name == "postgresql":
+            self._vacuum_deleted()
         return removed
+
+    def _vacuum_deleted(self) -> None:
+        """PostgreSQL keeps deleted rows as dead tuples until a VACUUM reclaims them: run
+        it now on the tables a deletion touches (outside a transaction, as VACUUM must).
+        The deletion itself is committed already, so a failed VACUUM only waits for
+        autovacuum, and says so."""
+        try:
+            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM events, users, carts")
+        except SQLAlchemyError as exc:
+            log.warning("VACUUM after a deletion failed (autovacuum will reclaim): %s", exc)
 
     def staged(self) -> AbstractContextManager[SqlStagedEvents]:
         return staged_events(self._engine)
