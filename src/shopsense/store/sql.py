@@ -48,6 +48,7 @@ from shopsense.store.sql_schema import (
     metadata,
     now_micros,
     products,
+    reading,
     transaction,
     upsert_into,
     users,
@@ -190,7 +191,7 @@ class SqlCatalog:
     def get_many(self, product_ids: Sequence[str]) -> list[Product]:
         by_id: dict[str, Product] = {}
         ids = list(dict.fromkeys(product_ids))
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 for row in conn.execute(sa.select(products).where(products.c.id.in_(chunk))):
@@ -198,15 +199,15 @@ class SqlCatalog:
         return [by_id[i] for i in product_ids if i in by_id]
 
     def ids(self) -> set[str]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return set(conn.execute(sa.select(products.c.id)).scalars())
 
     def count(self) -> int:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(products)).scalar_one())
 
     def iter_products(self, batch_size: int = 10_000) -> Iterator[list[Product]]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
                 sa.select(products).order_by(products.c.id)
             )
@@ -224,7 +225,7 @@ class SqlCatalog:
             .where(products.c.updated_at > since_us)
             .order_by(products.c.updated_at)
         )
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(query).all()
         latest = max([since_us, *(int(row.changed) for row in rows)])
         return [_product_from_row(row) for row in rows], latest
@@ -247,24 +248,24 @@ class SqlEventLog:
             return writer.append(batch)
 
     def count(self) -> int:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one())
 
     def count_by_kind(self) -> dict[EventKind, int]:
         counts = dict.fromkeys(EventKind, 0)
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             query = sa.select(events.c.kind, sa.func.count()).group_by(events.c.kind)
             for kind, n in conn.execute(query):
                 counts[EventKind(kind)] = int(n)
         return counts
 
     def user_count(self) -> int:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
 
     def iter_batches(self, batch_size: int = 100_000) -> Iterator[EventBatch]:
         columns = [events.c[name] for name in EVENT_COLUMNS]
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
                 sa.select(*columns).order_by(events.c.seq)
             )
@@ -284,7 +285,7 @@ class SqlEventLog:
             .order_by(events.c.timestamp.desc(), events.c.seq.desc())
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(query).all()
         return [_event_from_row(row) for row in reversed(rows)]
 
@@ -311,7 +312,7 @@ class SqlEventLog:
         if self._engine.dialect.name == "sqlite":
             # The deleted rows also leave the write-ahead log (secure_delete zeroes them in
             # the database file itself).
-            with self._engine.connect() as conn:
+            with reading(self._engine) as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         elif self._engine.dialect.name == "postgresql":
             self._vacuum_deleted()
@@ -335,7 +336,7 @@ class SqlEventLog:
         return tombstone_digest(self._salt(), user_id)
 
     def forgotten(self) -> frozenset[str]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return frozenset(str(d) for d in conn.execute(sa.select(forgotten.c.digest)).scalars())
 
     def _salt(self) -> str:
@@ -363,7 +364,7 @@ class SqlCarts:
             .where(carts.c.user_id == user_id)
             .order_by(carts.c.added, carts.c.item_id)
         )
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return {str(item): int(quantity) for item, quantity in conn.execute(query)}
 
     def add(self, user_id: str, item_id: str, quantity: int = 1) -> None:

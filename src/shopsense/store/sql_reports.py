@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 
 from shopsense.domain import EventKind
 from shopsense.store.base import UserTotals
-from shopsense.store.sql_schema import events
+from shopsense.store.sql_schema import events, reading
 
 MICROS_PER_DAY = 86_400 * 1_000_000
 
@@ -17,7 +17,7 @@ def counts_by_day(engine: Engine) -> dict[int, dict[EventKind, int]]:
     day = sa.cast(events.c.timestamp / MICROS_PER_DAY, sa.BigInteger).label("day")
     query = sa.select(day, events.c.kind, sa.func.count()).group_by(day, events.c.kind)
     out: dict[int, dict[EventKind, int]] = {}
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         for number, kind, count in conn.execute(query):
             out.setdefault(int(number), dict.fromkeys(EventKind, 0))[EventKind(kind)] = int(count)
     return dict(sorted(out.items()))
@@ -30,7 +30,7 @@ def attributed_counts(engine: Engine) -> dict[EventKind, int]:
         .group_by(events.c.kind)
     )
     counts = dict.fromkeys(EventKind, 0)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         counts.update({EventKind(kind): int(n) for kind, n in conn.execute(query)})
     return counts
 
@@ -45,7 +45,7 @@ def outcomes_by_user(engine: Engine) -> dict[str, UserTotals]:
         sa.func.sum(sa.case((kind == "purchase", 1), else_=0)),
         sa.func.sum(sa.case((kind == "purchase", price), else_=0.0)),
     ).group_by(events.c.user_id)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return {
             str(user): UserTotals(int(i or 0), int(c or 0), int(p or 0), float(r or 0.0))
             for user, i, c, p, r in conn.execute(query)

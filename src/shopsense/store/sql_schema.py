@@ -7,6 +7,7 @@ Shared by :mod:`shopsense.store.sql` (the stores) and :mod:`shopsense.store.sql_
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -154,10 +155,32 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         raise StoreError(f"database write failed, nothing was stored: {db_reason(exc)}") from exc
 
 
+#: What a lost or refused database connection says (its text names hosts and ports).
+_UNREACHABLE = re.compile(
+    r"connection (failed|refused|to server)|server closed the connection|could not connect"
+    r"|connection is closed|terminating connection",
+    re.IGNORECASE,
+)
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads; a failure (the database away, a lock) is a
+    :class:`StoreError` the API answers with 503, not an unhandled driver error."""
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database read failed: {db_reason(exc)}") from exc
+
+
 def db_reason(exc: SQLAlchemyError) -> str:
     """The database's own one-line reason ("database is locked"), without the statement
-    or its parameters (they hold the request's values; the log keeps the whole error)."""
+    or its parameters (they hold the request's values; the log keeps the whole error),
+    and without connection details when the database cannot be reached."""
     original = getattr(exc, "orig", None)
+    if getattr(exc, "connection_invalidated", False) or _UNREACHABLE.search(str(original)):
+        return "the database cannot be reached (connection lost or refused)"
     text = str(original) if original is not None else type(exc).__name__
     return (text.strip().splitlines() or [type(exc).__name__])[0][:200]
 
