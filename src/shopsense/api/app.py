@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from shopsense import __version__
-from shopsense.api import admin, errors, routes
+from shopsense.api import admin, docs, errors, routes
 from shopsense.api.config import ServeConfig
 from shopsense.api.heap import settle_heap
 from shopsense.api.metrics import Metrics, ServingMiddleware
@@ -68,8 +68,13 @@ def create_app(
         # Our own Prometheus metrics cover requests; FastAPI's OpenTelemetry hooks look up
         # providers on every request, which costs more than a recommendation.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # FastAPI's pages load Swagger UI / ReDoc from a CDN: blank offline. Ours is served
+        # from the swagger-ui-bundle package (``docs.py``).
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
+    docs.install(app)
     app.include_router(routes.router)
     app.include_router(admin.router)
     if storefront:
