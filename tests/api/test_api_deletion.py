@@ -3,6 +3,8 @@ other process and no bundle load brings their learned state back."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Any
 
 import numpy as np
@@ -12,7 +14,8 @@ from fastapi.testclient import TestClient
 from shopsense.api import ServeConfig, create_app
 from shopsense.config import Settings
 from shopsense.demo import recommendations_for
-from shopsense.store import open_store
+from shopsense.pipeline import train
+from shopsense.store import ArtifactStore, open_store
 
 
 def stored_shopper(settings: Settings, number: int) -> str:
@@ -51,8 +54,17 @@ def test_a_deletion_survives_a_restart_and_the_cli(shop_copy: Settings) -> None:
     with serve(shop_copy, follow_changes_s=0) as client:
         before = recommendations_for(shop_copy, user, 5)
         assert client.delete(f"/users/{user}", headers=HEADERS).status_code == 200
+    older = ArtifactStore(shop_copy.artifacts_dir).latest()
+    assert older is not None
+    store = open_store(shop_copy)  # a newer bundle, trained after the deletion
+    with contextlib.redirect_stdout(io.StringIO()):
+        train(store, shop_copy, text=None)
+    store.close()
     with serve(shop_copy, follow_changes_s=0) as restarted:
         state = restarted.app.state.serving  # type: ignore[attr-defined]
+        assert state.history(user) == []
+        activated = restarted.post(f"/admin/models/{older.id}/activate", headers=HEADERS)
+        assert activated.status_code == 200  # the bundle trained while the shopper existed
         assert state.history(user) == []
     after = recommendations_for(shop_copy, user, 5)
     assert after != before  # the CLI answers as for a new shopper
