@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--swap-rate", type=float, default=300.0, help="requests/s during the swap comparison"
     )
-    parser.add_argument("--write", action="store_true", help=f"save the table to {RESULTS}")
+    parser.add_argument("--write", action="store_true", help="save the table to --out")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"default {RESULTS}")
     args = parser.parse_args(argv)
     chosen = set(args.only.split(","))
     event_loop_policy()
@@ -255,8 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(header + rows + [""] + notes)
     print(table)
     if args.write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text("# Serving benchmarks\n\n" + table + "\n")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("# Serving benchmarks\n\n" + table + "\n")
     return 0
 
 
