@@ -206,3 +206,17 @@ def test_a_serving_save_keeps_no_shopper_and_scores_histories_alike(
         b, sb = loaded.recommend("somebody-new", n=5, history=history)
         assert list(a) == list(b)
         np.testing.assert_allclose(sa, sb, rtol=1e-5, atol=1e-6)
+
+
+def test_cold_scores_are_kept_until_the_model_is_fitted_again() -> None:
+    """New shoppers' scores are computed once per fit (they were recomputed per request)."""
+    model = Popularity().fit(known_answer_data())
+    first = model.cold_scores()
+    assert model.cold_scores() is first
+    data = known_answer_data()
+    fewer = InteractionData.from_log(
+        data.users, data.items, data.log_user[:5], data.log_item[:5], data.log_time[:5]
+    )
+    refitted = model.fit(fewer)
+    assert refitted.cold_scores() is not first
+    assert not np.array_equal(refitted.cold_scores(), first)

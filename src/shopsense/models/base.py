@@ -184,6 +184,7 @@ class Recommender(ABC):
 
     # --- the public API ---------------------------------------------------------------
     def fit(self, data: InteractionData) -> Self:
+        self.__dict__.pop("_cold_cache", None)
         self.users_ = data.users
         self.items_ = data.items
         self.train_ = data
@@ -210,8 +211,19 @@ class Recommender(ABC):
         scores = np.asarray(self._score(histories), dtype=np.float32)
         cold = histories.empty_rows & (histories.users < 0)
         if cold.any():
-            scores[cold] = self._cold_scores()
+            scores[cold] = self.cold_scores()
         return scores
+
+    def cold_scores(self) -> FloatArray:
+        """Scores for a shopper with no history, computed once per catalog size (a new
+        shopper's first request is common: this was recomputed on each)."""
+        key = len(self.items_)
+        cached = self.__dict__.get("_cold_cache")
+        if cached is None or cached[0] != key:
+            cached = (key, np.asarray(self._cold_scores(), dtype=np.float32))
+            self.__dict__["_cold_cache"] = cached
+        values: FloatArray = cached[1]
+        return values
 
     def histories_for(
         self,

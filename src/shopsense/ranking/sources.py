@@ -38,9 +38,12 @@ class RetrievalSources:
     def scores_batch(self, states: Sequence[ShopperState], n_items: int) -> dict[str, FloatArray]:
         """Every model's scores ``(b, n_items)`` for ``b`` shoppers at once."""
         out: dict[str, FloatArray] = {}
+        batches: dict[int, Histories] = {}  # one per catalog size (usually one for all)
         for name, model in self.models.items():
             size = len(model.items_)
-            scores = model.score(histories_of(states, size))
+            if size not in batches:
+                batches[size] = histories_of(states, size)
+            scores = model.score(batches[size])
             if size < n_items:
                 # Products newer than the model: the model neither likes nor dislikes them
                 # (its mean score), so the sources that can score them (the item tower) and
