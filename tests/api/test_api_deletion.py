@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from api_helpers import API_KEY, HEADERS
 from fastapi.testclient import TestClient
 
 from shopsense.api import ServeConfig, create_app
 from shopsense.config import Settings
-from shopsense.demo import recommendations_for
+from shopsense.demo import recommendations_for, run_demo
 from shopsense.pipeline import train
-from shopsense.store import ArtifactStore, open_store
+from shopsense.store import ArtifactStore, SqlStore, open_store
 
 
 def stored_shopper(settings: Settings, number: int) -> str:
@@ -91,3 +95,45 @@ def test_a_deletion_by_another_process_reaches_a_running_server(shop_copy: Setti
         assert state.follow_deletions() == 1
         assert state.history(user) == []  # read again from the store: nothing
         assert state.follow_deletions() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("SHOPSENSE_TEST_POSTGRES_URL"), reason="needs the PostgreSQL test server"
+)
+def test_a_deletion_sticks_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    """The same on PostgreSQL: the rows are gone from the tables (and VACUUMed), no file
+    under the data dir (bundles) holds the id, and the answers are a new shopper's."""
+    direct = SqlStore(postgres_url)
+    with direct.engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE events, products, users, carts, forgotten")
+    direct.close()
+    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_url)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert run_demo(settings, n_products=120, n_users=60, seed=5) == 0
+    user = stored_shopper(settings, 4)
+    before = recommendations_for(settings, user, 5)
+    with serve(settings, follow_changes_s=0) as client:
+        assert client.delete(f"/users/{user}", headers=HEADERS).status_code == 200
+    with serve(settings, follow_changes_s=0) as restarted:
+        state = restarted.app.state.serving  # type: ignore[attr-defined]
+        assert state.history(user) == []
+    assert recommendations_for(settings, user, 5) != before
+    store = SqlStore(postgres_url)
+    with store.engine.connect() as conn:
+        for table, column in (("events", "user_id"), ("users", "id"), ("carts", "user_id")):
+            query = f"SELECT count(*) FROM {table} WHERE {column} = %(u)s"  # fixed names
+            assert conn.exec_driver_sql(query, {"u": user}).scalar_one() == 0, table
+    vacuumed = None
+    for _ in range(20):  # the statistics may trail the VACUUM by a moment
+        with store.engine.connect() as conn:
+            vacuumed = conn.exec_driver_sql(
+                "SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'events'"
+            ).scalar_one()
+        if vacuumed is not None:
+            break
+        time.sleep(0.1)
+    store.close()
+    assert vacuumed is not None
+    left = [p for p in files_holding(settings, user) if not p.startswith("sample-shop/")]
+    assert left == []
