@@ -55,6 +55,10 @@ def fuzz_operations(
         try:
             check()
         except (Exception, BaseExceptionGroup) as exc:  # collected: every operation runs
-            failures.append(f"{key[0]} {key[1]}: {exc}"[:3000])
+            # a group (hypothesis' "flaky": failed once, passed when replayed) says what
+            # failed only in its members
+            inner = getattr(exc, "exceptions", ())
+            detail = "".join(f"\n  - {type(e).__name__}: {e}" for e in inner)
+            failures.append(f"{key[0]} {key[1]}: {exc}{detail}"[:4000])
         ran += 1
     return ran, failures
