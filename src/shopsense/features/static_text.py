@@ -71,7 +71,8 @@ class StaticEncoder(TextEncoder):
         if not texts:
             return np.zeros((0, STATIC_DIMENSION), np.float32)
         model = self._loaded()
-        vectors = np.asarray(model.encode(list(texts), use_multiprocessing=False), np.float32)
+        with self._encoding:  # see TextEncoder: the tokenizer is not thread-safe
+            vectors = np.asarray(model.encode(list(texts), use_multiprocessing=False), np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 

@@ -93,6 +93,10 @@ class TextEncoder:
         self._model: Any = None
         self._cache: OrderedDict[str, FloatMatrix] = OrderedDict()
         self._lock = threading.Lock()
+        # One encode at a time: the tokenizer behind both encoders is not safe to use from
+        # two threads at once ("RuntimeError: Already borrowed", e.g. a catalog upsert and
+        # the catalog follower encoding the same new products).
+        self._encoding = threading.Lock()
         self.cache_hits = 0
         self.cache_misses = 0
 
@@ -125,10 +129,11 @@ class TextEncoder:
             return np.zeros((0, DIMENSION), np.float32)
         model = self._loaded()
         if isinstance(model, _OnnxMiniLM):
-            return model.encode(list(texts), self.batch_size)
+            with self._encoding:
+                return model.encode(list(texts), self.batch_size)
         import torch
 
-        with torch.inference_mode():
+        with self._encoding, torch.inference_mode():
             vectors = model.encode(
                 list(texts),
                 batch_size=self.batch_size,
