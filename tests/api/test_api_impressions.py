@@ -5,7 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from api_helpers import API_KEY, HEADERS
+from fastapi.testclient import TestClient
+
+from shopsense.api import ServeConfig, create_app
 from shopsense.api.impressions import ImpressionLog
+from shopsense.config import Settings
 from shopsense.domain import Event
 
 
@@ -40,3 +45,25 @@ def test_flush_waits_for_the_batch_the_writer_thread_is_storing() -> None:
     assert done.is_set() and len(stored) == 3
     log.close()
     assert log.written == 3 and log.dropped == 0
+
+
+def test_a_restarted_server_still_knows_a_shopper_shown_many_lists(
+    shop_copy: Settings,
+) -> None:
+    """Regression: the server read a shopper's last ``history_per_user +
+    impressions_per_user`` events of any relevant kind from the store, so a shopper shown
+    ten lists since their last view came back from a restart (or from the in-memory LRU)
+    with impressions only, and got trending products instead of their own."""
+    config = ServeConfig(api_key=API_KEY, exploration=0.0)
+    with TestClient(create_app(shop_copy, config, search=False)) as client:
+        product = client.get("/recommendations/nobody", params={"n": 1}).json()["items"][0]
+        viewed = {"event_id": "restart-view", "user_id": "restart-shopper", "kind": "view",
+                  "item_id": product["item_id"]}  # fmt: skip
+        assert client.post("/events", json={"events": [viewed]}, headers=HEADERS).is_success
+        first = client.get("/recommendations/restart-shopper", params={"n": 10}).json()
+        assert first["strategy"] != "trending"
+        for _ in range(15):  # 150 impressions: more than both budgets together
+            client.get("/recommendations/restart-shopper", params={"n": 10})
+    with TestClient(create_app(shop_copy, config, search=False)) as client:
+        again = client.get("/recommendations/restart-shopper", params={"n": 10}).json()
+    assert again["strategy"] == first["strategy"]

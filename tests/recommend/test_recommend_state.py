@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from shopsense.domain import Event, Product
 from shopsense.features.idmap import IdMap
 from shopsense.recommend import CatalogView, ItemFilter, RecentEvents
-from shopsense.recommend.history import current_session, item_history
+from shopsense.recommend.history import LoadHistory, current_session, item_history
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -63,6 +63,27 @@ def test_irrelevant_events_do_not_push_purchases_out() -> None:
     assert [e.event_id for e in recent.get("u")] == ["e1"]
     recent.add([event(50, kind="impression")])
     assert [e.event_id for e in recent.get("u")] == ["e1"]
+
+
+def test_impressions_are_read_apart_from_the_events_they_would_push_out() -> None:
+    stored = [event(1, kind="view")] + [event(n, kind="impression") for n in range(2, 40)]
+    asked: list[tuple[str, int]] = []
+
+    def load(kind: str) -> LoadHistory:
+        def read(user: str, limit: int) -> list[Event]:
+            asked.append((kind, limit))
+            return [e for e in stored if (e.kind == "impression") == (kind == "shown")][-limit:]
+
+        return read
+
+    recent = RecentEvents(
+        load("other"), per_user=3, scan=1, impressions_per_user=5, load_impressions=load("shown")
+    )
+    kept = [e.event_id for e in recent.get("u")]
+    assert kept == ["e1", "e35", "e36", "e37", "e38", "e39"]  # oldest first, both budgets
+    assert sorted(asked) == [("other", 3), ("shown", 5)]
+    recent.add([event(50, kind="impression"), event(51, kind="view")])
+    assert [e.event_id for e in recent.get("u")] == ["e1", *kept[2:], "e50", "e51"]
 
 
 @given(st.lists(st.integers(0, 500), max_size=60))

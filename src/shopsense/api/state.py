@@ -139,15 +139,15 @@ class ServingState:
         mark = to_micros(datetime.now(UTC))  # the catalog read below has every change before
         catalog = CatalogView(p for batch in store.catalog.iter_products() for p in batch)
         weights = settings.event_weights.weights
-        kinds = [k for k, w in weights.items() if w > 0]
-        if config.impressions_per_user:
-            kinds.append(EventKind.IMPRESSION)
+        kinds = [k for k, w in weights.items() if w > 0 and k is not EventKind.IMPRESSION]
         recent = RecentEvents(
             relevant_history(store, kinds),
             per_user=config.history_per_user,
             relevant=lambda e: weights.get(e.kind, 0.0) > 0,
-            scan=1,  # the loader reads relevant kinds only
+            scan=1,  # the loaders read relevant kinds only
             impressions_per_user=config.impressions_per_user,
+            # read apart: a shopper shown many lists keeps their clicks after a restart
+            load_impressions=relevant_history(store, [EventKind.IMPRESSION]),
         )
         manager = ModelManager(settings, config, catalog)
         manager.events = store.events

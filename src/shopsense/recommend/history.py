@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import bisect
+import heapq
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -67,7 +68,7 @@ class RecentEvent(NamedTuple):
 class _Shopper:
     """One shopper's events as parallel columns, oldest first (a handful of objects)."""
 
-    __slots__ = ("event_ids", "ids", "item_ids", "kinds", "sessions", "timestamps")
+    __slots__ = ("event_ids", "ids", "impressions", "item_ids", "kinds", "sessions", "timestamps")
 
     def __init__(self, events: Iterable[EventLike] = ()) -> None:
         self.event_ids: list[str] = []
@@ -76,6 +77,7 @@ class _Shopper:
         self.sessions: list[str | None] = []
         self.timestamps: list[datetime] = []
         self.ids: set[str] = set()
+        self.impressions = 0  # how many of the kinds are impressions (kept, not counted)
         for event in events:
             self.insert(len(self.event_ids), event)
 
@@ -89,16 +91,18 @@ class _Shopper:
         self.sessions.insert(at, e.session_id)
         self.timestamps.insert(at, e.timestamp)
         self.ids.add(e.event_id)
+        self.impressions += e.kind is EventKind.IMPRESSION
 
     def drop_oldest(self, impressions: bool) -> None:
         """Drop the oldest impression (or the oldest other event)."""
         at = next(i for i, k in enumerate(self.kinds) if (k is EventKind.IMPRESSION) == impressions)
         self.ids.discard(self.event_ids.pop(at))
+        self.impressions -= impressions
         for column in (self.item_ids, self.kinds, self.sessions, self.timestamps):
             column.pop(at)
 
     def count(self, impressions: bool) -> int:
-        return sum(1 for k in self.kinds if (k is EventKind.IMPRESSION) == impressions)
+        return self.impressions if impressions else len(self.kinds) - self.impressions
 
     def events(self) -> list[RecentEvent]:
         return list(
@@ -120,7 +124,10 @@ class RecentEvents:
     ``relevant`` picks the other events worth keeping (e.g. those with a positive weight);
     impressions have their own budget, so a flood of them never pushes the shopper's
     purchases out. On first use the last ``scan * (per_user + impressions_per_user)`` stored
-    events are read and filtered.
+    events are read and filtered; with ``load_impressions`` (a loader of impressions only),
+    ``load`` is asked for the last ``scan * per_user`` other events and ``load_impressions``
+    for the last ``impressions_per_user`` impressions, so a shopper shown many lists since
+    their last click still gets that click back from the store.
     """
 
     def __init__(
@@ -131,9 +138,11 @@ class RecentEvents:
         relevant: Callable[[Event], bool] | None = None,
         scan: int = 20,
         impressions_per_user: int = 0,
+        load_impressions: LoadHistory | None = None,
     ) -> None:
         self.scan = scan
         self._load = load
+        self._load_impressions = load_impressions
         self._relevant = relevant or (lambda event: True)
         self.per_user = per_user
         self.impressions_per_user = impressions_per_user
@@ -150,9 +159,7 @@ class RecentEvents:
             shopper = self._shoppers.get(user_id)
             if shopper is None:
                 # Loading under the lock: an event committed meanwhile cannot be missed.
-                budget = self.per_user + self.impressions_per_user
-                loaded = [e for e in self._load(user_id, self.scan * budget) if self._keeps(e)]
-                shopper = _Shopper(loaded)
+                shopper = _Shopper(self._stored(user_id))
                 for impressions in (False, True):
                     while shopper.count(impressions) > self._budget(impressions):
                         shopper.drop_oldest(impressions)
@@ -176,6 +183,15 @@ class RecentEvents:
                 impression = event.kind is EventKind.IMPRESSION
                 if shopper.count(impression) > self._budget(impression):
                     shopper.drop_oldest(impression)
+
+    def _stored(self, user_id: str) -> list[Event]:
+        """The shopper's stored events worth keeping, oldest first."""
+        if self._load_impressions is None or not self.impressions_per_user:
+            budget = self.per_user + self.impressions_per_user
+            return [e for e in self._load(user_id, self.scan * budget) if self._keeps(e)]
+        others = [e for e in self._load(user_id, self.scan * self.per_user) if self._keeps(e)]
+        shown = self._load_impressions(user_id, self.impressions_per_user)
+        return list(heapq.merge(others, shown, key=lambda e: e.timestamp))
 
     def _keeps(self, event: Event) -> bool:
         if event.kind is EventKind.IMPRESSION:
