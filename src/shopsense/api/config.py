@@ -53,7 +53,8 @@ class ServeConfig(BaseSettings):
     #: with like: see ``shopsense.pipeline.QualityGate``).
     gate_tolerance: float = Field(default=0.05, ge=0.0, le=1.0)
     #: Answers kept for repeated identical requests (0 disables; a new event, product or
-    #: model changes the key, so cached answers are never stale).
+    #: model changes the key, so cached answers are never stale). With impressions logged,
+    #: only anonymous answers repeat: a shopper's list joins their history as impressions.
     result_cache: int = Field(default=20_000, ge=0)
     #: A/B experiments (TOML or JSON); default ``<data dir>/experiments.toml`` if present.
     experiments_file: Path | None = None

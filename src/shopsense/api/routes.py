@@ -130,13 +130,15 @@ def recommendations(
         exclude_seen,
         objective,
     )
-    cached = state.results.get(key)
+    reusable = state.reusable(user_id)
+    cached = state.results.get(key) if reusable else None
     if cached is None:
         result = engine.recommend(
             scenario, user_id, history, fetch, rules, item_id, exclude_seen, policy, objective
         )
         cached = (result.strategy, result.items)
-        state.results.put(key, cached)
+        if reusable:
+            state.results.put(key, cached)
     strategy, ranked = cached
     if exploring:
         picked, propensity = explore(np.arange(len(ranked)), n, epsilon, state.rng)
@@ -340,7 +342,8 @@ def run_search(
         page_size,
         facets,
     )
-    result = state.results.get(key)
+    reusable = state.reusable(user_id)
+    result = state.results.get(key) if reusable else None
     if result is None:
         items = [e.item_id for e in history if e.item_id and e.kind is not EventKind.IMPRESSION]
         result = engine.search(
@@ -356,7 +359,8 @@ def run_search(
         live = state.models.engine
         if live is not None and result.sort == "relevance" and user_id:
             result = rerank_hits(live.models.stack, result, history, q)
-        state.results.put(key, result)
+        if reusable:
+            state.results.put(key, result)
     request_id = new_request_id()
     if state.impressions is not None and user_id and result.items:
         state.impressions.served(

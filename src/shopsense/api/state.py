@@ -243,6 +243,14 @@ class ServingState:
     def history(self, user_id: str) -> list[RecentEvent]:
         return self.recent.get(user_id)
 
+    def reusable(self, user_id: str) -> bool:
+        """Whether an answer for ``user_id`` can be asked for again unchanged, so is worth
+        caching: not when it is logged as impressions that join the shopper's history (the
+        next request's key, the history's latest event, differs; kept, such answers only
+        filled the cache and lengthened garbage collections)."""
+        logged = self.impressions is not None and self.config.impressions_per_user > 0
+        return not (user_id and logged)
+
     def item_out(self, item_id: str, score: float, explanation: str) -> dict[str, Any]:
         product = self.catalog.get(item_id)
         return {
