@@ -243,7 +243,7 @@ class ServingState:
     def history(self, user_id: str) -> list[RecentEvent]:
         return self.recent.get(user_id)
 
-    def reusable(self, user_id: str) -> bool:
+    def reusable(self, user_id: str | None) -> bool:
         """Whether an answer for ``user_id`` can be asked for again unchanged, so is worth
         caching: not when it is logged as impressions that join the shopper's history (the
         next request's key, the history's latest event, differs; kept, such answers only
