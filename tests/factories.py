@@ -132,3 +132,19 @@ def small_catalog() -> list[Product]:
         )
         for n, (i, t, d, c, b, p, s, a) in enumerate(rows)
     ]
+
+
+def copy_bundle(artifacts_dir: Path, source: str, new_id: str, **manifest: object) -> Path:
+    """A copy of bundle ``source`` under ``new_id`` (ids sort by age: an id that sorts
+    first is older), its manifest updated with ``manifest`` (e.g. ``published=False``)."""
+    import json
+    import shutil
+
+    bundles = artifacts_dir / "bundles"
+    target = bundles / new_id
+    shutil.copytree(bundles / source, target)
+    path = target / "manifest.json"
+    data = json.loads(path.read_text())
+    data.update({"id": new_id, **manifest})
+    path.write_text(json.dumps(data))
+    return target

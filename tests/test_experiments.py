@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,17 @@ def test_shipped_examples_load(name: str) -> None:
     for experiment in load_experiments(Path(__file__).parents[1] / "examples" / name):
         assert experiment.variants[0].name == "control"
         assert all(v.policy in {*POLICIES, *MODELS} for v in experiment.variants)
+
+
+def test_start_is_utc_a_date_is_its_midnight_and_absent_by_default() -> None:
+    def start(value: object) -> object:
+        variants = [{"name": "a"}, {"name": "b"}]
+        fields = {"name": "x", "variants": variants} | ({} if value is None else {"start": value})
+        return parse_experiments({"experiments": [fields]})[0].start
+
+    assert start(None) is None
+    assert start(date(2026, 12, 1)) == datetime(2026, 12, 1, tzinfo=UTC)
+    assert start(datetime(2026, 12, 1, 9, 30)) == datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    assert start("2026-12-01T10:30:00+01:00") == datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    with pytest.raises(ConfigError, match="start"):
+        start("next tuesday")

@@ -17,6 +17,10 @@ An experiment file is JSON or TOML::
 
 The first variant is the control. ``salt`` (default: the name) seeds the user hash, so
 renaming an experiment reshuffles its users; keep the salt to keep assignments.
+``start`` (a TOML date-time such as ``2026-12-01T09:00:00Z``, or a date: midnight UTC) is
+when the experiment began: live results count only events from then on. Without it, a
+server takes the moment it first served the experiment (kept in the data directory, see
+:mod:`shopsense.api.experiments`).
 
 Example::
 
@@ -29,10 +33,18 @@ from __future__ import annotations
 
 import json
 import tomllib
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from shopsense.errors import ConfigError
 
@@ -57,6 +69,22 @@ class Experiment(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     variants: list[Variant] = Field(min_length=2)
     salt: str | None = None
+    #: When it began (UTC when no zone is given); results count events from then on.
+    start: datetime | None = None
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _midnight_utc(cls, value: Any) -> Any:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime.combine(value, time(), UTC)
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
     @model_validator(mode="after")
     def _unique_names(self) -> Experiment:

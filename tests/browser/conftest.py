@@ -97,6 +97,16 @@ def browser(shop: Shop) -> Iterator[Any]:
         chromium.close()
 
 
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """Where browser tests save screenshots: ``$SHOPSENSE_SCREENSHOTS``, else
+    ``build/screenshots`` in the checkout (ignored by git)."""
+    default = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+    directory = Path(os.environ.get("SHOPSENSE_SCREENSHOTS") or default)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 @pytest.fixture()
 def page(browser: Any, shop: Shop) -> Iterator[Any]:
     context = browser.new_context(base_url=shop.url)

@@ -179,3 +179,24 @@ def test_a_product_newer_than_the_models_gets_popular_items_of_its_category(
     assert result.strategy == "trending"
     assert {r.item_id for r in result.items} == {"D", "E", "F"}
     assert all(r.reason == "popular in Outdoor" for r in result.items)
+
+
+def test_scenario_models_name_what_answers_each_scenario(models: ModelSet) -> None:
+    """What the dashboard shows (by the models' names in the bundle) is what the engine runs."""
+    answering = models.scenario_models()
+    assert answering == {
+        "for_you": "item_knn",
+        "session": "item_knn",
+        "similar": "item_knn",
+        "bought_together": "bought_together",
+        "trending": "trending",
+    }
+    run = engine(models)
+    cart = events("A", kind="add_to_cart", session="s1")
+    for scenario in ("for_you", "session", "similar", "bought_together", "trending"):
+        result = run.recommend(scenario, "target", cart, n=2)  # type: ignore[arg-type]
+        expected = models.models[answering[scenario]].name
+        # trending and bought_together report their role, the others the model's kind
+        assert result.strategy in (expected, answering[scenario]), scenario
+    without = ModelSet.from_models("b2", {"primary": "item_knn"}, {"item_knn": models.personal})
+    assert without.scenario_models()["bought_together"] == "item_knn"  # falls back

@@ -53,6 +53,16 @@ def is_operator(request: Request) -> bool:
     return state_of(request).shoppers.admin_ok(request.cookies.get(ADMIN))
 
 
+def operator_may_act(request: Request, token: str | None) -> bool:
+    """Whether a dashboard action (a form POST, e.g. a rollback) may run: the API key in
+    ``X-API-Key`` (no browser sends that header cross-site), or the operator's cookie with
+    the CSRF token the dashboard page carries, which is bound to that cookie."""
+    sent = request.headers.get(HEADER)
+    if sent is not None:
+        return key_matches(request, sent)
+    return state_of(request).shoppers.operator_token_ok(request.cookies.get(ADMIN), token)
+
+
 async def operator_access(request: Request, _key: str | None = Security(API_KEY)) -> None:
     """Dependency of operator reads (``/admin/stats``): the key or the operator's cookie."""
     if not is_operator(request):

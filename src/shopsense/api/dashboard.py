@@ -1,76 +1,52 @@
-"""The operator's dashboard: model versions and metrics, event volumes, CTR and conversion.
+"""The operator's dashboard: what serves and how well, traffic, searches, A/B tests.
 
-Charts are inline SVG drawn here (no JavaScript library, no network), from the same data
-``GET /admin/stats`` and ``GET /admin/models`` return. Only for the operator: the API key
-in ``X-API-Key``, or a browser that logged in at ``/dashboard/login`` with it (a signed
-cookie, ``HttpOnly``, ``SameSite=Strict``, for 12 hours); others are sent to the login.
+One page: the serving bundle and which of its models answers each scenario; every bundle
+with its quality-gate verdict, the models inside it compared on validation NDCG@10, and an
+"Activate" button (roll back or forward); events, click-through and conversion per day on
+a time axis (:mod:`shopsense.api.charts`: inline SVG, no JavaScript library, no network);
+top and zero-result search queries with click-through per query; A/B results counted from
+each experiment's start, with the sample-ratio check shown whatever its verdict.
+
+**Who may see it.** The operator only: the API key in ``X-API-Key``, or a browser that
+logged in at ``/dashboard/login`` with it (a signed cookie, ``HttpOnly``,
+``SameSite=Strict``, for 12 hours); others are sent to the login. Read endpoints may be
+public (``SHOPSENSE_PUBLIC_READS``); the dashboard never is.
+
+**Who may activate a bundle.** The server has one key, the admin key; a reader without it
+never gets this page. "Activate" is a plain HTML form (it works without JavaScript) posting
+to ``POST /dashboard/models/{id}/activate``, a dashboard route that runs what
+``POST /admin/models/{id}/activate`` runs. The admin route wants the key in a header, which
+a form cannot send and a page must not hold, so this one takes the same proof as the page
+plus a CSRF token: the key in ``X-API-Key``, or the operator's cookie together with the
+token the page carries in each form, an HMAC of that cookie under the server's secret
+(:meth:`~shopsense.api.shoppers.Shoppers.operator_token`). A forged cross-site post has
+neither the cookie (``SameSite=Strict``) nor the token; a stolen page's token dies with the
+login it was made for. The answer is a redirect back to the page, which then names the
+bundle now serving.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from html import escape
+from datetime import UTC, date, datetime
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from markupsafe import Markup
 
-from shopsense.api.analytics import attributed_ctr, daily_stats
-from shopsense.api.auth import is_operator, key_matches, state_of
+from shopsense.api.analytics import attributed_ctr, daily_stats, search_stats
+from shopsense.api.auth import is_operator, key_matches, operator_may_act, state_of
+from shopsense.api.bundles import listed, scenario_rows
+from shopsense.api.charts import day_bars, day_lines
+from shopsense.api.lifecycle import BundleLoadError
 from shopsense.api.shoppers import ADMIN, ADMIN_MAX_AGE_S
 from shopsense.api.storefront import ShopRefusedError, page
+from shopsense.errors import ModelError
 
 router = APIRouter(include_in_schema=False)
 
-WIDTH, HEIGHT, PAD = 640, 180, 30
-
-
-def bar_chart(labels: Sequence[str], values: Sequence[float], title: str) -> Markup:
-    """An SVG bar chart; ``labels`` under the first and last bar."""
-    top = max(values, default=0.0) or 1.0
-    step = (WIDTH - 2 * PAD) / max(len(values), 1)
-    bars = []
-    for i, value in enumerate(values):
-        h = (HEIGHT - 2 * PAD) * value / top
-        x, y = PAD + i * step, HEIGHT - PAD - h
-        bars.append(
-            f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(step - 2, 1):.1f}" height="{h:.1f}">'
-            f"<title>{escape(labels[i])}: {value:g}</title></rect>"
-        )
-    return _frame(title, "".join(bars), labels, f"{top:g}")
-
-
-def line_chart(labels: Sequence[str], series: dict[str, Sequence[float]], title: str) -> Markup:
-    """An SVG line chart of one or more series sharing the y axis."""
-    top = max((v for values in series.values() for v in values), default=0.0) or 1.0
-    n = max((len(v) for v in series.values()), default=0)
-    step = (WIDTH - 2 * PAD) / max(n - 1, 1)
-    lines = []
-    for k, (name, values) in enumerate(series.items()):
-        points = " ".join(
-            f"{PAD + i * step:.1f},{HEIGHT - PAD - (HEIGHT - 2 * PAD) * v / top:.1f}"
-            for i, v in enumerate(values)
-        )
-        lines.append(
-            f'<polyline class="series{k}" fill="none" points="{points}">'
-            f"<title>{escape(name)}</title></polyline>"
-            f'<text class="legend series{k}" x="{WIDTH - PAD - 90}" y="{PAD + 14 * k}">'
-            f"{escape(name)}</text>"
-        )
-    return _frame(title, "".join(lines), labels, f"{top:.3g}")
-
-
-def _frame(title: str, body: str, labels: Sequence[str], top: str) -> Markup:
-    first = escape(labels[0]) if labels else ""
-    last = escape(labels[-1]) if labels else ""
-    return Markup(
-        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {WIDTH} {HEIGHT}"'
-        f' width="{WIDTH}" height="{HEIGHT}"><title>{escape(title)}</title>'
-        f'<text x="{PAD}" y="14">{escape(title)} (max {top})</text>{body}'
-        f'<text x="{PAD}" y="{HEIGHT - 8}">{first}</text>'
-        f'<text x="{WIDTH - PAD}" y="{HEIGHT - 8}" text-anchor="end">{last}</text></svg>'
-    )
+#: Days the charts, the daily table and the search report cover.
+DAYS = 60
 
 
 @router.get("/dashboard/login", response_class=HTMLResponse)
@@ -98,31 +74,80 @@ def login(request: Request, key: Annotated[str, Form(max_length=500)] = "") -> R
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request) -> Response:
+def dashboard(
+    request: Request, activated: Annotated[str | None, Query(max_length=100)] = None
+) -> Response:
     if not is_operator(request):
         return RedirectResponse("/dashboard/login", status_code=303)
+    serving = state_of(request).models.bundle_id
+    notice = f"Now serving {activated}." if activated and activated == serving else None
+    return render(request, notice=notice)
+
+
+@router.post("/dashboard/models/{bundle_id}/activate", response_class=HTMLResponse)
+def activate(
+    request: Request,
+    bundle_id: Annotated[str, Path(min_length=1, max_length=100)],
+    csrf: Annotated[str | None, Form(max_length=100)] = None,
+) -> Response:
+    """Serve a published bundle (roll back or forward); see the module doc for who may."""
+    if not is_operator(request):
+        raise ShopRefusedError(401, "log in at /dashboard/login first")
+    if not operator_may_act(request, csrf):
+        raise ShopRefusedError(403, "missing or wrong CSRF token: reload the dashboard")
+    try:
+        state_of(request).models.activate_id(bundle_id)
+    except BundleLoadError as exc:
+        return render(request, error=str(exc), status=503)
+    except ModelError as exc:  # unknown, or failed its quality gate
+        return render(request, error=str(exc), status=404)
+    return RedirectResponse(f"/dashboard?activated={quote(bundle_id)}#models", status_code=303)
+
+
+def render(
+    request: Request, notice: str | None = None, error: str | None = None, status: int = 200
+) -> Response:
+    """The dashboard page (the caller checked who is asking)."""
     state = state_of(request)
-    days = daily_stats(state.store, days=60)
-    labels = [d["date"] for d in days]
+    today = datetime.now(UTC).date()
+    days = daily_stats(state.store, DAYS, today)
+    dates = [date.fromisoformat(d["date"]) for d in days]
     charts = {
-        "events": bar_chart(labels, [d["events"] for d in days], "Events per day"),
-        "ctr": line_chart(
-            labels, {"click-through": [d["ctr"] for d in days]}, "Click-through (clicks/impr.)"
+        "events": day_bars(dates, [d["events"] for d in days], "Events per day", today),
+        "ctr": day_lines(
+            dates, {"click-through": [d["ctr"] for d in days]}, "Click-through (clicks / impr.)",
+            today,
         ),
-        "conversion": line_chart(
-            labels,
-            {"conversion": [d["conversion"] for d in days]},
-            "Conversion (purchases/views)",
+        "conversion": day_lines(
+            dates, {"conversion": [d["conversion"] for d in days]},
+            "Conversion (purchases / views)", today,
         ),
-    }
+    }  # fmt: skip
+    engine = state.models.engine
+    experiments = state.experiments.experiments
+    bundles = state.models.bundles()
+    cookie = request.cookies.get(ADMIN)
+    token = (
+        state.shoppers.operator_token(cookie) if cookie and state.shoppers.admin_ok(cookie) else ""
+    )
     context = {
-        "bundles": state.models.bundles(),
+        "bundles": listed(bundles),
+        "bundle_count": len(bundles),
         "jobs": list(reversed(state.models.jobs)),
         "serving": state.models.bundle_id,
+        "serving_created": next((b["created_at"] for b in bundles if b["serving"]), None),
+        "scenarios": scenario_rows(
+            engine.models if engine is not None else None, experiments[0] if experiments else None
+        ),
         "charts": charts,
+        "window": DAYS,
         "totals": state.store.events.count_by_kind(),
         "attributed": attributed_ctr(state.store),
-        "days": days[-14:],
+        "days": list(reversed(days[-14:])),
+        "searches": search_stats(state.store, DAYS, today=today),
         "experiments": state.experiments.results(state.store),
+        "operator_token": token,
+        "notice": notice,
+        "error": error,
     }
-    return page(request, "dashboard.html", context)
+    return page(request, "dashboard.html", context, status=status)

@@ -116,6 +116,21 @@ class Shoppers:
         except BadSignature:  # also SignatureExpired
             return False
 
+    def operator_token(self, cookie: str) -> str:
+        """The dashboard forms' CSRF token, bound to the operator's cookie value (each login
+        makes a new one)."""
+        message = b"operator\n" + cookie.encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:32]
+
+    def operator_token_ok(self, cookie: str | None, token: str | None) -> bool:
+        """Whether ``cookie`` is a live operator cookie and ``token`` the forms' token."""
+        return (
+            self.admin_ok(cookie)
+            and cookie is not None
+            and token is not None
+            and hmac.compare_digest(token.encode(), self.operator_token(cookie).encode())
+        )
+
     def csrf_token(self, shopper: Shopper) -> str:
         """A token bound to the shopper and session (forms and the page script send it)."""
         message = f"{shopper.user_id}\n{shopper.session_id}".encode()

@@ -40,6 +40,8 @@ from shopsense.experiments import Experiment
 
 FloatArray = npt.NDArray[np.float64]
 Z95 = 1.959963984540054
+#: Below this chi-square p-value the user counts do not fit the configured split (SRM).
+SRM_ALPHA = 0.001
 
 
 def bucket(salt: str, user_id: str) -> float:
@@ -178,7 +180,8 @@ def bootstrap_mean_difference(
 
 def sample_ratio_mismatch(counts: Sequence[int], weights: Sequence[float]) -> float:
     """Chi-square p-value of the observed units per variant against the configured split;
-    below 0.001 means assignment or logging is broken (the usual SRM threshold)."""
+    below :data:`SRM_ALPHA` (0.001, the usual threshold) means assignment or logging is
+    broken."""
     observed = np.asarray(counts, np.float64)
     share = np.asarray(weights, np.float64) / float(np.sum(weights))
     if observed.sum() <= 0:
@@ -223,7 +226,7 @@ class ExperimentReport:
 
     @property
     def srm_ok(self) -> bool:
-        return self.srm_p_value >= 0.001
+        return self.srm_p_value >= SRM_ALPHA
 
 
 def analyze(

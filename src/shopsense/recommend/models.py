@@ -132,6 +132,24 @@ class ModelSet:
             None,
         )
 
+    def scenario_models(self) -> dict[str, str]:
+        """Which of the bundle's models (by its name in the bundle; ``"stack"``: the stack)
+        answers each scenario for a shopper with a history, as
+        :class:`~shopsense.recommend.engine.RecommendationEngine` does (the dashboard shows
+        it). Without a basket model, "bought together" falls back to trending."""
+        together = self.together if self.together is not None else self.trending
+        return {
+            "for_you": STACK if self.stack is not None else self._named(self.personal),
+            "session": STACK if self.stack is not None else self._named(self.session),
+            "similar": self._named(self.similar),
+            "bought_together": self._named(together),
+            "trending": self._named(self.trending),
+        }
+
+    def _named(self, model: Recommender) -> str:
+        """The name ``model`` has in this bundle ("trending" rather than "popularity")."""
+        return next((name for name, m in self.models.items() if m is model), model.name)
+
     def warm_up(self, between: Callable[[], object] | None = None) -> None:
         """Compute lazy caches (ALS gram matrix) before the set takes traffic."""
         if self.stack is not None and len(self.stack.table):

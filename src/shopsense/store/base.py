@@ -226,8 +226,15 @@ class EventLog(Protocol):
         """Events per kind that carry a ``request_id`` (attributed to a served list)."""
         ...
 
-    def outcomes_by_user(self) -> dict[str, UserTotals]:
-        """Totals per shopper (A/B reports)."""
+    def outcomes_by_user(self, since_us: int | None = None) -> dict[str, UserTotals]:
+        """Totals per shopper over the events at or after ``since_us`` (epoch
+        microseconds; ``None``: all), e.g. from an experiment's start (A/B reports)."""
+        ...
+
+    def search_report(self, since_us: int | None = None, limit: int = 20) -> SearchReport:
+        """Searches per query (trimmed, lower-cased) at or after ``since_us``: the ``limit``
+        most searched, the ``limit`` with the most searches that showed nothing, and the
+        totals (:class:`QueryTotals`)."""
         ...
 
     def delete_user(self, user_id: str) -> int:
@@ -261,6 +268,29 @@ class UserTotals:
     clicks: int
     purchases: int
     revenue: float
+
+
+@dataclass(frozen=True)
+class QueryTotals:
+    """One search query's searches (``search`` events), those that showed no results (no
+    impression carries their ``request_id``), those followed by at least one click on
+    their results (``clicked``) and those clicks."""
+
+    query: str
+    searches: int
+    zero_results: int
+    clicked: int
+    clicks: int
+
+
+@dataclass(frozen=True)
+class SearchReport:
+    """What shoppers searched for (:meth:`EventLog.search_report`); ``overall`` has the
+    query ``""``."""
+
+    overall: QueryTotals
+    top: list[QueryTotals]
+    zero_results: list[QueryTotals]
 
 
 class StagedEvents(Protocol):

@@ -7,6 +7,7 @@ writers) and pass the same contract tests.
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from shopsense.domain import Event, EventKind, Product
 from shopsense.limits import MAX_INT32
 from shopsense.store.base import (
     EventBatch,
+    QueryTotals,
+    SearchReport,
     UserTotals,
     event_row,
     same_event,
@@ -194,9 +197,11 @@ class InMemoryEventLog:
                 counts[e.kind] += 1
         return counts
 
-    def outcomes_by_user(self) -> dict[str, UserTotals]:
+    def outcomes_by_user(self, since_us: int | None = None) -> dict[str, UserTotals]:
         totals: dict[str, list[float]] = {}
         for e in self._events.values():
+            if since_us is not None and to_micros(e.timestamp) < since_us:
+                continue
             row = totals.setdefault(e.user_id, [0, 0, 0, 0.0])
             row[0] += e.kind is EventKind.IMPRESSION
             row[1] += e.kind is EventKind.CLICK
@@ -204,6 +209,33 @@ class InMemoryEventLog:
                 row[2] += 1
                 row[3] += (e.price or 0.0) * (e.quantity or 1)
         return {u: UserTotals(int(i), int(c), int(p), r) for u, (i, c, p, r) in totals.items()}
+
+    def search_report(self, since_us: int | None = None, limit: int = 20) -> SearchReport:
+        window = [
+            e
+            for e in self._events.values()
+            if since_us is None or to_micros(e.timestamp) >= since_us
+        ]
+        shown = {e.request_id for e in window if e.kind is EventKind.IMPRESSION and e.request_id}
+        clicks = Counter(e.request_id for e in window if e.kind is EventKind.CLICK and e.request_id)
+        rows: dict[str, list[int]] = {}
+        for e in window:
+            if e.kind is not EventKind.SEARCH:
+                continue
+            row = rows.setdefault((e.query or "").strip().lower(), [0, 0, 0, 0])
+            row[0] += 1
+            row[1] += e.request_id is not None and e.request_id not in shown
+            clicked = clicks[e.request_id] if e.request_id else 0
+            row[2] += clicked > 0
+            row[3] += clicked
+        totals = [QueryTotals(q, *row) for q, row in rows.items()]
+        sums = [sum(column) for column in zip(*rows.values(), strict=True)] or [0, 0, 0, 0]
+        overall = QueryTotals("", *sums)
+        top = sorted(totals, key=lambda t: (-t.searches, t.query))[:limit]
+        empty = sorted(
+            (t for t in totals if t.zero_results), key=lambda t: (-t.zero_results, t.query)
+        )
+        return SearchReport(overall, top, empty[:limit])
 
     def delete_user(self, user_id: str) -> int:
         gone = [k for k, e in self._events.items() if e.user_id == user_id]

@@ -29,6 +29,7 @@ from shopsense.store import sql_reports
 from shopsense.store.base import (
     EVENT_COLUMNS,
     EventBatch,
+    SearchReport,
     UserTotals,
     event_row,
     from_micros,
@@ -295,8 +296,11 @@ class SqlEventLog:
     def attributed_counts(self) -> dict[EventKind, int]:
         return sql_reports.attributed_counts(self._engine)
 
-    def outcomes_by_user(self) -> dict[str, UserTotals]:
-        return sql_reports.outcomes_by_user(self._engine)
+    def outcomes_by_user(self, since_us: int | None = None) -> dict[str, UserTotals]:
+        return sql_reports.outcomes_by_user(self._engine, since_us)
+
+    def search_report(self, since_us: int | None = None, limit: int = 20) -> SearchReport:
+        return sql_reports.search_report(self._engine, since_us, limit)
 
     def delete_user(self, user_id: str) -> int:
         digest = self.digest(user_id)
