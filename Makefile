@@ -12,7 +12,7 @@ $(BIN)/python:
 
 # Re-install when pyproject.toml changes.
 $(VENV)/.demo-deps: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[ml,search,api]"
+	$(PIP) install -e ".[ml,search,api,report]"
 	touch $@
 
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python

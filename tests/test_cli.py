@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,114 @@ def test_delete_user(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "2 events" in out
     stats = json.loads(run(capsys, "--data-dir", data, "stats", "--json")[1])
     assert (stats["users"], stats["events"]) == (1, 1)
+
+
+def test_deleting_an_unknown_shopper_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog, events = files(tmp_path)
+    data = str(tmp_path / "data")
+    run(capsys, "--data-dir", data, "ingest", "catalog", str(catalog))
+    run(capsys, "--data-dir", data, "ingest", "events", str(events))
+    code, out, err = run(capsys, "--data-dir", data, "delete-user", "U9")
+    assert (code, out) == (2, "")
+    assert err.startswith("error: no shopper 'U9'") and err.count("\n") == 1
+    assert "nothing was deleted" in err
+    assert run(capsys, "--data-dir", data, "delete-user", "U1")[0] == 0
+    assert run(capsys, "--data-dir", data, "delete-user", "U1")[0] == 2  # gone already
+
+
+def sequences_file(tmp_path: Path) -> Path:
+    """A tiny s3rec file: one line per shopper, the items in order."""
+    path = tmp_path / "Toy.txt"
+    path.write_text("".join(f"{u} {u % 5 + 1} {u % 7 + 1} {u % 3 + 8} 12\n" for u in range(1, 30)))
+    return path
+
+
+def test_ingest_dataset_json_is_one_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = sequences_file(tmp_path)
+    argv = ("--data-dir", str(tmp_path / "data"), "ingest", "dataset", "s3rec", str(path), "--json")
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    body = json.loads(out)  # one document, or json.loads fails on the second
+    assert body["format"] == "s3rec"
+    assert [r["source"] for r in body["reports"]] == ["Toy products", "Toy events"]
+    assert body["reports"][1]["stored"] == 29 * 4
+
+
+def test_quiet_silences_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(sequences_file(tmp_path))
+    argv = ("evaluate", "--format", "s3rec", "--path", path, "--models", "popularity", "--json")
+    code, out, err = run(capsys, *argv)
+    assert code == 0 and "- evaluating popularity" in err
+    code, quiet_out, quiet_err = run(capsys, *argv, "--quiet")
+    assert (code, quiet_err) == (0, "")
+    assert json.loads(quiet_out).keys() == json.loads(out).keys()  # the same answer
+
+
+def test_report_without_matplotlib_fails_before_the_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shopsense.evaluation.runner as runner
+
+    def work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the evaluation started")
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    monkeypatch.setattr(runner, "run_evaluation", work)
+    report = tmp_path / "report"
+    path = str(sequences_file(tmp_path))
+    code, out, err = run(
+        capsys, "evaluate", "--format", "s3rec", "--path", path, "--report", str(report)
+    )
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("error: --report needs matplotlib") and "shopsense[report]" in err
+    assert not report.exists()
+
+
+def test_simulate_refuses_a_plot_it_would_not_draw(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shopsense.synth as synth
+
+    def work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the simulation started")
+
+    monkeypatch.setattr(synth, "generate_shop", work)
+    experiment = tmp_path / "exp.toml"
+    experiment.write_text('[[experiments]]\nname = "t"\n')
+    png = str(tmp_path / "p.png")
+    for extra in (["--experiment", str(experiment)], ["--aa", "3"]):
+        code, out, err = run(capsys, "simulate", *extra, "--plot", png)
+        assert (code, out) == (2, "")
+        assert err.startswith(
+            f"error: --plot draws the comparison of --policies; it has no chart for {extra[0]}"
+        )
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code, _, err = run(capsys, "simulate", "--plot", png)
+    assert code == 2 and err.startswith("error: --plot needs matplotlib")
+
+
+def test_serve_on_a_taken_port_is_one_line_and_announces_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("uvicorn")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ("--data-dir", str(tmp_path), "serve", "--port", str(port), "--no-search")
+        code, out, err = run(capsys, *argv)
+        assert (code, out) == (2, "")
+        assert err.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
+        assert err.count("\n") == 1 and "choose another --port" in err
+        from shopsense.config import Settings
+        from shopsense.demo import run_demo
+        from shopsense.errors import ConfigError
+
+        with pytest.raises(ConfigError, match="cannot listen"):  # before its minutes of work
+            run_demo(Settings(data_dir=tmp_path / "demo"), serve=True, port=port)
+        assert not (tmp_path / "demo").exists()

@@ -6,15 +6,14 @@ train and evaluate the models, and show recommendations for two shoppers.
 
 from __future__ import annotations
 
-import sys
 import time
+from dataclasses import dataclass
 from typing import Any
-
-from tqdm import tqdm
 
 from shopsense.config import Settings
 from shopsense.ingest.ingester import ingest_catalog_file, ingest_events_file
 from shopsense.pipeline import latest_bundle, train
+from shopsense.progress import note, task
 from shopsense.ranking.stack import Stack
 from shopsense.store import open_store
 
@@ -50,9 +49,25 @@ def stack_table(stack: Stack) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class ShopperList:
+    """A shopper's "for you" list as ``GET /recommendations/{user_id}`` answers it."""
+
+    #: The API's JSON body (:class:`~shopsense.api.schemas.RecommendationsOut`) less what
+    #: only a server has: ``request_id``, ``experiment`` and each item's ``propensity``.
+    body: dict[str, Any]
+    #: How many stored events of the shopper the list was computed from (0: unknown shopper).
+    history: int
+
+    @property
+    def fallback(self) -> bool:
+        """Trending products stand in (no history, or none that the models know)."""
+        return bool(self.body["strategy"] == "trending")
+
+
 def recommendations_for(
     settings: Settings, user_id: str, n: int = 10, objective: str | None = None
-) -> tuple[list[dict[str, Any]], str]:
+) -> ShopperList:
     """Top ``n`` products for a shopper from the latest bundle, as the server answers
     ``for_you`` (the stored history, impressions included), with titles and reasons."""
     from shopsense.recommend import CatalogView, ModelSet, RecommendationEngine
@@ -73,23 +88,29 @@ def recommendations_for(
         n,
         objective=objective,  # type: ignore[arg-type]
     )
-    rows = []
+    items = []
     for rec in result.items:
         product = catalog.get(rec.item_id)
-        rows.append(
-            {
+        items.append(
+            {  # the keys and values of the API's items (``ServingState.item_out``)
                 "item_id": rec.item_id,
-                "score": rec.score,
-                "title": product.title if product else "",
+                "score": round(rec.score, 6),
+                "title": product.title if product else rec.item_id,
                 "category": product.category_path if product else "",
+                "brand": product.brand if product else None,
+                "price": product.price if product else None,
+                "in_stock": product.in_stock if product else False,
                 "explanation": rec.reason,
             }
         )
-    return rows, result.strategy
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    body = {
+        "user_id": user_id,
+        "scenario": result.scenario,
+        "strategy": result.strategy,
+        "bundle": result.bundle_id,
+        "items": items,
+    }
+    return ShopperList(body, len(history))
 
 
 def run_demo(
@@ -104,30 +125,35 @@ def run_demo(
     """Run the demo; prints the evaluation table and two shoppers' recommendations.
 
     With ``serve`` it ends by serving the storefront, the dashboard and the API on
-    ``http://host:port`` (printing the URL) until interrupted.
+    ``http://host:port`` (printing the URL) until interrupted; a port that is taken is
+    an error before anything else runs.
     """
     from shopsense.synth import ShopConfig, generate_shop, write_shop
 
+    if serve:
+        from shopsense.commands.serve import listening_socket
+
+        listening_socket(host, port).close()
     started = time.perf_counter()
-    _say(f"[1/4] generating the sample shop ({n_products:,} products, {n_users:,} shoppers)")
+    note(f"[1/4] generating the sample shop ({n_products:,} products, {n_users:,} shoppers)")
     shop = generate_shop(ShopConfig(n_products=n_products, n_users=n_users, seed=seed))
     files = write_shop(shop, settings.data_dir / "sample-shop")
     store = open_store(settings)
-    _say(f"[2/4] ingesting into {settings.database_url}")
-    with tqdm(total=len(shop.products), desc="catalog", unit=" rows", disable=None) as bar:
-        catalog = ingest_catalog_file(store.catalog, files.catalog, progress=bar.update)
-    with tqdm(total=len(shop.events), desc="events", unit=" rows", disable=None) as bar:
+    note(f"[2/4] ingesting into {settings.database_url}")
+    with task("ingesting the catalog", total=len(shop.products), unit="rows") as advance:
+        catalog = ingest_catalog_file(store.catalog, files.catalog, progress=advance)
+    with task("ingesting the events", total=len(shop.events), unit="rows") as advance:
         events = ingest_events_file(
-            store.events, files.events, known_items=store.catalog.ids(), progress=bar.update
+            store.events, files.events, known_items=store.catalog.ids(), progress=advance
         )
-    _say("      " + catalog.summary().replace("\n", "\n      "))
-    _say("      " + events.summary().replace("\n", "\n      "))
-    _say("[3/4] training the default stack (retrieval on validation, ranker on feedback)")
-    result = train(store, settings, on_step=lambda m: _say(f"      {m}"))
+    note(catalog.summary())
+    note(events.summary())
+    note("[3/4] training the default stack (retrieval on validation, ranker on feedback)")
+    result = train(store, settings)
     print()
     print("The default stack on the sample shop")
     print(stack_table(result.stack))
-    _say("[4/4] recommending")
+    note("[4/4] recommending")
     counts = store.events.count_by_kind()
     print(
         f"\nstore: {store.catalog.count():,} products, {store.events.user_count():,} users, "
@@ -142,16 +168,16 @@ def run_demo(
         print(f"\nShopper {user_id}: recently engaged with")
         for item_id in recent:
             print(f"    {item_id}  {titles.get(item_id, '')}")
-        rows, strategy = recommendations_for(settings, user_id, 5)
-        print(f"  recommended for you ({strategy}):")
-        for row in rows:
-            print(f"    {row['item_id']}  {row['title'][:60]}")
-            print(f"            {row['explanation']}")
+        answer = recommendations_for(settings, user_id, 5).body
+        print(f"  recommended for you ({answer['strategy']}):")
+        for item in answer["items"]:
+            print(f"    {item['item_id']}  {item['title'][:60]}")
+            print(f"            {item['explanation']}")
     print(f"\ndemo finished in {time.perf_counter() - started:.1f} s; data in {settings.data_dir}")
     print("try: shopsense recommend " + shoppers[0] + " | shopsense stats | shopsense --help")
     if not serve:
         return 0
     from shopsense.commands.serve import serve as serve_http
 
-    print(f"\nstorefront: http://{host}:{port}/?as={shoppers[0]}  (browse as a sample shopper)")
-    return serve_http(settings, host=host, port=port, demo_shoppers=True)
+    storefront = f"storefront: http://{host}:{port}/?as={shoppers[0]}  (browse as a sample shopper)"
+    return serve_http(settings, host=host, port=port, demo_shoppers=True, announce=storefront)

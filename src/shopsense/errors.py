@@ -9,6 +9,7 @@ Every error ShopSense raises on purpose derives from :class:`ShopSenseError`, so
     │   └── IngestError        a whole file was refused; nothing from it was written
     ├── StoreError             the store could not read or write (database, disk)
     ├── UnknownFormatError     a file or dataset format that no reader handles
+    ├── NotFoundError          an id the store does not hold (a shopper, a product)
     └── ModelError             a model was used before fit(), or a saved model is unreadable
 
 Messages say what was wrong and how to fix it, in one line where possible.
@@ -67,6 +68,10 @@ class StoreError(ShopSenseError):
 
 class UnknownFormatError(ShopSenseError):
     """No reader handles this file or dataset format."""
+
+
+class NotFoundError(ShopSenseError):
+    """An id the store does not hold (a shopper, a product)."""
 
 
 class ModelError(ShopSenseError):

@@ -16,12 +16,12 @@ Example::
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shopsense import progress
 from shopsense.config import Settings
 from shopsense.dataset import Dataset
 from shopsense.domain import EventKind
@@ -33,8 +33,6 @@ from shopsense.recommend.models import STACK
 from shopsense.store.artifacts import ArtifactStore, Bundle
 from shopsense.store.sql import SqlStore
 from shopsense.training import train_stack
-
-log = logging.getLogger(__name__)
 
 #: Serving helpers trained beside the stack: recency-decayed popularity for "trending" and a
 #: co-occurrence model over baskets (sessions) for "bought together".
@@ -113,6 +111,8 @@ class TrainResult:
     stack: Stack
     #: The quality gate's verdict (``None`` without a gate); a failed bundle is kept unpublished.
     gate: dict[str, Any] | None = None
+    #: The bundle that was being served when training began (the gate's reference).
+    replaced: Bundle | None = None
 
     @property
     def published(self) -> bool:
@@ -121,6 +121,28 @@ class TrainResult:
     @property
     def metrics(self) -> dict[str, dict[str, float]]:
         return stack_metrics(self.stack)
+
+    def regression(self) -> str | None:
+        """Why the published bundle is worse than the one it replaces (validation NDCG@10
+        on the same split, below it by any amount: within the gate's tolerance or
+        ungated), or ``None`` when it is not."""
+        retrieval = self.stack.report.get("retrieval", {})
+        new, old = retrieval.get("blend_ndcg@10"), retrieval.get("reference_ndcg@10")
+        if not self.published or self.replaced is None or new is None or old is None:
+            return None
+        if new >= old:
+            return None
+        why = (
+            f"within the gate's tolerance of {self.gate['tolerance']:.0%}"
+            if self.gate is not None
+            else "published without the quality gate"
+        )
+        return (
+            f"bundle {self.bundle.id} was published but scores below the bundle it replaces "
+            f"({self.replaced.id}): retrieval NDCG@10 {new:.4f} vs {old:.4f} on the same "
+            f"validation split, {1 - new / old:.1%} lower ({why}); to serve the older one "
+            f"again: POST /admin/models/{self.replaced.id}/activate"
+        )
 
 
 def stack_metrics(stack: Stack) -> dict[str, dict[str, float]]:
@@ -187,7 +209,7 @@ def train(
     tower's text embeddings ("static", "minilm", ``None`` for none; "auto": static when the
     search extra is installed), cached under ``DATA_DIR/features/embeddings``.
     """
-    step = on_step or (lambda message: log.info(message))
+    step = on_step or progress.note
     chosen = config or stack_config(models)
     step("reading the events and the catalog")
     dataset = Dataset.from_store(store)
@@ -230,7 +252,7 @@ def train(
             bundle.manifest["serving_models"] = sorted(extras)
     # The staged bundle was renamed into place: return the finished one.
     finished = next(b for b in artifacts.list() if b.id == bundle.id)
-    return TrainResult(finished, stack, verdict)
+    return TrainResult(finished, stack, verdict, current)
 
 
 def _summary(stack: Stack) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from shopsense import progress
 from shopsense.dataset import Dataset
 from shopsense.errors import ModelError
 from shopsense.evaluation.feedback import feedback_report, split_by_user
@@ -105,7 +106,7 @@ def choose_retrieval(
     cached: dict[str, npt.NDArray[np.float32]] = {}
     single: dict[str, float] = {}
     extra = [n for n in (reference or {}) if n not in names and n in MODELS]
-    for name in [*names, *extra]:
+    for name in progress.track([*names, *extra], "validating retrieval models", unit="models"):
         model = make_model(name, config.params, tower).fit(split.train)
         scores = normalise(model.score(histories), "zscore")
         exclude_seen(scores, histories, may_not_repeat)
@@ -163,7 +164,7 @@ def train_stack(
     scored on the same validation split for the quality gate.
     """
     config = config or StackConfig()
-    step = on_step or logger.info
+    step = on_step or progress.note
     table = (
         ItemTable.from_products(dataset.products)
         if dataset.products

@@ -18,7 +18,7 @@ import json
 import sys
 from typing import Any
 
-from shopsense.commands import AddCommand
+from shopsense.commands import AddCommand, examples
 from shopsense.config import Settings
 from shopsense.errors import ModelError
 
@@ -30,6 +30,11 @@ def register(add: AddCommand) -> None:
         cmd_evaluate_policy,
         "off-policy estimate (IPS, SNIPS, DR) of a bundle's clicks and purchases per list, "
         "from the logged lists",
+        examples(
+            "shopsense evaluate-policy",
+            "shopsense evaluate-policy --objective click --exploration 0.05 --json",
+            "shopsense evaluate-policy --since-days 7",
+        ),
     )
     p.add_argument("--bundle", help="bundle id (default: the newest published one)")
     p.add_argument(
@@ -43,7 +48,9 @@ def register(add: AddCommand) -> None:
         default=0.0,
         help="the candidate's exploration rate (default 0: its greedy lists)",
     )
-    p.add_argument("--since-days", type=float, help="only the lists of the last N days")
+    p.add_argument(
+        "--since-days", type=float, help="only the lists of the last N days (default: all)"
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 

@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shopsense.commands import AddCommand
+from shopsense import progress
+from shopsense.commands import AddCommand, examples
 from shopsense.config import Settings
 from shopsense.errors import ConfigError, ModelError, UnknownFormatError
 
@@ -67,7 +68,10 @@ def engine_for_store(settings: Settings, rebuild: bool = False) -> SearchEngine:
             if engine is not None and len(engine) != count:
                 engine = None
         if engine is None:
-            products = (p for batch in store.catalog.iter_products() for p in batch)
+            catalog = (p for batch in store.catalog.iter_products() for p in batch)
+            products = progress.track(
+                catalog, "building the search index", total=count, unit="products"
+            )
             ranker = engine_ranker(directory)
             encoder = default_encoder(settings.search_encoder)
             vectors = embedding_store(directory / "embeddings", encoder)
@@ -196,36 +200,80 @@ def cmd_train_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(add: AddCommand) -> None:
     """Add ``search``, ``evaluate-search`` and ``train-search``."""
-    p = add("search", cmd_search, "search the catalog (hybrid, personalized with --user)")
-    p.add_argument("query")
+    p = add(
+        "search",
+        cmd_search,
+        "search the catalog (hybrid, personalized with --user)",
+        examples(
+            'shopsense search "waterproof running shoes under 80" --user U0042 -n 5',
+            'shopsense search mug --category "Home > Kitchen" --price-max 20 --json',
+        ),
+    )
+    p.add_argument("query", help="what the shopper typed")
     p.add_argument("--user", default=None, help="shopper id for personalized ranking")
     p.add_argument("-n", type=int, default=10, help="results per page")
-    p.add_argument("--page", type=int, default=1)
-    p.add_argument("--sort", default="relevance")
+    p.add_argument("--page", type=int, default=1, help="which page of results")
+    p.add_argument(
+        "--sort",
+        default="relevance",
+        choices=["relevance", "price_asc", "price_desc", "newest", "popularity"],
+        help="the order of the results",
+    )
     p.add_argument("--category", action="append", help="category path (repeatable)")
     p.add_argument("--brand", action="append", help="brand (repeatable)")
-    p.add_argument("--price-min", type=float, default=None)
-    p.add_argument("--price-max", type=float, default=None)
-    p.add_argument("--in-stock", action="store_true")
+    p.add_argument("--price-min", type=float, default=None, help="lowest price")
+    p.add_argument("--price-max", type=float, default=None, help="highest price")
+    p.add_argument("--in-stock", action="store_true", help="only products in stock")
     p.add_argument("--json", action="store_true", help="print the result (with facets) as JSON")
 
-    p = add("evaluate-search", cmd_evaluate_search, "NDCG/Recall/MRR of search on judgments")
-    p.add_argument("--format", default="esci", help="judgments format (esci)")
+    p = add(
+        "evaluate-search",
+        cmd_evaluate_search,
+        "NDCG/Recall/MRR of search on judgments",
+        examples(
+            "shopsense evaluate-search --path ../shared/datasets/esci-sample",
+            "shopsense evaluate-search --path esci/ --encoder static --protocol retrieval --json",
+        ),
+    )
+    p.add_argument("--format", default="esci", choices=["esci"], help="judgments format")
     p.add_argument("--path", type=Path, required=True, help="folder with qrels.tsv + products")
-    p.add_argument("--train-path", type=Path, default=None, help="judgments to train LTR on")
+    p.add_argument(
+        "--train-path",
+        type=Path,
+        default=None,
+        help="judgments to train LTR on (default: cross-validation over --path's queries)",
+    )
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds over queries")
-    p.add_argument("--protocol", choices=("rerank", "retrieval", "both"), default="both")
+    p.add_argument(
+        "--protocol",
+        choices=("rerank", "retrieval", "both"),
+        default="both",
+        help="re-rank the judged products, retrieve from the whole catalog, or both",
+    )
     p.add_argument(
         "--encoder",
         choices=("minilm", "static"),
         default=None,
         help="text encoder (default: SHOPSENSE_SEARCH_ENCODER, minilm)",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
 
-    p = add("train-search", cmd_train_search, "train the search ranker on your judgments")
+    p = add(
+        "train-search",
+        cmd_train_search,
+        "train the search ranker on your judgments",
+        examples(
+            "shopsense train-search --judgments my-judgments/",
+            "shopsense train-search --from-events --min-requests 3",
+        ),
+    )
     p.add_argument("--judgments", type=Path, default=None, help="folder with qrels.tsv")
     p.add_argument(
         "--from-events", action="store_true", help="judgments from the search logs in the store"
     )
-    p.add_argument("--min-requests", type=int, default=1, help="with --from-events")
+    p.add_argument(
+        "--min-requests",
+        type=int,
+        default=1,
+        help="with --from-events: searches a query needs to be judged",
+    )

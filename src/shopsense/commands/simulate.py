@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shopsense.commands import AddCommand
+from shopsense import progress
+from shopsense.commands import AddCommand, examples
 from shopsense.config import Settings
 from shopsense.errors import ConfigError
 
@@ -32,17 +33,28 @@ def _say(text: str) -> None:
 
 def register(add: AddCommand) -> None:
     """Add ``simulate``."""
-    p = add("simulate", cmd_simulate, "closed-loop shop simulator: compare policies, run A/B tests")
-    p.add_argument("--sessions", type=int, default=4000, help="visits per policy (default 4000)")
+    p = add(
+        "simulate",
+        cmd_simulate,
+        "closed-loop shop simulator: compare policies, run A/B tests",
+        examples(
+            "shopsense simulate --sessions 6000 --policies random,popularity,als,stack",
+            "shopsense simulate --explore-sessions 4000 --disagreement 1.5 --json",
+            "shopsense simulate --experiment examples/experiment.toml",
+            "shopsense simulate --aa 200 --policies popularity",
+            "shopsense simulate --policies popularity,stack --plot policies.png",
+        ),
+    )
+    p.add_argument("--sessions", type=int, default=4000, help="visits per policy")
     p.add_argument(
         "--policies",
         default="random,popularity,als,item_knn,stack",
         help="comma-separated: random, stack (the default stack) or a model name "
         "(popularity, als, item_knn, ...); with --url the server is added as 'served'",
     )
-    p.add_argument("--products", type=int, default=2000, help="sample shop size (default 2000)")
-    p.add_argument("--users", type=int, default=1000, help="sample shop shoppers (default 1000)")
-    p.add_argument("--seed", type=int, default=7, help="the sample shop's seed (default 7)")
+    p.add_argument("--products", type=int, default=2000, help="sample shop size")
+    p.add_argument("--users", type=int, default=1000, help="sample shop shoppers")
+    p.add_argument("--seed", type=int, default=7, help="the sample shop's seed")
     p.add_argument("--sim-seed", type=int, default=0, help="the simulated traffic's seed")
     p.add_argument(
         "--explore-sessions",
@@ -56,7 +68,7 @@ def register(add: AddCommand) -> None:
         type=float,
         default=0.0,
         help="utility units by which a third of the products click more and sell less (or "
-        "the opposite) than browsing shows (default 0: they agree)",
+        "the opposite) than browsing shows; 0: they agree",
     )
     p.add_argument("--no-search", action="store_true", help="recommendation lists only")
     p.add_argument(
@@ -64,7 +76,11 @@ def register(add: AddCommand) -> None:
         choices=["click", "conversion", "revenue"],
         help="what the stack policy ranks for (default: its trained default, conversion)",
     )
-    p.add_argument("--experiment", metavar="FILE", help="run the experiments in FILE (JSON/TOML)")
+    p.add_argument(
+        "--experiment",
+        metavar="FILE",
+        help="run the experiments in FILE (JSON/TOML) instead of comparing --policies",
+    )
     p.add_argument(
         "--aa", type=int, default=0, metavar="N", help="N A/A tests: false-positive rate"
     )
@@ -81,7 +97,12 @@ def register(add: AddCommand) -> None:
         default=900.0,
         help="with --url and --explore-sessions: seconds to wait for the server's retraining",
     )
-    p.add_argument("--plot", metavar="PNG", help="write a bar chart with 95%% CIs")
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="write a bar chart of the policies with 95%% CIs (needs the report extra; not "
+        "with --experiment or --aa)",
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -108,6 +129,16 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(f"--aa must be a number of A/A runs (>= 1), got {args.aa}")
     if args.explore_sessions < 0 or args.disagreement < 0:
         raise ConfigError("--explore-sessions and --disagreement must be >= 0")
+    if args.plot:
+        if args.experiment or args.aa:
+            option = "--experiment" if args.experiment else "--aa"
+            raise ConfigError(
+                f"--plot draws the comparison of --policies; it has no chart for {option} "
+                "(drop --plot, or use --json for the numbers)"
+            )
+        from shopsense.evaluation.report import require_plotting
+
+        require_plotting("--plot")
     experiments = load_experiments(Path(args.experiment)) if args.experiment else []
     shop = generate_shop(ShopConfig(n_products=args.products, n_users=args.users, seed=args.seed))
     world = SimulatedShop.from_shop(shop)
@@ -119,11 +150,11 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     )
     server = HttpPolicy(args.url, world.logged.table.item_ids, args.api_key) if args.url else None
     if args.explore_sessions:
-        _say_err(f"exploration: {args.explore_sessions} visits every policy learns from")
+        progress.note(f"exploration: {args.explore_sessions} visits every policy learns from")
         world, explored, config = explore_shared(world, args.explore_sessions, config, train_stack)
         if server is not None:
             server.post(explored)
-            _say_err("the server retrains on them")
+            progress.note("the server retrains on them")
             server.retrain(args.retrain_timeout)
     simulator = ShopSimulator(world, config)
     names = [n.strip() for n in args.policies.split(",") if n.strip()]
@@ -181,10 +212,6 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 def _settings_of(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("products", "users", "seed", "sim_seed", "explore_sessions", "disagreement")
     return {k: getattr(args, k) for k in keys} | {"search": not args.no_search}
-
-
-def _say_err(text: str) -> None:
-    sys.stderr.write(text + "\n")
 
 
 def _table(results: dict[str, dict[str, Any]]) -> str:
@@ -277,7 +304,7 @@ def _aa(runs: int, world: Any, policy: Any, args: argparse.Namespace) -> int:
     from shopsense.experiments import Experiment, Variant
 
     reports = []
-    for run in range(runs):
+    for run in progress.track(range(runs), "A/A runs", unit="runs"):
         config = SimulationConfig(
             sessions=args.sessions,
             seed=args.sim_seed + 1 + run,

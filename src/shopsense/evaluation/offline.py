@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import rankdata
 
+from shopsense import progress
 from shopsense.evaluation.metrics import (
     average_precision,
     hit_at_k,
@@ -96,7 +97,8 @@ def rank_targets(
     rng = np.random.default_rng(seed)
     sums: dict[str, float] = {}
     top = np.full((users.size, k_max), -1, dtype=np.int64)
-    for start in range(0, users.size, batch_size):
+    batches = range(0, users.size, batch_size)
+    for start in progress.track(batches, f"ranking {stage} targets", unit="batches"):
         batch = users[start : start + batch_size]
         histories = Histories.from_data(inputs, batch, fresh=inputs is not model.train_)
         scores = model.score(histories).astype(np.float32, copy=True)

@@ -37,6 +37,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from shopsense import progress
 from shopsense.dataset import Dataset
 from shopsense.domain import Event, Product
 from shopsense.errors import ConfigError
@@ -309,7 +310,7 @@ def build_policies(
     params = dict(MODEL_PARAMS if model_params is None else model_params)
     policies: dict[str, Policy] = {}
     data = None
-    for name in names:
+    for name in progress.track(names, "training the policies", unit="policies"):
         if name == "random":
             policies[name] = RandomPolicy()
         elif name == "stack":

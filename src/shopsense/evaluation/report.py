@@ -33,13 +33,21 @@ def text_table(report: EvaluationReport, columns: tuple[str, ...] = TABLE_COLUMN
     return "\n".join(lines)
 
 
-def _plots(report: EvaluationReport, directory: Path) -> list[tuple[str, str]]:
+def require_plotting(option: str) -> None:
+    """Raise a one-line :class:`ConfigError` naming the extra when ``option`` (``--report``,
+    ``--plot``) cannot draw: the CLI calls it before any work starts."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401
     except ImportError as exc:
         raise ConfigError(
-            "the HTML report needs matplotlib: pip install 'shopsense[report]'"
+            f"{option} needs matplotlib, which is not installed: "
+            "pip install 'shopsense[report]' (or drop the option)"
         ) from exc
+
+
+def _plots(report: EvaluationReport, directory: Path) -> list[tuple[str, str]]:
+    require_plotting("the HTML report")
+    import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from shopsense import progress
 from shopsense.errors import ConfigError
 from shopsense.evaluation.offline import Stage, evaluate
 from shopsense.evaluation.split import Split, leave_one_out, temporal_split
@@ -118,7 +119,7 @@ def evaluate_data(
         stage=stage,
         stats={"users": data.n_users, "items": data.n_items, "interactions": data.n_events},
     )
-    for model_name in models:
+    for model_name in progress.track(models, f"evaluating on {name}", unit="models"):
         if on_model:
             on_model(model_name)
         model = build_model(model_name, (params or {}).get(model_name))

@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from shopsense import progress
 from shopsense.domain import Product
 from shopsense.errors import ModelError
 from shopsense.features.idmap import IdMap
@@ -179,7 +180,8 @@ class ItemTower(Recommender):
         optimizer = torch.optim.Adam(
             parameters, lr=self.learning_rate, weight_decay=self.weight_decay
         )
-        for epoch in range(1, self.epochs + 1):
+        epochs = range(1, self.epochs + 1)
+        for epoch in progress.track(epochs, "item tower epochs", unit="epochs"):
             self.net_.train()
             order = rng.permutation(users.size)
             total = 0.0
@@ -226,28 +228,31 @@ class ItemTower(Recommender):
             self.net_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
         best, best_state, since_best = np.inf, _copy_state(self.net_), 0
-        for epoch in range(1, self.regression_epochs + 1):
-            self.net_.train()
-            order = rng.permutation(train)
-            for start in range(0, order.size, self.regression_batch_size):
-                batch = order[start : start + self.regression_batch_size]
-                predicted = self._forward(_tensors(features.rows(batch)))
-                loss = ((predicted - targets[batch]) ** 2).sum(dim=1).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()  # type: ignore[no-untyped-call]
-                optimizer.step()
-            if valid_x is None:
-                continue
-            self.net_.eval()
-            with torch.no_grad():
-                error = float(((self._forward(valid_x) - targets[valid]) ** 2).sum(1).mean())
-            log.info("item_tower epoch %d held-out factor MSE %.5f", epoch, error)
-            if error < best:
-                best, best_state, since_best = error, _copy_state(self.net_), 0
-            else:
-                since_best += 1
-                if since_best >= self.patience:
-                    break
+        bound = self.regression_epochs  # early stopping ends the task sooner
+        with progress.task("item tower epochs", total=bound, unit="epochs") as advance:
+            for epoch in range(1, bound + 1):
+                self.net_.train()
+                order = rng.permutation(train)
+                for start in range(0, order.size, self.regression_batch_size):
+                    batch = order[start : start + self.regression_batch_size]
+                    predicted = self._forward(_tensors(features.rows(batch)))
+                    loss = ((predicted - targets[batch]) ** 2).sum(dim=1).mean()
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()  # type: ignore[no-untyped-call]
+                    optimizer.step()
+                advance(1)
+                if valid_x is None:
+                    continue
+                self.net_.eval()
+                with torch.no_grad():
+                    error = float(((self._forward(valid_x) - targets[valid]) ** 2).sum(1).mean())
+                log.info("item_tower epoch %d held-out factor MSE %.5f", epoch, error)
+                if error < best:
+                    best, best_state, since_best = error, _copy_state(self.net_), 0
+                else:
+                    since_best += 1
+                    if since_best >= self.patience:
+                        break
         if valid_x is not None:
             self.net_.load_state_dict(best_state)
         self.warm_factors_ = als.item_factors_[warm] if self.keep_als_factors else None

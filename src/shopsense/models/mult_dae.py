@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from shopsense import progress
 from shopsense.errors import ModelError
 from shopsense.features.interactions import InteractionData
 from shopsense.models.base import FloatArray, Histories, Recommender
@@ -138,7 +139,7 @@ class MultDAE(Recommender):
             optimizer = torch.optim.Adam(
                 parameters, lr=self.learning_rate, weight_decay=self.weight_decay
             )
-            for _ in range(self.epochs):
+            for _ in progress.track(range(self.epochs), "mult_dae epochs", unit="epochs"):
                 order = rng.permutation(usable)[: self.max_examples]
                 for start in range(0, order.size, self.batch_size):
                     rows = np.sort(order[start : start + self.batch_size])

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import numpy as np
 import numpy.typing as npt
 
+from shopsense import progress
 from shopsense.errors import ModelError
 from shopsense.features.interactions import InteractionData
 from shopsense.models.base import FloatArray, Histories, IntArray, Recommender
@@ -112,24 +113,27 @@ class SASRec(Recommender):
             optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
             best, best_state, since_best = -1.0, dict(net.state_dict()), 0
             curve: list[tuple[float, float, float, float]] = []
-            for epoch in range(1, self.epochs + 1):
-                started = time.perf_counter()
-                loss = self._train_epoch(net, optimizer, train_tokens, rng)
-                ndcg = float("nan")
-                if valid_users.size:
-                    ndcg = held_out_ndcg(net, valid_inputs, valid_targets, valid_seen)
-                seconds = time.perf_counter() - started
-                curve.append((epoch, loss, ndcg, seconds))
-                log.info("sasrec epoch %d loss %.4f held-out NDCG@10 %.4f (%.1fs)", *curve[-1])
-                if not valid_users.size:
-                    continue
-                if ndcg > best:
-                    best, since_best = ndcg, 0
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                else:
-                    since_best += 1
-                    if since_best >= self.patience:
-                        break
+            # ``total`` is the bound: early stopping ends the task sooner
+            with progress.task("sasrec epochs", total=self.epochs, unit="epochs") as advance:
+                for epoch in range(1, self.epochs + 1):
+                    started = time.perf_counter()
+                    loss = self._train_epoch(net, optimizer, train_tokens, rng)
+                    ndcg = float("nan")
+                    if valid_users.size:
+                        ndcg = held_out_ndcg(net, valid_inputs, valid_targets, valid_seen)
+                    seconds = time.perf_counter() - started
+                    curve.append((epoch, loss, ndcg, seconds))
+                    log.info("sasrec epoch %d loss %.4f held-out NDCG@10 %.4f (%.1fs)", *curve[-1])
+                    advance(1)
+                    if not valid_users.size:
+                        continue
+                    if ndcg > best:
+                        best, since_best = ndcg, 0
+                        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                    else:
+                        since_best += 1
+                        if since_best >= self.patience:
+                            break
             if valid_users.size:
                 net.load_state_dict(best_state)
         net.eval()

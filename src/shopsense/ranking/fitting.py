@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from shopsense import progress
 from shopsense.domain import DEFAULT_EVENT_WEIGHTS, EventKind
 from shopsense.errors import ConfigError
 from shopsense.features.idmap import IdMap
@@ -107,7 +108,7 @@ def fit_sources(
 ) -> dict[str, Recommender]:
     """Each named retrieval model fitted on ``data``."""
     fitted = {}
-    for name in names:
+    for name in progress.track(names, "fitting retrieval models", unit="models"):
         logger.info("fitting retrieval model %s", name)
         fitted[name] = make_model(name, params or {}, tower).fit(data)
     return fitted
@@ -157,8 +158,8 @@ def cross_fitted_rows(
     fold = rng.permutation(len(user_ids)) % config.folds
     parts = []
     builder = None
-    for f in range(config.folds):
-        step(f"ranker rows: fold {f + 1} of {config.folds}")
+    step(f"ranker rows: cross-fitting over {config.folds} folds of shoppers")
+    for f in progress.track(range(config.folds), "ranker rows", unit="folds"):
         others = fold[log.user] != f
         data = interaction_data(log, user_ids, table, keep=others)
         sources = RetrievalSources(fit_sources(data, names, config.params, tower))

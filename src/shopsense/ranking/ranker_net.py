@@ -14,6 +14,8 @@ from typing import Any, Protocol, cast
 import numpy as np
 import numpy.typing as npt
 
+from shopsense import progress
+
 FloatArray = npt.NDArray[np.float32]
 #: How much the click head learns beyond its monotone priors and item effects: nothing,
 #: a linear (wide) term, or wide + deep.
@@ -196,28 +198,30 @@ def train_net(
     curve: list[float] = []
     best_loss, best_epoch, best_state = math.inf, 0, None
     steps = 0
-    for epoch in range(epochs):
-        net.train()
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n, ranker.batch_size):
-            if updates is not None and steps >= updates:
+    with progress.task("ranker epochs", total=epochs, unit="epochs") as advance:
+        for epoch in range(epochs):
+            net.train()
+            order = torch.randperm(n, generator=generator)
+            for start in range(0, n, ranker.batch_size):
+                if updates is not None and steps >= updates:
+                    break
+                batch = order[start : start + ranker.batch_size]
+                loss = weighted_loss(net, x[batch], items[batch], pos[batch], y[batch], w[batch])
+                loss = loss + ranker.item_l2_ * (net.item_effect.weight**2).sum() / n
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                steps += 1
+            advance(1)
+            if valid is None:
+                continue
+            held = validation_loss(net, valid)
+            curve.append(held)
+            if held < best_loss - 1e-6:
+                best_loss, best_epoch = held, epoch + 1
+                best_state = {k: v.clone() for k, v in net.state_dict().items()}
+            elif epoch + 1 - best_epoch >= ranker.patience:
                 break
-            batch = order[start : start + ranker.batch_size]
-            loss = weighted_loss(net, x[batch], items[batch], pos[batch], y[batch], w[batch])
-            loss = loss + ranker.item_l2_ * (net.item_effect.weight**2).sum() / n
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            steps += 1
-        if valid is None:
-            continue
-        held = validation_loss(net, valid)
-        curve.append(held)
-        if held < best_loss - 1e-6:
-            best_loss, best_epoch = held, epoch + 1
-            best_state = {k: v.clone() for k, v in net.state_dict().items()}
-        elif epoch + 1 - best_epoch >= ranker.patience:
-            break
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from shopsense import progress
 from shopsense.evaluation.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
 from shopsense.features.embedding_store import encoder_id
 from shopsense.features.text import TextEncoder
@@ -87,6 +88,10 @@ class QueryRun:
     penalty: float
 
 
+#: Products encoded per progress step (the encoder batches within it).
+ENCODE_CHUNK = 1024
+
+
 def esci_engine(
     folder: Path, encoder: TextEncoder | None = None, cache: Path | None = None
 ) -> SearchEngine:
@@ -103,13 +108,23 @@ def esci_engine(
         if path.is_file():
             vectors = np.load(path)
     if vectors is None:
-        vectors = engine.encoder.encode(texts)
+        vectors = _encode(engine.encoder, texts)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             np.save(path, vectors)
     for start in range(0, len(products), 4096):
         engine.upsert(products[start : start + 4096], vectors[start : start + 4096])
     return engine
+
+
+def _encode(encoder: TextEncoder, texts: list[str]) -> npt.NDArray[np.float32]:
+    """``(len(texts), dim)`` vectors, encoded a chunk at a time to show progress."""
+    parts = [np.zeros((0, encoder.dimension), np.float32)]
+    with progress.task("encoding products", total=len(texts), unit="products") as advance:
+        for start in range(0, len(texts), ENCODE_CHUNK):
+            parts.append(encoder.encode(texts[start : start + ENCODE_CHUNK]))
+            advance(len(parts[-1]))
+    return np.concatenate(parts).astype(np.float32, copy=False)
 
 
 def _order(scores: npt.NDArray[np.floating], rng: np.random.Generator) -> npt.NDArray[np.intp]:
@@ -122,7 +137,7 @@ def collect(engine: SearchEngine, queries: Sequence[JudgedQuery], protocol: str)
     retriever = engine.retriever
     config = engine.config
     runs = []
-    for query in queries:
+    for query in progress.track(queries, f"{protocol}: candidates per query", unit="queries"):
         if protocol == "rerank":
             known = [pid for pid in query.grades if pid in engine.rows.row_of]
             rows = np.asarray([engine.rows.row_of[pid] for pid in known], np.int64)
@@ -255,7 +270,7 @@ def train_ranker(
 
     best, best_score = RANKER_GRID[0], -1.0
     if len(usable) >= 2 * folds:
-        for params in RANKER_GRID:
+        for params in progress.track(RANKER_GRID, "ranker settings", unit="settings"):
             scores = []
             for train, test in _folds(usable, folds, seed):
                 weight = tune_weight(train, protocol)
@@ -315,7 +330,7 @@ def evaluate(
         else:
             splits = _folds(runs, folds, seed)
         chosen: dict[str, list[float]] = {"hybrid": [], "hybrid_z": []}
-        for train_part, test_part in splits:
+        for train_part, test_part in progress.track(splits, f"{protocol} folds", unit="folds"):
             weights = {m: tune_weight(train_part, protocol, m) for m in chosen}
             for m, w in weights.items():
                 chosen[m].append(w)

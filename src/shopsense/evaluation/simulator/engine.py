@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from shopsense import progress
 from shopsense.domain import Event, EventKind
 from shopsense.errors import ConfigError
 from shopsense.evaluation.abtest import UserOutcomes, mean_interval, ratio_interval, wilson_interval
@@ -235,35 +236,37 @@ class ShopSimulator:
         ids = self.world.truth.user_ids
         totals = np.zeros((users.size, 4))
         waiting = list(range(users.size))
-        while waiting:
-            wave: list[_Visit] = []
-            busy: set[int] = set()
-            while waiting and len(wave) < self.config.batch_size:
-                s = waiting[0]
-                if int(users[s]) in busy:
-                    break
-                waiting.pop(0)
-                busy.add(int(users[s]))
-                rng = np.random.default_rng([self.config.seed, 2, s])
-                wave.append(_Visit(s, int(users[s]), int(times[s]), rng))
-                if not self.config.carry_over:
-                    uid = ids[int(users[s])]
-                    if uid in self.history:
-                        states[uid] = self.history[uid].snapshot()
-                    else:
-                        states.pop(uid, None)
-            while wave:
-                events = self._serve(wave, states, route)
-                if sink is not None and events:
-                    sink(events)
-                still = []
-                for visit in wave:
-                    more = visit.rng.random() < self.config.continue_rate
-                    if more and visit.lists < self.config.max_lists:
-                        still.append(visit)
-                    else:
-                        totals[visit.session] = visit.totals
-                wave = still
+        with progress.task("simulating visits", total=users.size, unit="visits") as advance:
+            while waiting:
+                wave: list[_Visit] = []
+                busy: set[int] = set()
+                while waiting and len(wave) < self.config.batch_size:
+                    s = waiting[0]
+                    if int(users[s]) in busy:
+                        break
+                    waiting.pop(0)
+                    busy.add(int(users[s]))
+                    rng = np.random.default_rng([self.config.seed, 2, s])
+                    wave.append(_Visit(s, int(users[s]), int(times[s]), rng))
+                    if not self.config.carry_over:
+                        uid = ids[int(users[s])]
+                        if uid in self.history:
+                            states[uid] = self.history[uid].snapshot()
+                        else:
+                            states.pop(uid, None)
+                while wave:
+                    events = self._serve(wave, states, route)
+                    if sink is not None and events:
+                        sink(events)
+                    still = []
+                    for visit in wave:
+                        more = visit.rng.random() < self.config.continue_rate
+                        if more and visit.lists < self.config.max_lists:
+                            still.append(visit)
+                        else:
+                            totals[visit.session] = visit.totals
+                            advance(1)
+                    wave = still
         logger.info("simulated %d sessions", users.size)
         return SimulationResult([ids[u] for u in users], *totals.T)
 

@@ -1,0 +1,131 @@
+"""``shopsense train``: train the default stack, gate it, publish it, say what will serve.
+
+    shopsense train
+    shopsense train --models popularity,transition,als,sasrec --gate-tolerance 0.02
+    shopsense train --no-gate --json
+
+The end of its output is the quality gate's verdict, the bundle the server serves after
+this run (the newest published one: the new bundle, or the one it failed against) and the
+model that answers each scenario; a warning goes to stderr when the new bundle was
+published although it scores below the bundle it replaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from shopsense.commands import AddCommand, examples
+from shopsense.config import Settings
+
+if TYPE_CHECKING:
+    from shopsense.pipeline import TrainResult
+
+
+def register(add: AddCommand) -> None:
+    """Add ``train``."""
+    p = add(
+        "train",
+        cmd_train,
+        "train the default stack (retrieval chosen on validation + the feedback ranker) "
+        "on the stored events and publish it as a bundle",
+        examples(
+            "shopsense train",
+            "shopsense train --models popularity,transition,als --gate-tolerance 0.02",
+            "shopsense train --no-gate --json > train.json",
+        ),
+    )
+    p.add_argument(
+        "--models",
+        help="comma-separated retrieval models to try (default: popularity, repeat, "
+        "transition, item_knn, als, ease; validation chooses among them)",
+    )
+    p.add_argument(
+        "--gate-tolerance",
+        type=float,
+        default=0.05,
+        help="relative drop against the served bundle the quality gate allows",
+    )
+    p.add_argument("--no-gate", action="store_true", help="publish without the quality gate")
+    p.add_argument(
+        "--text",
+        choices=["auto", "static", "minilm", "none"],
+        default="auto",
+        help="the item tower's text embeddings: static (fast), minilm (slower, better), "
+        "none, or auto (static when the search extra is installed)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from shopsense.demo import stack_table
+    from shopsense.pipeline import QualityGate, train
+    from shopsense.store import open_store
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    gate = None if args.no_gate else QualityGate(tolerance=args.gate_tolerance)
+    store = open_store(settings)
+    try:
+        result = train(
+            store, settings, models, gate=gate, text=None if args.text == "none" else args.text
+        )
+    finally:
+        store.close()
+    serving = what_serves(settings)
+    regression = result.regression()
+    if regression is not None:
+        sys.stderr.write(f"WARNING: {regression}\n")
+    if args.json:
+        body = {
+            "bundle": result.bundle.id,
+            "published": result.published,
+            "gate": result.gate,
+            "stack": result.bundle.manifest.get("stack"),
+            "metrics": result.metrics,
+            "serving": serving,
+            "warnings": [regression] if regression else [],
+        }
+        sys.stdout.write(json.dumps(body, default=float) + "\n")
+        return 0 if result.published else 1
+    lines = [stack_table(result.stack), *_verdict(result), *_serving_lines(serving)]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0 if result.published else 1
+
+
+def what_serves(settings: Settings) -> dict[str, Any]:
+    """The bundle the server serves now (at its next start or ``POST /admin/reload``) and
+    the model answering each scenario."""
+    from shopsense.recommend.models import ModelSet
+    from shopsense.recommend.scenarios import answering
+    from shopsense.store.artifacts import ArtifactStore
+
+    bundle = ArtifactStore(settings.artifacts_dir).latest()
+    if bundle is None:
+        return {"bundle": None, "scenarios": {}}
+    rows = answering(ModelSet.load(bundle))
+    return {"bundle": bundle.id, "scenarios": {r.scenario: f"{r.model}: {r.how}" for r in rows}}
+
+
+def _verdict(result: TrainResult) -> list[str]:
+    lines = []
+    if result.gate is not None:
+        verdict = "passed" if result.gate["passed"] else "FAILED"
+        lines.append(f"quality gate: {verdict} ({result.gate['reason']})")
+    if result.published:
+        lines.append(f"published bundle {result.bundle.id}")
+    else:
+        lines.append(f"bundle {result.bundle.id} kept unpublished (--no-gate publishes anyway)")
+    return lines
+
+
+def _serving_lines(serving: dict[str, Any]) -> list[str]:
+    if serving["bundle"] is None:
+        return ["serving: nothing (no published bundle)"]
+    lines = [
+        f"serving: bundle {serving['bundle']} (after POST /admin/reload, or at the "
+        "server's next start)"
+    ]
+    lines += [f"  {scenario:<16} {model}" for scenario, model in serving["scenarios"].items()]
+    return lines
