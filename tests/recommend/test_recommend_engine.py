@@ -200,3 +200,32 @@ def test_scenario_models_name_what_answers_each_scenario(models: ModelSet) -> No
         assert result.strategy in (expected, answering[scenario]), scenario
     without = ModelSet.from_models("b2", {"primary": "item_knn"}, {"item_knn": models.personal})
     assert without.scenario_models()["bought_together"] == "item_knn"  # falls back
+
+
+def test_a_product_no_model_has_evidence_about_gets_no_made_up_neighbours() -> None:
+    """Regression (issue 15): a product only ever seen alone scored 0 (or the popularity
+    tie-break) against every other, so "similar" and "bought together" listed arbitrary
+    products (earbuds beside running socks) as its neighbours and as bought with it."""
+    baskets = {f"a{i}": "ABC" for i in range(5)} | {f"d{i}": "DEF" for i in range(4)}
+    baskets |= {"g0": "G"}  # G: known to every model, never with anything else
+    data = InteractionData.from_sequences({u: list(items) for u, items in baskets.items()})
+    fitted = {
+        "item_knn": ItemKNN(similarity="cosine").fit(data),
+        "trending": Popularity().fit(data),
+        "bought_together": ItemKNN(similarity="cooccurrence").fit(data),
+    }
+    alone = Product(id="G", title="Product G", category="Outdoor > Camping", price=5.0)
+    catalog = CatalogView([*products(), alone])
+    lonely = RecommendationEngine(
+        ModelSet.from_models("b2", {"primary": "item_knn"}, fitted), catalog
+    )
+    for scenario in ("similar", "bought_together"):
+        result = lonely.recommend(scenario, "", item_id="G", n=3)  # type: ignore[arg-type]
+        assert result.strategy == "trending", scenario
+        # padded with what sells in G's own category first, said as such
+        assert [r.item_id for r in result.items][:3] and {r.item_id for r in result.items} <= set(
+            "DEF"
+        )
+        assert all(r.reason.startswith("popular in") for r in result.items)
+    known = lonely.recommend("similar", "", item_id="D", n=2)
+    assert known.strategy == "item_knn" and {r.item_id for r in known.items} == {"E", "F"}

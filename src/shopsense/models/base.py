@@ -146,6 +146,9 @@ class Recommender(ABC):
     #: True when scores are log-probabilities of the shopper's next engagement, comparable
     #: across shoppers (the ranker then also reads them as they are).
     log_probabilities: ClassVar[bool] = False
+    #: Scores at or below this carry no evidence about an item (a tie-break, a product the
+    #: model saw no data for): "similar" and "bought together" show only items above it.
+    no_evidence: ClassVar[float] = 0.0
 
     users_: IdMap = dataclasses.field(init=False, repr=False)
     items_: IdMap = dataclasses.field(init=False, repr=False)

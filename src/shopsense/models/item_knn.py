@@ -69,6 +69,8 @@ class ItemKNN(Recommender):
     """Item-item collaborative filtering with a pruned sparse similarity matrix."""
 
     name: ClassVar[str] = "item_knn"
+    #: The popularity tie-break's ceiling (see ``_derive``): nothing co-occurred below it.
+    no_evidence: ClassVar[float] = 1e-6
 
     #: Most similar items each item keeps (0 = keep all).
     neighbors: int = 100

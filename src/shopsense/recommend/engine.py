@@ -136,19 +136,19 @@ class RecommendationEngine:
         if scenario == "similar":
             anchor = item_id or (items[-1] if items else None)
             if anchor is not None:
-                found = self._similar(anchor, 3 * n, rules, seen)
-                known = self.models.similar_for(anchor)
-                if known is None:  # newer than every model: popular in its category
-                    found = self._trending(n, self._in_category_of(anchor, rules), seen)
-                    return self._finish("similar", "trending", found, seen, n, rules)
+                found, known = self._similar(anchor, 3 * n, rules, seen)
+                if known is None:  # no model knows anything of it: popular in its category
+                    return self._finish("similar", "trending", [], seen, n, rules, anchor)
                 found = self._reranked(history, found, objective)
-                return self._finish("similar", known.name, found, seen, n, rules)
+                return self._finish("similar", known.name, found, seen, n, rules, anchor)
         if scenario == "bought_together":
             anchors = [item_id] if item_id else _basket(history) or items[-1:]
             if anchors:
                 found = self._together(user_id, anchors, 3 * n, rules, seen)
                 found = self._reranked(history, found, objective)
-                return self._finish("bought_together", "bought_together", found, seen, n, rules)
+                return self._finish(
+                    "bought_together", "bought_together", found, seen, n, rules, anchors[-1]
+                )
         return self._finish(scenario, "trending", [], seen, n, rules)
 
     # --- the stack -----------------------------------------------------------------------
@@ -244,22 +244,28 @@ class RecommendationEngine:
             out.append(Recommended(rec, float(score), reason))
         return out
 
-    def _similar(self, anchor: str, n: int, rules: ItemFilter, seen: set[str]) -> list[Recommended]:
-        model = self.models.similar_for(anchor)
-        if model is None:
-            # A product newer than every model: trending items stand in.
-            return []
-        mask = self.catalog.mask(model.items_, rules)
-        ids, scores = model.similar_items(anchor, n=min(len(model.items_), 4 * n + 20))
+    def _similar(
+        self, anchor: str, n: int, rules: ItemFilter, seen: set[str]
+    ) -> tuple[list[Recommended], Recommender | None]:
+        """Items similar to ``anchor`` by the first similarity model with evidence about
+        it (the usual one, then others that know it, e.g. the item tower from its content),
+        and that model; ``None`` when none has any."""
         reason = explain.similar_to(self._title(anchor))
-        index = model.items_.indices([str(i) for i in ids])
-        keep = mask[index] & np.isfinite(scores)
-        out = [
-            Recommended(str(i), float(s), reason)
-            for i, s, k in zip(ids, scores, keep, strict=True)
-            if k and str(i) not in seen
-        ]
-        return out[:n]
+        for model in self.models.similarity_models(anchor):
+            mask = self.catalog.mask(model.items_, rules)
+            ids, scores = model.similar_items(anchor, n=min(len(model.items_), 4 * n + 20))
+            index = model.items_.indices([str(i) for i in ids])
+            # A product the model saw no data for scores 0 (or its tie-break) everywhere:
+            # an arbitrary list dressed up as neighbours
+            keep = mask[index] & np.isfinite(scores) & (scores > model.no_evidence)
+            out = [
+                Recommended(str(i), float(s), reason)
+                for i, s, k in zip(ids, scores, keep, strict=True)
+                if k and str(i) not in seen
+            ]
+            if out:
+                return out[:n], model
+        return [], None
 
     def _together(
         self, user_id: str, anchors: list[str], n: int, rules: ItemFilter, seen: set[str]
@@ -274,7 +280,10 @@ class RecommendationEngine:
         ids, scores = model.recommend(
             user_id, n=n + len(seen), exclude_seen=True, filter=mask, history=known
         )
-        rec_ids = [str(i) for i, s in zip(ids, scores, strict=True) if s > 0 and str(i) not in seen]
+        evidence = model.no_evidence  # below it: the popularity tie-break, not a basket
+        rec_ids = [
+            str(i) for i, s in zip(ids, scores, strict=True) if s > evidence and str(i) not in seen
+        ]
         closest = explain.closest_history_items(model, known, rec_ids)
         score_of = {str(i): float(s) for i, s in zip(ids, scores, strict=True)}
         return [
@@ -309,12 +318,16 @@ class RecommendationEngine:
         seen: set[str],
         n: int,
         rules: ItemFilter,
+        anchor: str | None = None,
     ) -> Recommendations:
+        """Rules applied, short lists padded with trending items: first those of
+        ``anchor``'s top category (similar / bought together), then any."""
         if not found:
             strategy = "trending"
-        if len(found) < n:
-            taken = seen | {r.item_id for r in found}
-            found = found + self._trending(n - len(found), rules, taken)
+        for narrowed in ([self._in_category_of(anchor, rules)] if anchor else []) + [rules]:
+            if len(found) < n:
+                taken = seen | {r.item_id for r in found}
+                found = found + self._trending(n - len(found), narrowed, taken)
         return Recommendations(scenario, strategy, found[:n], self.models.bundle_id)
 
     def _in_category_of(self, item_id: str, rules: ItemFilter) -> ItemFilter:

@@ -119,18 +119,12 @@ class ModelSet:
             together=models.get("bought_together"),
         )
 
-    def similar_for(self, item_id: str) -> Recommender | None:
-        """The similarity model for ``item_id``: the usual one, or one that knows a new item."""
-        if item_id in self.similar.items_:
-            return self.similar
-        return next(
-            (
-                m
-                for name, m in self.models.items()
-                if name in SIMILARITY_MODELS and item_id in m.items_
-            ),
-            None,
-        )
+    def similarity_models(self, item_id: str) -> list[Recommender]:
+        """The similarity models that know ``item_id``: the usual one first, then the other
+        similarity models of the bundle (the item tower knows new products by content)."""
+        others = [m for n, m in self.models.items() if n in SIMILARITY_MODELS]
+        ordered = [self.similar, *(m for m in others if m is not self.similar)]
+        return [m for m in ordered if item_id in m.items_]
 
     def scenario_models(self) -> dict[str, str]:
         """Which of the bundle's models (by its name in the bundle; ``"stack"``: the stack)
