@@ -41,6 +41,17 @@ def test_price_phrase_becomes_a_filter(engine: SearchEngine) -> None:
     assert "P2" not in result.ids
 
 
+def test_a_query_of_filters_only_says_so(engine: SearchEngine) -> None:
+    """Regression (issue 15): a query without words ("under 80", " ") explained every
+    result as "close in meaning to ''"."""
+    for query in ("under 80", " "):
+        result = engine.search(query)
+        assert result.items, query
+        assert all("''" not in h.explanation for h in result.items), query
+        assert result.items[0].explanation.startswith("no search words: chosen by the filters")
+    assert engine.search("under 80").items[0].explanation.endswith("; price <= 80")
+
+
 def test_brand_and_colour_words_filter_but_fall_back(
     products: list[Product], encoder: HashingEncoder
 ) -> None:

@@ -206,6 +206,8 @@ class Retriever:
     def explain(self, found: Candidates, i: int) -> str:
         """Why candidate ``i`` is in the results, in a few words."""
         product = self.rows.product(int(found.rows[i]))
+        if not found.evidence.parsed.text.strip():  # "under 80", " ": no words to match
+            return "; ".join(["no search words: chosen by the filters", *found.understood])
         query_words = words(found.evidence.parsed.text)
         title = set(words(product.title))
         matched = [w for w in query_words if w in title or w.rstrip("s") in title]
