@@ -10,8 +10,11 @@ from fastapi.testclient import TestClient
 
 from shopsense.api import ServeConfig, create_app
 from shopsense.api.impressions import ImpressionLog
+from shopsense.api.routes import recommendations
+from shopsense.api.state import ServingState
 from shopsense.config import Settings
 from shopsense.domain import Event
+from shopsense.recommend.engine import ANY_IN_STOCK
 
 
 def test_flush_waits_for_the_batch_the_writer_thread_is_storing() -> None:
@@ -67,3 +70,17 @@ def test_a_restarted_server_still_knows_a_shopper_shown_many_lists(
     with TestClient(create_app(shop_copy, config, search=False)) as client:
         again = client.get("/recommendations/restart-shopper", params={"n": 10}).json()
     assert again["strategy"] == first["strategy"]
+
+
+def test_exploration_repeats_with_its_seed(shop_copy: Settings) -> None:
+    """Served exploration was unseeded: simulations through the server varied run to run."""
+    lists = []
+    for _ in range(2):
+        config = ServeConfig(api_key=API_KEY, exploration=0.5, exploration_seed=3)
+        with TestClient(create_app(shop_copy, config, search=False)) as client:
+            state: ServingState = client.app.state.serving  # type: ignore[attr-defined]
+            lists.append(
+                [recommendations(state, "for_you", "", 8, ANY_IN_STOCK)["items"] for _ in range(3)]
+            )
+    assert lists[0] == lists[1]
+    assert len({tuple(i["item_id"] for i in items) for items in lists[0]}) > 1  # it explores

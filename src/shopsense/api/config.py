@@ -45,6 +45,9 @@ class ServeConfig(BaseSettings):
     exploration: float = Field(default=0.02, ge=0.0, le=1.0)
     #: Candidates below the list that exploration draws from.
     exploration_pool: int = Field(default=40, ge=1, le=500)
+    #: Seed of exploration's draws, for reproducible simulations and tests (unset: fresh
+    #: at every start; with the seed, the same requests in the same order explore alike).
+    exploration_seed: int | None = Field(default=None, ge=0)
     #: Log an impression (with position and propensity) for every item of every served list.
     log_impressions: bool = True
     #: Recent impressions kept in memory per shopper (shown and not clicked counts at once).

@@ -162,6 +162,7 @@ class ServingState:
             state.impressions.start()
         manager.listeners.append(state.search.use_models)
         state.results = ResultCache(config.result_cache)
+        state.rng = np.random.default_rng(config.exploration_seed)
         state.shoppers = Shoppers.for_key(
             config.key(), config.demo_shoppers, config.shop_write_limit
         )
