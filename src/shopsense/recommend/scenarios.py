@@ -49,7 +49,8 @@ def answering(models: ModelSet) -> list[ScenarioModel]:
         "session": "the same on the current session's events only",
         "similar": "item-item similarity"
         + reranked
-        + "; a product it does not know: a model that does, else trending in its category",
+        + "; a product it has no data about: the next similarity model that has (the item"
+        " tower, by content), else trending in its category",
         "bought_together": (
             "co-occurrence in carts and orders with the item or the cart" + reranked
             if models.together is not None
