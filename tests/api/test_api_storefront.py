@@ -8,12 +8,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from api_helpers import API_KEY
+from api_helpers import API_KEY, HEADERS
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shopsense.api import ServeConfig, create_app
+from shopsense.api.cards import money
 from shopsense.config import Settings
 
 
@@ -33,6 +34,17 @@ def client(shop_copy: Settings) -> Iterator[TestClient]:
 def shop(shop_copy: Settings) -> Iterator[TestClient]:
     """A real shop's server: no ``?as=``, the default write limit."""
     yield from serve(shop_copy)
+
+
+@pytest.fixture(scope="module")
+def searching(shop_copy: Settings) -> Iterator[TestClient]:
+    """A demo server with the search index built."""
+    pytest.importorskip("tantivy", reason="search needs the search extra")
+    config = ServeConfig(api_key=API_KEY, demo_shoppers=True, shop_write_limit="")
+    with TestClient(create_app(shop_copy, config, search=True)) as test_client:
+        state = test_client.app.state.serving  # type: ignore[attr-defined]
+        assert state.search.ready.wait(180) and state.search.status == "ready", state.search.error
+        yield test_client
 
 
 def csrf(page: str) -> str:
@@ -196,3 +208,147 @@ def test_the_dashboard_and_stats_are_for_the_operator_only(shop: TestClient) -> 
     assert shop.get("/admin/stats").status_code == 401
     shop.cookies.clear()
     assert "Dashboard" not in shop.get("/").text  # the shop header does not link it
+
+
+# --- issue 15: a storefront to show a customer ---------------------------------------------
+
+
+def cards(page: str, list_id: str) -> list[str]:
+    """The product ids of one list's cards, in order."""
+    section = page.split(f'id="{list_id}"', 1)[1].split("</section>", 1)[0]
+    return re.findall(r'class="card" data-item="([^"]+)"', section)
+
+
+def add_product(client: TestClient, **fields: Any) -> str:
+    product = {"id": "EUR-1", "title": "Velo Nordic waterproof cycling jacket, red",
+               "category": "Fashion > Outerwear > Rain Jackets", "price": 1234.5,
+               "currency": "EUR", "attributes": {"color": "red"}, **fields}  # fmt: skip
+    response = client.put("/catalog/products", json={"products": [product]}, headers=HEADERS)
+    assert response.status_code == 200, response.text
+    return str(product["id"])
+
+
+def test_products_have_drawn_pictures_and_keep_real_photos(client: TestClient) -> None:
+    state = client.app.state.serving  # type: ignore[attr-defined]
+    home = client.get("/?as=picture-shopper").text
+    item = cards(home, "trending")[0]
+    assert f'src="/shop/picture/{item}.svg"' in home
+    product = state.catalog.get(item)
+    svg = client.get(f"/shop/picture/{item}.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert svg.text.startswith("<svg") and product.category[-1] in svg.text
+    assert "http" not in svg.text.replace("http://www.w3.org/2000/svg", "")  # nothing fetched
+    add_product(client, id="RED-1", title='Red <b>"bold"</b> & jacket')
+    red = client.get("/shop/picture/RED-1.svg").text
+    assert "#d33b34" in red and "<b>" not in red and "&lt;b&gt;" in red  # painted, escaped
+    photo = "https://cdn.example-shop.com/p/1.jpg"
+    add_product(client, id="PHOTO-1", attributes={"image_url": photo})
+    assert f'src="{photo}"' in client.get("/product/PHOTO-1").text
+    add_product(client, id="PHOTO-2", attributes={"image": "//elsewhere.example/x.jpg"})
+    assert 'src="/shop/picture/PHOTO-2.svg"' in client.get("/product/PHOTO-2").text
+    assert client.get("/shop/picture/NOPE.svg").status_code == 404
+
+
+def test_prices_are_shown_in_the_products_currency(client: TestClient) -> None:
+    item = add_product(client)
+    page = client.get(f"/product/{item}").text
+    assert "€1,234.50" in page and "$1,234.50" not in page
+    added = client.post("/cart/add", data={"item_id": item, "csrf": csrf(page)})
+    assert added.status_code == 200 and "€1,234.50" in added.text and "$1,234" not in added.text
+    updated = client.post("/cart/update", data={"item_id": item, "quantity": 0, "csrf": csrf(page)})
+    assert updated.status_code == 200
+
+
+def test_the_home_page_shows_no_model_names_and_no_product_twice(client: TestClient) -> None:
+    state = client.app.state.serving  # type: ignore[attr-defined]
+    client.cookies.clear()
+    new = client.get("/").text
+    assert 'id="trending"' in new and 'id="for-you"' not in new  # one list, not the same twice
+    assert len(cards(new, "trending")) == 8
+    user = next(f"U{n:04d}" for n in range(1, 99) if "for-you" in client.get(f"/?as=U{n:04d}").text)
+    page = client.get(f"/?as={user}").text
+    for_you, trending = cards(page, "for-you"), cards(page, "trending")
+    assert len(for_you) == 8 and len(trending) == 8 and not set(for_you) & set(trending)
+    strategies = {m.name for m in state.models.engine.models.models.values()} | {"trending"}
+    for text in (new, page):
+        assert "Dashboard" not in text and "/dashboard" not in text
+        assert not [s for s in strategies if f"({s})" in text], "a model name is shown"
+    # The trending list's impressions are logged for what it showed, for this shopper.
+    request_id = page.split('id="trending" data-request="', 1)[1].split('"', 1)[0]
+    state.impressions.flush()  # written in the background
+    logged = [e for e in state.store.events.user_history(user, 1000) if e.request_id == request_id]
+    assert [e.item_id for e in sorted(logged, key=lambda e: e.position or 0)] == trending
+
+
+def test_the_cart_changes_quantities_and_removes_lines(client: TestClient) -> None:
+    state = client.app.state.serving  # type: ignore[attr-defined]
+    client.get("/?as=cart-shopper")
+    first, second = state.catalog.products()[20], state.catalog.products()[21]
+    token = csrf(client.get(f"/product/{first.id}").text)
+    for item in (first, second):
+        client.post("/cart/add", data={"item_id": item.id, "csrf": token})
+    cart = client.post("/cart/update", data={"item_id": first.id, "quantity": 3, "csrf": token})
+    assert cart.status_code == 200 and cart.url.path == "/cart"
+    assert re.search(rf'data-item="{first.id}".*?value="3"', cart.text, re.S)
+    total = money(first.price * 3 + second.price, first.currency)
+    assert f'<strong id="total">{total}</strong>' in cart.text
+    assert '<span id="cart-count" class="badge">4</span>' in cart.text
+    removed = client.post("/cart/update", data={"item_id": second.id, "quantity": 0, "csrf": token})
+    assert removed.text.count('class="cart-line"') == 1 and second.title not in removed.text
+    assert state.store.carts.get("cart-shopper") == {first.id: 3}
+    carts = [
+        e for e in state.store.events.user_history("cart-shopper") if e.kind.value == "add_to_cart"
+    ]
+    assert [e.item_id for e in carts] == [first.id, second.id, first.id]  # the raise to 3
+    assert client.post("/cart/update", data={"item_id": first.id, "quantity": 1}).status_code == 403
+    too_many = {"item_id": first.id, "quantity": 100, "csrf": token}
+    assert client.post("/cart/update", data=too_many).status_code == 422
+    assert state.store.carts.get("cart-shopper") == {first.id: 3}
+
+
+def test_search_pages_facets_and_sorts_keep_each_other(searching: TestClient) -> None:
+    page = searching.get("/shop/search", params={"q": "shoe"}).text
+    assert "Dashboard" not in page
+    total = int(re.search(r'id="summary">(\d+) results', page).group(1))  # type: ignore[union-attr]
+    assert total > 12 and 'id="next-page"' in page and 'data-page="2"' in page
+    second = searching.get("/shop/search", params={"q": "shoe", "page": 2}).text
+    assert set(cards(second, "results")).isdisjoint(cards(page, "results"))
+    assert 'id="prev-page"' in second
+    facets = dict(re.findall(r'data-facet="([a-z_]+)"><h4>[^<]*</h4>\s*<ul>(.*?)</ul>', page, re.S))
+    assert {"category", "brand", "price", "in_stock", "color"} <= set(facets)
+    for name, values in facets.items():
+        assert values.count("<li>") == values.count('<a class="facet-value'), name
+    buckets = re.findall(r'data-value="([0-9.]+)[-+]', facets["price"])
+    assert buckets and [float(b) for b in buckets] == sorted(float(b) for b in buckets)
+    colour = re.search(r'href="([^"]+)" data-value="([^"]+)"', facets["color"])
+    assert colour
+    coloured = searching.get(colour.group(1).replace("&amp;", "&") + "&sort=price_asc").text
+    assert 'aria-current="true"' in coloured
+    # the sort menu carries the filter, and the links carry the sort
+    form = coloured.split('id="sort-form"', 1)[1].split("</form>", 1)[0]
+    assert f'name="color" value="{colour.group(2)}"' in form and 'name="q" value="shoe"' in form
+    links = re.findall(r'class="facet-value[^"]*" href="([^"]+)"', coloured)
+    assert links and all("sort=price_asc" in link for link in links)
+    prices = [float(p.replace(",", "")) for p in re.findall(r'class="price">\$([\d,.]+)', coloured)]
+    assert prices == sorted(prices)
+
+
+def test_search_highlights_and_says_did_you_mean(searching: TestClient) -> None:
+    page = searching.get("/shop/search", params={"q": "running shoe"}).text
+    assert "<mark>running</mark>" in page.lower() or "<mark>running</mark>" in page
+    typo = searching.get("/shop/search", params={"q": "runnign shoe", "in_stock": "true"}).text
+    hint = re.search(r'id="did-you-mean">Did you mean <a href="([^"]+)">([^<]+)</a>', typo)
+    assert hint and hint.group(2) == "running shoe"
+    assert "in_stock=true" in hint.group(1)  # the filters stay
+    known = searching.get("/shop/search", params={"q": "running shoe"}).text
+    assert 'id="did-you-mean"' not in known
+
+
+def test_suggestions_complete_queries_and_name_products(searching: TestClient) -> None:
+    body = searching.get("/shop/suggest", params={"q": "runn"}).json()
+    assert body["queries"] and all(q.startswith("runn") for q in body["queries"])
+    assert "running shoe" in body["queries"]  # a phrase of product names
+    assert body["products"] and all("runn" in p["title"].lower() for p in body["products"])
+    first = body["products"][0]
+    assert first["url"].startswith("/product/") and first["picture"].endswith(".svg")
+    assert searching.get("/shop/suggest", params={"q": " "}).json()["queries"] == []

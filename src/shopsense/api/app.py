@@ -78,10 +78,12 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(admin.router)
     if storefront:
-        from shopsense.api import dashboard
+        from shopsense.api import dashboard, shop_cart, shop_search
         from shopsense.api import storefront as shop
 
         app.include_router(shop.router)
+        app.include_router(shop_search.router)
+        app.include_router(shop_cart.router)
         app.add_exception_handler(shop.ShopRefusedError, shop.refused)
         app.include_router(dashboard.router)
         app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

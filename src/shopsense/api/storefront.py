@@ -1,31 +1,37 @@
-"""The storefront: home, search, product page, cart and checkout, rendered by the server.
+"""The storefront: home and product pages, the page script's events, product pictures.
 
-A shopper is a signed cookie (``ss_uid``) with a signed session cookie (``ss_sid``); see
-:mod:`shopsense.api.shoppers` (``/?as=U0042`` browses as a sample-shop shopper on a demo
-server only). Every action records real events: the page script posts views, clicks and
-searches to ``/shop/events`` (bound to the cookie's shopper, so no API key is exposed); the
-cart and checkout record ``add_to_cart`` and ``purchase`` events on the server. Every
-write carries the session's CSRF token and counts against the client's rate limit.
-Recommendation links carry their ``request_id`` and position, so clicks are attributed to
-the list that showed them.
+Search lives in :mod:`shopsense.api.shop_search`, the cart and checkout in
+:mod:`shopsense.api.shop_cart`; this module has what they share (who the shopper is, who
+may write, how a page is rendered). A shopper is a signed cookie (``ss_uid``) with a signed
+session cookie (``ss_sid``); see :mod:`shopsense.api.shoppers` (``/?as=U0042`` browses as
+a sample-shop shopper on a demo server only). Every action records real events: the page
+script posts views, clicks and searches to ``/shop/events`` (bound to the cookie's
+shopper, so no API key is exposed); the cart and checkout record ``add_to_cart`` and
+``purchase`` events on the server. Every write carries the session's CSRF token and counts
+against the client's rate limit. Recommendation links carry their ``request_id`` and
+position, so clicks are attributed to the list that showed them.
+
+Pages show no model names: lists are titled for the shopper, and the home page shows a
+product once (trending leaves out what "Recommended for you" already shows).
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopsense.api.auth import state_of
-from shopsense.api.routes import json_response, recommendations, run_search
+from shopsense.api.cards import card, money
+from shopsense.api.pictures import picture_url, product_svg
+from shopsense.api.routes import json_response, recommendations
 from shopsense.api.shoppers import SID, UID, Shopper
-from shopsense.api.state import ServingState, new_request_id
+from shopsense.api.state import ServingState
 from shopsense.domain import Event, EventKind, Id, Text
 from shopsense.errors import ShopSenseError
 from shopsense.recommend import ItemFilter
@@ -121,60 +127,60 @@ def page(
     return response
 
 
-def _list(
+def shown_list(
     state: ServingState, scenario: str, uid: str, sid: str, n: int, **kw: Any
 ) -> dict[str, Any]:
+    """A served list with its items as cards (an empty list, with the reason, on errors)."""
     try:
-        return recommendations(state, scenario, uid, n, ANY, session_id=sid, **kw)  # type: ignore[arg-type]
+        data = recommendations(state, scenario, uid, n, ANY, session_id=sid, **kw)  # type: ignore[arg-type]
     except ShopSenseError as exc:
         return {"request_id": "", "items": [], "error": str(exc), "scenario": scenario}
+    data["items"] = [card(item, state.catalog.get(item["item_id"])) for item in data["items"]]
+    return data
+
+
+def engaged(state: ServingState, user_id: str) -> bool:
+    """Whether the shopper has done anything that personal lists learn from."""
+    return any(
+        e.item_id is not None and e.kind not in (EventKind.IMPRESSION, EventKind.SEARCH)
+        for e in state.history(user_id)
+    )
+
+
+def trending_besides(
+    state: ServingState, uid: str, sid: str, n: int, shown: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Trending, without the products already ``shown`` above it; its impressions are
+    logged for what it shows (asked for anonymously, then logged for the shopper)."""
+    taken = {item["item_id"] for item in shown}
+    data = shown_list(state, "trending", "", sid, n + len(taken), exclude_seen=False)
+    data["items"] = [item for item in data["items"] if item["item_id"] not in taken][:n]
+    if state.impressions is not None and data["items"]:
+        ids = [item["item_id"] for item in data["items"]]
+        state.impressions.served(uid, sid, data["request_id"], ids, [1.0] * len(ids))
+    return data
 
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
+    """A shopper with history sees "Recommended for you", then trending products not in
+    it; a new shopper (for whom both would be the same) sees trending only."""
     state = state_of(request)
     who = viewer(request)
     uid, sid = who.user_id, who.session_id
-    for_you = _list(state, "for_you", uid, sid, 8)
-    trending = _list(state, "trending", uid, sid, 8, exclude_seen=False)
+    for_you = shown_list(state, "for_you", uid, sid, 8) if engaged(state, uid) else None
+    trending = trending_besides(state, uid, sid, 8, for_you["items"] if for_you else [])
     return page(request, "home.html", {"for_you": for_you, "trending": trending}, shopper=who)
 
 
-@router.get("/shop/search", response_class=HTMLResponse)
-def search_page(
-    request: Request,
-    q: Annotated[str, Query(max_length=500)] = "",
-    category: Annotated[str | None, Query(max_length=500)] = None,
-    brand: Annotated[str | None, Query(max_length=256)] = None,
-    sort: str = "relevance",
-    page_number: Annotated[int, Query(alias="page", ge=1, le=100)] = 1,
-) -> Response:
-    from shopsense.search import SORTS, Filters
-
-    state = state_of(request)
-    who = viewer(request)
-    uid, sid = who.user_id, who.session_id
-    context: dict[str, Any] = {"q": q, "category": category, "brand": brand, "sort": sort}
-    context |= {"sorts": SORTS, "result": None, "error": None, "request_id": new_request_id()}
-    if q.strip():
-        try:
-            filters = Filters(
-                categories=(category,) if category else (), brands=(brand,) if brand else ()
-            )
-            result, request_id = run_search(
-                state,
-                q,
-                uid,
-                filters,
-                sort if sort in SORTS else "relevance",
-                page_number,
-                12,
-                session_id=sid,
-            )
-            context["result"], context["request_id"] = result, request_id
-        except ShopSenseError as exc:
-            context["error"] = str(exc)
-    return page(request, "search.html", context, shopper=who)
+@router.get("/shop/picture/{item_id}.svg")
+def picture(request: Request, item_id: str) -> Response:
+    """The product's drawn picture (:mod:`shopsense.api.pictures`)."""
+    product = state_of(request).catalog.get(item_id)
+    if product is None:
+        return json_response({"error": f"unknown product id {item_id!r}", "field": "item_id"}, 404)
+    headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    return Response(product_svg(product), media_type="image/svg+xml", headers=headers)
 
 
 @router.get("/product/{item_id}", response_class=HTMLResponse)
@@ -187,9 +193,16 @@ def product_page(
         return page(request, "missing.html", {"item_id": item_id}, status=404)
     who = viewer(request)
     uid, sid = who.user_id, who.session_id
-    similar = _list(state, "similar", uid, sid, 6, item_id=item_id)
-    together = _list(state, "bought_together", uid, sid, 6, item_id=item_id)
-    context = {"product": product, "why": why, "similar": similar, "together": together}
+    similar = shown_list(state, "similar", uid, sid, 6, item_id=item_id)
+    together = shown_list(state, "bought_together", uid, sid, 6, item_id=item_id)
+    context = {
+        "product": product,
+        "picture": picture_url(product),
+        "price": money(product.price, product.currency) if product.price is not None else None,
+        "why": why,
+        "similar": similar,
+        "together": together,
+    }
     return page(request, "product.html", context, shopper=who)
 
 
@@ -217,71 +230,6 @@ def shop_events(request: Request, batch: ShopEvents) -> Response:
     state.check_items(events)
     stored = state.record_events(events)
     return json_response({"accepted": len(events), "stored": stored})
-
-
-def _record(
-    state: ServingState, uid: str, sid: str, kind: EventKind, items: dict[str, int]
-) -> None:
-    now = datetime.now(UTC)
-    events = []
-    for item_id, quantity in items.items():
-        product = state.catalog.get(item_id)
-        events.append(
-            Event(
-                event_id=f"{uid}:{kind.value}:{uuid.uuid4().hex}",
-                user_id=uid,
-                session_id=sid,
-                kind=kind,
-                item_id=item_id,
-                quantity=quantity if kind is EventKind.PURCHASE else None,
-                price=product.price if product else None,
-                timestamp=now,
-            )
-        )
-    state.record_events(events)
-
-
-@router.post("/cart/add")
-def cart_add(
-    request: Request,
-    item_id: Annotated[str, Form(max_length=256)],
-    csrf: Annotated[str | None, Form(max_length=100)] = None,
-) -> Response:
-    state = state_of(request)
-    who = writer(request, csrf)
-    if item_id not in state.catalog:
-        return json_response({"error": f"unknown product id {item_id!r}", "field": "item_id"}, 404)
-    uid, sid = who.user_id, who.session_id
-    state.store.carts.add(uid, item_id)
-    _record(state, uid, sid, EventKind.ADD_TO_CART, {item_id: 1})
-    return RedirectResponse("/cart", status_code=303)
-
-
-@router.get("/cart", response_class=HTMLResponse)
-def cart_page(request: Request) -> Response:
-    state = state_of(request)
-    who = viewer(request)
-    uid, sid = who.user_id, who.session_id
-    cart = state.store.carts.get(uid)
-    lines = [(state.catalog.get(i), q) for i, q in cart.items()]
-    total = sum((p.price or 0.0) * q for p, q in lines if p is not None)
-    together = _list(state, "bought_together", uid, sid, 6) if cart else {"items": []}
-    context = {"lines": lines, "total": total, "together": together}
-    return page(request, "cart.html", context, shopper=who)
-
-
-@router.post("/checkout", response_class=HTMLResponse)
-def checkout(
-    request: Request, csrf: Annotated[str | None, Form(max_length=100)] = None
-) -> Response:
-    state = state_of(request)
-    who = writer(request, csrf)
-    uid, sid = who.user_id, who.session_id
-    cart = state.store.carts.take(uid)
-    if cart:
-        _record(state, uid, sid, EventKind.PURCHASE, cart)
-    bought = [(state.catalog.get(i), q) for i, q in cart.items()]
-    return page(request, "thanks.html", {"bought": bought}, shopper=who)
 
 
 async def refused(request: Request, exc: Exception) -> Response:

@@ -185,6 +185,11 @@ class LexicalIndex:
         """Whether ``word`` occurs (unstemmed) in some title, brand or category."""
         return bool(self._searcher.doc_freq("words", word) > 0)
 
+    def terms(self, prefix: str, limit: int | None = None) -> list[tuple[str, int]]:
+        """The catalog's words (unstemmed, from titles, brands and categories) that begin
+        with ``prefix``, with their document counts, most frequent first."""
+        return list(self._searcher.terms_with_prefix("words", prefix.lower(), limit=limit))
+
     def _text_query(
         self, text: str, fields: Sequence[str], typo_tolerance: bool
     ) -> tantivy.Query | None:

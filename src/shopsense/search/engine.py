@@ -14,6 +14,8 @@ Example::
     >>> [(h.id, h.explanation) for h in result.items[:2]]                # doctest: +SKIP
     >>> engine.suggest("runn")                                           # doctest: +SKIP
     ['running', 'running shoe', ...]
+    >>> engine.did_you_mean("runnign shoes")                             # doctest: +SKIP
+    'running shoes'
     >>> engine.upsert([new_product]); engine.remove(["P00017"])          # doctest: +SKIP
     >>> engine.save(bundle / "search")                                   # doctest: +SKIP
     >>> same = SearchEngine.load(bundle / "search")                      # doctest: +SKIP
@@ -49,6 +51,7 @@ from shopsense.search.personalize import Affinity, blend
 from shopsense.search.result import SearchHit, SearchResult
 from shopsense.search.retrieval import Candidates, Retriever
 from shopsense.search.rows import ProductRows
+from shopsense.search.spelling import spell_query
 
 logger = logging.getLogger(__name__)
 
@@ -301,6 +304,19 @@ class SearchEngine:
         words = self.lexical.complete(last, context, n + len(context))
         out = [f"{head} {w}".strip() for w in words if w not in context]
         return out[:n]
+
+    def suggest_products(self, prefix: str, n: int = 5) -> list[Product]:
+        """Products whose titles match what the shopper is typing (the last word completed
+        as :meth:`suggest` does), best title match first: quick links under a search box."""
+        completed = self.suggest(prefix, 1)
+        text = completed[0] if completed else prefix
+        rows, _ = self.lexical.search(text, n, fields=("title",), typo_tolerance=False)
+        return [self.rows.product(int(r)) for r in rows]
+
+    def did_you_mean(self, query: str) -> str | None:
+        """``query`` with its misspelt words replaced by the catalog's closest words
+        (:mod:`shopsense.search.spelling`), or ``None`` when every word is known."""
+        return spell_query(query, self.lexical)
 
     # -- persistence ----------------------------------------------------------------------
 
