@@ -67,7 +67,12 @@ def main() -> None:
     parser.add_argument("--sim-seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    env = os.environ | {"SHOPSENSE_API_KEY": KEY, "OPENBLAS_NUM_THREADS": "1"}
+    env = os.environ | {
+        "SHOPSENSE_API_KEY": KEY,
+        "OPENBLAS_NUM_THREADS": "1",
+        # the served policy's exploration draws repeat from run to run
+        "SHOPSENSE_EXPLORATION_SEED": str(args.sim_seed),
+    }
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="shopsense-served-") as tmp:
         data = Path(tmp) / "data"
