@@ -293,8 +293,9 @@ def _cache_note(port: int) -> str:
     hits = values.get("shopsense_result_cache_hits", 0.0)
     total = hits + values.get("shopsense_result_cache_misses", 0.0)
     return (
-        f"- result cache (exact: keyed by the shopper's latest event, catalog version, bundle): "
-        f"{hits:,.0f} hits of {total:,.0f} lookups ({100 * hits / max(total, 1):.0f} %) so far."
+        f"- result cache (exact: keyed by the shopper's latest event, catalog version, bundle; "
+        "with impressions logged only anonymous answers are cached, a shopper's list joins "
+        f"their history): {hits:,.0f} hits of {total:,.0f} lookups so far."
     )
 
 
