@@ -243,10 +243,7 @@ def test_serve_on_a_taken_port_is_one_line_and_announces_nothing(
         assert (code, out) == (2, "")
         assert err.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
         assert err.count("\n") == 1 and "choose another --port" in err
-        from shopsense.config import Settings
-        from shopsense.demo import run_demo
-        from shopsense.errors import ConfigError
-
-        with pytest.raises(ConfigError, match="cannot listen"):  # before its minutes of work
-            run_demo(Settings(data_dir=tmp_path / "demo"), serve=True, port=port)
+        demo = ("--data-dir", str(tmp_path / "demo"), "demo", "--port", str(port))
+        code, out, err = run(capsys, *demo)  # refused before its minutes of work
+        assert (code, out) == (2, "") and "cannot listen" in err
         assert not (tmp_path / "demo").exists()

@@ -122,15 +122,17 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from shopsense.commands.serve import listening_socket, serve
     from shopsense.demo import run_demo
 
-    return run_demo(
-        settings,
-        n_products=args.products,
-        n_users=args.users,
-        seed=args.seed,
-        serve=not args.no_serve,
-    )
+    host, port = "127.0.0.1", args.port
+    if not args.no_serve:  # a taken port is an error before minutes of work
+        listening_socket(host, port).close()
+    shoppers = run_demo(settings, n_products=args.products, n_users=args.users, seed=args.seed)
+    if args.no_serve:
+        return 0
+    storefront = f"storefront: http://{host}:{port}/?as={shoppers[0]}  (browse as a sample shopper)"
+    return serve(settings, host=host, port=port, demo_shoppers=True, announce=storefront)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,6 +196,7 @@ def _add_own(add: AddCommand, common: argparse.ArgumentParser) -> None:
     )
     _shop_size(demo)
     demo.add_argument("--no-serve", action="store_true", help="do not start the web server")
+    demo.add_argument("--port", type=int, default=8000, help="the web server's port")
 
     ingest = add(
         "ingest",

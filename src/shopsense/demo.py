@@ -118,22 +118,13 @@ def run_demo(
     n_products: int = 5000,
     n_users: int = 2000,
     seed: int = 7,
-    serve: bool = False,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-) -> int:
-    """Run the demo; prints the evaluation table and two shoppers' recommendations.
-
-    With ``serve`` it ends by serving the storefront, the dashboard and the API on
-    ``http://host:port`` (printing the URL) until interrupted; a port that is taken is
-    an error before anything else runs.
+) -> list[str]:
+    """Run the demo: build, ingest and train the sample shop, print the evaluation table
+    and two shoppers' recommendations; returns those shoppers' ids. (``shopsense demo``
+    then serves it.)
     """
     from shopsense.synth import ShopConfig, generate_shop, write_shop
 
-    if serve:
-        from shopsense.commands.serve import listening_socket
-
-        listening_socket(host, port).close()
     started = time.perf_counter()
     note(f"[1/4] generating the sample shop ({n_products:,} products, {n_users:,} shoppers)")
     shop = generate_shop(ShopConfig(n_products=n_products, n_users=n_users, seed=seed))
@@ -175,9 +166,4 @@ def run_demo(
             print(f"            {item['explanation']}")
     print(f"\ndemo finished in {time.perf_counter() - started:.1f} s; data in {settings.data_dir}")
     print("try: shopsense recommend " + shoppers[0] + " | shopsense stats | shopsense --help")
-    if not serve:
-        return 0
-    from shopsense.commands.serve import serve as serve_http
-
-    storefront = f"storefront: http://{host}:{port}/?as={shoppers[0]}  (browse as a sample shopper)"
-    return serve_http(settings, host=host, port=port, demo_shoppers=True, announce=storefront)
+    return shoppers

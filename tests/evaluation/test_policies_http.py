@@ -32,7 +32,7 @@ PRODUCTS, USERS, SEED = 150, 40, 3
 def shop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("http-shop")
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert run_demo(Settings(data_dir=directory), PRODUCTS, USERS, SEED) == 0
+        assert run_demo(Settings(data_dir=directory), PRODUCTS, USERS, SEED)
     return directory
 
 
