@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import time
 
@@ -62,6 +63,28 @@ def test_terminal_bars_show_an_eta_when_the_total_is_known() -> None:
     out = stream.getvalue()
     assert re.search(r"models: +\d+%.*\d/3 \[\d\d:\d\d<\d\d:\d\d", out), out
     assert "- a step\n" in out
+
+
+def test_bars_show_on_a_terminal_that_reports_no_width() -> None:
+    """Regression: on a pseudo-terminal of width 0 (``script``, some CI runners) the bars
+    were drawn 0 columns wide, so a long command showed no progress at all."""
+    main, side = os.openpty()  # a fresh pty reports 0 x 0
+    try:
+        with os.fdopen(side, "w", closefd=False) as stream:
+            assert os.get_terminal_size(side).columns == 0 and stream.isatty()
+            with progress.reporting(progress.TerminalReporter(stream)):
+                for _ in progress.track(range(2), "models", unit="models"):
+                    time.sleep(0.15)
+            stream.flush()
+        os.set_blocking(main, False)  # nothing written must fail the test, not hang it
+        try:
+            out = os.read(main, 65536).decode()
+        except BlockingIOError:
+            out = ""
+    finally:
+        os.close(main)
+        os.close(side)
+    assert re.search(r"models: +\d+%.*\d/2", out), out
 
 
 def test_terminal_bars_stay_off_a_stream_that_is_not_a_terminal() -> None:

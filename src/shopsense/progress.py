@@ -24,6 +24,7 @@ known) for the length of one command, unless ``--quiet``::
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
@@ -128,6 +129,9 @@ class TerminalReporter:
         self.bars = bars
 
     def start(self, description: str, total: int | None, unit: str) -> Bar:
+        # a terminal that reports no width (a bare pty, some CI runners) would get bars of
+        # width 0, that is nothing at all: 80 columns then
+        sized = _columns(self.stream) > 0
         return tqdm(
             total=total,
             desc=description,
@@ -136,8 +140,17 @@ class TerminalReporter:
             file=self.stream,
             disable=None if self.bars is None else not self.bars,
             leave=False,
-            dynamic_ncols=True,
+            dynamic_ncols=sized,
+            ncols=None if sized else 80,
         )
 
     def note(self, message: str) -> None:
         tqdm.write(f"- {message}", file=self.stream)
+
+
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal behind ``stream`` (0: none, or one that reports none)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
