@@ -1,4 +1,4 @@
-"""The demo ends by serving the storefront and printing its URL (``serve=True``)."""
+"""``shopsense demo`` ends by serving the storefront and printing its URL."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ import pytest
 
 SCRIPT = """
 import sys
-from shopsense.config import Settings
-from shopsense.demo import run_demo
-raise SystemExit(run_demo(Settings(data_dir=sys.argv[1]), n_products=200, n_users=60,
-                          serve=True, port=int(sys.argv[2])))
+from shopsense.cli import main
+demo = ["demo", "--products", "200", "--users", "60", "--port", sys.argv[2]]
+raise SystemExit(main(["--data-dir", sys.argv[1], *demo]))
 """
 
 
