@@ -21,10 +21,10 @@ from shopsense.config import Settings
 from shopsense.evaluation.abtest import assign_variant
 from shopsense.store import InMemoryStore
 
-EXPERIMENT = """
+TEMPLATE = """
 [[experiments]]
-name = "stack-vs-trending"
-start = 2026-01-01T00:00:00Z  # before the sample shop's events: all of them count
+name = "{name}"
+start = {start}
 [[experiments.variants]]
 name = "control"
 policy = "stack"
@@ -32,18 +32,27 @@ policy = "stack"
 name = "treatment"
 policy = "trending"
 """
+# starts before the sample shop's events: all of them count
+EXPERIMENT = TEMPLATE.format(name="stack-vs-trending", start="2026-01-01T00:00:00Z")
+
+
+def serving_with(
+    experiments: str, trained_shop: Settings, factory: pytest.TempPathFactory, name: str
+) -> Iterator[TestClient]:
+    """A client over a copy of the trained shop with ``experiments`` as its file."""
+    target = factory.mktemp(name) / "data"
+    shutil.copytree(trained_shop.data_dir, target)
+    (target / "experiments.toml").write_text(experiments)
+    app = create_app(Settings(data_dir=target), ServeConfig(api_key="test-key"), search=False)
+    with TestClient(app) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
 def ab_client(
     trained_shop: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
-    target = tmp_path_factory.mktemp("ab") / "data"
-    shutil.copytree(trained_shop.data_dir, target)
-    (target / "experiments.toml").write_text(EXPERIMENT)
-    app = create_app(Settings(data_dir=target), ServeConfig(api_key="test-key"), search=False)
-    with TestClient(app) as client:
-        yield client
+    yield from serving_with(EXPERIMENT, trained_shop, tmp_path_factory, "ab")
 
 
 def test_the_variant_picks_the_model(ab_client: TestClient) -> None:
@@ -80,32 +89,14 @@ def test_results_are_reported_per_variant(ab_client: TestClient) -> None:
     assert 'data-experiment="stack-vs-trending"' in page and 'data-variant="treatment"' in page
 
 
-LATE = """
-[[experiments]]
-name = "{name}"
-start = {start}
-[[experiments.variants]]
-name = "control"
-policy = "stack"
-[[experiments.variants]]
-name = "treatment"
-policy = "trending"
-"""
-
-
 @pytest.fixture(scope="module")
 def late_client(
     trained_shop: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
     """Two experiments that began an hour ago, long after the sample shop's events."""
-    target = tmp_path_factory.mktemp("ab-late") / "data"
-    shutil.copytree(trained_shop.data_dir, target)
     start = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
-    text = "".join(LATE.format(name=name, start=start) for name in ("late", "skewed"))
-    (target / "experiments.toml").write_text(text)
-    app = create_app(Settings(data_dir=target), ServeConfig(api_key="test-key"), search=False)
-    with TestClient(app) as client:
-        yield client
+    text = "".join(TEMPLATE.format(name=name, start=start) for name in ("late", "skewed"))
+    yield from serving_with(text, trained_shop, tmp_path_factory, "ab-late")
 
 
 def reports(client: TestClient) -> dict[str, dict[str, Any]]:
