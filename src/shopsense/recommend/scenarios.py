@@ -59,10 +59,11 @@ def answering(models: ModelSet) -> list[ScenarioModel]:
         "trending": "popularity, recent events weighing more",
     }
     rows = []
-    for scenario, name in models.scenario_models().items():
+    names = models.scenario_models()
+    for scenario, name in names.items():
         model = models.models.get(name)
         kind = model.name if model is not None else f"stack, {stack.strategy}" if stack else name
         rows.append(ScenarioModel(scenario, name, kind, how[scenario]))
-    trending = models.scenario_models()["trending"]
+    trending = names["trending"]
     rows.append(ScenarioModel("new_shopper", trending, trending, "no history yet: trending"))
     return rows
