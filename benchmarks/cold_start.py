@@ -35,11 +35,11 @@ import numpy as np
 import numpy.typing as npt
 
 from shopsense.domain import Product
-from shopsense.evaluation.metrics import hit_at_k, ndcg_at_k
 from shopsense.evaluation.offline import evaluate
 from shopsense.evaluation.split import leave_one_out
 from shopsense.features.interactions import InteractionData
 from shopsense.features.item_features import ItemFeatures, ItemFeatureSpace, catalog_features
+from shopsense.metrics import hit_at_k, ndcg_at_k
 from shopsense.models import ALS, Recommender
 from shopsense.models.item_tower import ItemTower
 

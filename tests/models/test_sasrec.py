@@ -79,3 +79,32 @@ def test_device_auto_trains_where_torch_can_and_serves_on_the_cpu() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ModelError, match="no CUDA GPU"):
             SASRec(epochs=1, device="cuda").fit(cycle_data(n_users=10))
+
+
+def test_held_out_ndcg_breaks_ties_at_random_and_skips_seen_items() -> None:
+    """Regression (issue 14): early stopping let the target win every score tie, so an
+    untrained net whose scores are all equal looked perfect."""
+    import torch
+
+    from shopsense.models._torch import SASRecNet, held_out_ndcg, right_aligned_tokens
+
+    n_items, rows = 20, 2000
+    torch.manual_seed(0)
+    net = SASRecNet(n_items, hidden=8, layers=1, heads=1, dropout=0.0, maxlen=5)
+    with torch.no_grad():
+        net.item_embedding.weight.zero_()  # every item scores exactly 0: all tied
+    rng = np.random.default_rng(0)
+    sequences = [rng.choice(n_items, size=2, replace=False) for _ in range(rows)]
+    targets = rng.integers(0, n_items, size=rows)
+    seen = [np.unique(s) for s in sequences]
+    inputs = right_aligned_tokens(sequences, 5)
+    top10 = sum(1 / np.log2(r + 2) for r in range(10))
+    # a target among the seen items is a miss; any other takes one of 18 places at random
+    rankable = np.mean([t not in s for t, s in zip(targets, seen, strict=True)])
+    ndcg = held_out_ndcg(net, inputs, targets, seen)
+    assert ndcg == pytest.approx(rankable * top10 / (n_items - 2), abs=0.02)
+    assert held_out_ndcg(net, inputs, targets, seen) == ndcg  # one seed, one figure
+    # empty histories: nothing is excluded, all 20 places are open
+    empty = [np.zeros(0, np.int64)] * rows
+    blank = right_aligned_tokens(empty, 5)
+    assert held_out_ndcg(net, blank, targets, empty) == pytest.approx(top10 / n_items, abs=0.02)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shopsense.evaluation.metrics import roc_auc
+from shopsense.metrics import roc_auc
 from shopsense.ranking.baselines import ItemClickRate, LogisticRanker
 
 

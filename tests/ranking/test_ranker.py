@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from shopsense.errors import ModelError
-from shopsense.evaluation.metrics import roc_auc
+from shopsense.metrics import roc_auc
 from shopsense.ranking.ranker import MultiTaskRanker, choose_residual, propensity_weights
 
 NAMES = ["prior", "x1", "x2", "x3"]

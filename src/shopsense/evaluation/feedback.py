@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from shopsense.evaluation.metrics import expected_calibration_error, log_loss, reliability, roc_auc
+from shopsense.metrics import expected_calibration_error, log_loss, reliability, roc_auc
 from shopsense.ranking.baselines import ItemClickRate, LogisticRanker
 from shopsense.ranking.logged import LoggedRows
 from shopsense.ranking.ranker import TASKS, MultiTaskRanker, propensity_weights

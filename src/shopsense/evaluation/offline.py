@@ -18,15 +18,19 @@ import numpy.typing as npt
 from scipy.stats import rankdata
 
 from shopsense import progress
-from shopsense.evaluation.metrics import (
-    average_precision,
-    hit_at_k,
-    ndcg_at_k,
-    recall_at_k,
-    reciprocal_rank,
-)
 from shopsense.evaluation.split import Split
 from shopsense.features.interactions import InteractionData
+from shopsense.metrics import (
+    average_precision,
+    hit_at_k,
+    hit_of_ranks,
+    ndcg_at_k,
+    ndcg_of_ranks,
+    recall_at_k,
+    reciprocal_rank,
+    reciprocal_rank_of_ranks,
+    target_ranks,
+)
 from shopsense.models.base import Histories, Recommender
 
 Stage = Literal["valid", "test"]
@@ -38,20 +42,6 @@ class RankingResult:
 
     metrics: dict[str, float]
     top_items: npt.NDArray[np.int64] = field(repr=False)
-
-
-def tie_broken_ranks(
-    scores: npt.NDArray[np.float32],
-    target_scores: npt.NDArray[np.float32],
-    rng: np.random.Generator,
-) -> npt.NDArray[np.int64]:
-    """0-based rank of each row's target; ties with other items broken uniformly at random."""
-    greater = (scores > target_scores[:, None]).sum(axis=1)
-    ties = (scores == target_scores[:, None]).sum(axis=1) - 1
-    ranks = greater + np.floor(rng.random(ties.size) * (ties + 1)).astype(np.int64)
-    ranks[~np.isfinite(target_scores)] = -1
-    result: npt.NDArray[np.int64] = ranks.astype(np.int64)
-    return result
 
 
 def exclude_seen(
@@ -115,16 +105,17 @@ def rank_targets(
         target_rows = targets[batch]
         single = np.diff(target_rows.indptr) == 1
         if single.all():
-            target_scores = scores[np.arange(batch.size), target_rows.indices]
-            ranks = tie_broken_ranks(scores, target_scores, rng)
-            hit = ranks >= 0
+            # excluded history is at -inf already: never above the target, a target in it a miss
+            ranks = target_ranks(scores, target_rows.indices, rng)
             for k in ks:
-                inside = hit & (ranks < k)
-                _add(sums, f"HR@{k}", float(inside.sum()))
-                _add(sums, f"Recall@{k}", float(inside.sum()))
-                _add(sums, f"NDCG@{k}", float((1.0 / np.log2(ranks[inside] + 2.0)).sum()))
-                _add(sums, f"MRR@{k}", float((1.0 / (ranks[inside] + 1.0)).sum()))
-                _add(sums, f"MAP@{k}", float((1.0 / (ranks[inside] + 1.0)).sum()))
+                # one relevant item: recall is the hit, average precision the reciprocal rank
+                hits = float(hit_of_ranks(ranks, k).sum())
+                reciprocal = float(reciprocal_rank_of_ranks(ranks, k).sum())
+                _add(sums, f"HR@{k}", hits)
+                _add(sums, f"Recall@{k}", hits)
+                _add(sums, f"NDCG@{k}", float(ndcg_of_ranks(ranks, k).sum()))
+                _add(sums, f"MRR@{k}", reciprocal)
+                _add(sums, f"MAP@{k}", reciprocal)
             continue
         for i in range(batch.size):
             relevant = dict.fromkeys(target_rows[i].indices.tolist(), 1.0)

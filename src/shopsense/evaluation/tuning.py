@@ -16,18 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import numpy.typing as npt
 
 from shopsense.evaluation.split import Split
+from shopsense.metrics import single_target_metrics, target_ranks
 from shopsense.models.base import Histories, Recommender
 from shopsense.models.hybrid import normalise
-
-
-def _ndcg_at_10(scores: npt.NDArray[np.float32], targets: npt.NDArray[np.int64]) -> float:
-    target_scores = scores[np.arange(targets.size), targets]
-    ranks = (scores > target_scores[:, None]).sum(axis=1)
-    hit = np.isfinite(target_scores) & (ranks < 10)
-    return float((1.0 / np.log2(ranks[hit] + 2.0)).sum() / max(targets.size, 1))
 
 
 def tune_weights(
@@ -42,7 +35,9 @@ def tune_weights(
     """Blend weights maximising validation NDCG@10 (single-target protocols).
 
     ``models`` must be fitted on ``split.train``. Returns the best weights and the trace of
-    every setting tried with its score.
+    every setting tried with its score. Score ties are broken at random as in the test
+    protocol (:func:`~shopsense.metrics.target_ranks`), with the same draws for
+    every setting tried.
     """
     users = split.users("valid")
     rng = np.random.default_rng(seed)
@@ -68,7 +63,8 @@ def tune_weights(
             return -1.0
         blend = sum(w[n] * cached[n] for n in names if w[n])
         assert isinstance(blend, np.ndarray)
-        score = _ndcg_at_10(blend, target_items)
+        ranks = target_ranks(blend, target_items, np.random.default_rng(seed))
+        score = single_target_metrics(ranks, ks=(10,)).get("NDCG@10", 0.0)
         trace.append((dict(w), score))
         return score
 

@@ -13,11 +13,13 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F  # noqa: N812
 
 from shopsense.errors import ModelError
+from shopsense.metrics import single_target_metrics, target_ranks
 
 IntArray = npt.NDArray[np.int64]
 
@@ -184,25 +186,31 @@ def held_out_ndcg(
     seen: Sequence[IntArray],
     k: int = 10,
     batch_size: int = 512,
+    seed: int = 0,
 ) -> float:
     """Mean NDCG@k of one target item per row, the row's ``seen`` items excluded.
 
-    ``inputs``: right-aligned tokens ``(v, L)``; ``targets``: item indices ``(v,)``.
+    ``inputs``: right-aligned tokens ``(v, L)``; ``targets``: item indices ``(v,)``. Ranks
+    come from :func:`shopsense.metrics.target_ranks`, as in the test protocol:
+    ties broken at random (the same draws every epoch for one ``seed``), a target among
+    ``seen`` a miss.
     """
     net.eval()
     device = net.item_embedding.weight.device
-    total = 0.0
+    rng = np.random.default_rng(seed)
+    n_items = int(net.item_embedding.num_embeddings) - 1
+    ranks = []
     with torch.no_grad():
         for start in range(0, len(targets), batch_size):
             stop = min(start + batch_size, len(targets))
             tokens = torch.from_numpy(inputs[start:stop]).to(device)
-            scores = net.next_item_scores(trim_padding(tokens))
-            lengths = [seen[i].size for i in range(start, stop)]
-            rows = torch.from_numpy(np.repeat(np.arange(stop - start), lengths)).to(device)
-            seen_items = torch.from_numpy(np.concatenate(seen[start:stop])).to(device)
-            scores[rows, seen_items] = -torch.inf
-            target = torch.from_numpy(targets[start:stop]).to(device)
-            target_scores = scores.gather(1, target[:, None])
-            rank = (scores > target_scores).sum(dim=1).double()
-            total += float(torch.where(rank < k, 1.0 / torch.log2(rank + 2.0), 0.0).sum())
-    return total / max(len(targets), 1)
+            scores = net.next_item_scores(trim_padding(tokens)).float().cpu().numpy()
+            batch_seen = seen[start:stop]
+            rows = np.repeat(np.arange(stop - start), [items.size for items in batch_seen])
+            columns = np.concatenate(batch_seen) if batch_seen else np.zeros(0, np.int64)
+            excluded = sp.csr_matrix(
+                (np.ones(rows.size, bool), (rows, columns)), shape=(stop - start, n_items)
+            )
+            ranks.append(target_ranks(scores, targets[start:stop], rng, excluded))
+    all_ranks = np.concatenate(ranks) if ranks else np.zeros(0, np.int64)
+    return single_target_metrics(all_ranks, ks=(k,)).get(f"NDCG@{k}", 0.0)

@@ -120,7 +120,9 @@ class SASRec(Recommender):
                     loss = self._train_epoch(net, optimizer, train_tokens, rng)
                     ndcg = float("nan")
                     if valid_users.size:
-                        ndcg = held_out_ndcg(net, valid_inputs, valid_targets, valid_seen)
+                        ndcg = held_out_ndcg(
+                            net, valid_inputs, valid_targets, valid_seen, seed=self.random_state
+                        )
                     seconds = time.perf_counter() - started
                     curve.append((epoch, loss, ndcg, seconds))
                     log.info("sasrec epoch %d loss %.4f held-out NDCG@10 %.4f (%.1fs)", *curve[-1])

@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shopsense import progress
-from shopsense.evaluation.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
+from shopsense.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
 from shopsense.features.embedding_store import encoder_id
 from shopsense.features.text import TextEncoder
 from shopsense.ranking.search_ranker import SearchRanker

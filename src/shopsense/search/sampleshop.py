@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from shopsense.domain import Event
-from shopsense.evaluation.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
 from shopsense.features.text import TextEncoder
+from shopsense.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
 from shopsense.models.als import ALS
 from shopsense.search.engine import SearchConfig, SearchEngine
 from shopsense.search.personalize import ModelAffinity

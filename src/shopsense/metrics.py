@@ -3,6 +3,12 @@
 All ``@k`` metrics look at the first ``k`` entries of ``ranked``; ``relevant`` maps item
 ids to gains (binary relevance: gain 1).
 
+Single-target protocols (one held-out item per shopper) rank the target with
+:func:`target_ranks`, the one place ties are broken (at random), then turn ranks into
+metrics with :func:`single_target_metrics` or the per-row ``*_of_ranks`` functions:
+offline evaluation, weight tuning, the stack's model choice and SASRec's early stopping
+all go through it.
+
 Example::
 
     >>> ndcg_at_k(["a", "b", "c"], {"b": 1.0}, k=3)   # 1 / log2(3)
@@ -17,8 +23,11 @@ from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 T = TypeVar("T")
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 
 def hit_at_k(ranked: Sequence[T], relevant: Mapping[T, float], k: int) -> float:
@@ -70,28 +79,110 @@ def average_precision(ranked: Sequence[T], relevant: Mapping[T, float], k: int) 
     return total / min(positive, k)
 
 
+def target_ranks(
+    scores: npt.ArrayLike,
+    targets: npt.ArrayLike,
+    rng: np.random.Generator,
+    excluded: sp.spmatrix | sp.sparray | npt.ArrayLike | None = None,
+) -> IntArray:
+    """0-based rank of each row's target item among the row's items, ties broken at random.
+
+    ``scores``: ``(b, n_items)``; ``targets``: ``(b,)`` item indices; ``excluded``: an
+    optional ``(b, n_items)`` mask, CSR or dense, nonzero where an item may not be
+    recommended (the shopper's history, in the usual protocol).
+
+    The rank is the number of items scoring strictly above the target plus a uniform draw
+    from ``0..t``, ``t`` being the number of other items with exactly the target's score:
+    a model that scores everything alike ranks the target at ``(n_items - 1) / 2`` on
+    average, not first. Excluded items never count. The target is a miss (``-1``, never a
+    hit at any ``k``) when it is excluded itself or scores -inf or NaN, as an item the
+    list could not show; rows scored with the history set to -inf beforehand get the
+    same ranks as passing that history here.
+
+    Exactly one draw per row is taken from ``rng``, ties or not, so one seed gives the same
+    draws to every score matrix of the same rows: settings compared on one seed differ by
+    their scores, not by luck.
+
+    >>> scores = np.array([[0.9, 0.5, 0.5, 0.5, 0.1], [0.2, 0.7, 0.7, 0.1, 0.3]])
+    >>> history = [[0, 0, 0, 0, 0], [0, 0, 1, 0, 0]]  # row 1's tie is in its history
+    >>> target_ranks(scores, [0, 1], np.random.default_rng(0), excluded=history)
+    array([0, 0])
+    """
+    scores = np.asarray(scores)
+    targets = np.asarray(targets, np.int64)
+    rows = np.arange(targets.size)
+    target_scores = scores[rows, targets]
+    greater = (scores > target_scores[:, None]).sum(axis=1)
+    ties = (scores == target_scores[:, None]).sum(axis=1) - 1
+    miss = ~(target_scores > -np.inf)  # -inf or NaN
+    if excluded is not None:
+        mask = sp.csr_matrix(excluded, dtype=bool, copy=True)
+        mask.sum_duplicates()
+        mask.eliminate_zeros()
+        if mask.shape != scores.shape:
+            raise ValueError(
+                f"excluded mask has shape {mask.shape}, scores {scores.shape}; pass one row "
+                "per scored shopper and one column per item"
+            )
+        at = np.repeat(rows, np.diff(mask.indptr))
+        items = mask.indices
+        excluded_scores = scores[at, items]
+        itself = items == targets[at]
+        greater -= np.bincount(at[excluded_scores > target_scores[at]], minlength=rows.size)
+        tied = (excluded_scores == target_scores[at]) & ~itself
+        ties -= np.bincount(at[tied], minlength=rows.size)
+        miss[at[itself]] = True
+    draws = np.floor(rng.random(rows.size) * (ties + 1)).astype(np.int64)
+    ranks: IntArray = (greater + draws).astype(np.int64)
+    ranks[miss] = -1
+    return ranks
+
+
+def hit_of_ranks(ranks: npt.ArrayLike, k: int) -> FloatArray:
+    """Per row, 1.0 when the 0-based ``ranks`` (``-1``: a miss) fall in the top ``k``."""
+    ranks = np.asarray(ranks, np.int64)
+    return ((ranks >= 0) & (ranks < k)).astype(np.float64)
+
+
+def ndcg_of_ranks(ranks: npt.ArrayLike, k: int) -> FloatArray:
+    """Per row, NDCG@k of one relevant item at 0-based ``ranks``: ``1 / log2(rank + 2)``
+    inside the top ``k``, else 0 (the ideal DCG of one item is 1)."""
+    ranks = np.asarray(ranks, np.int64)
+    inside = (ranks >= 0) & (ranks < k)
+    gain = np.zeros(ranks.shape, np.float64)
+    gain[inside] = 1.0 / np.log2(ranks[inside] + 2.0)
+    return gain
+
+
+def reciprocal_rank_of_ranks(ranks: npt.ArrayLike, k: int) -> FloatArray:
+    """Per row, ``1 / (rank + 1)`` inside the top ``k``, else 0 (MRR@k once averaged)."""
+    ranks = np.asarray(ranks, np.int64)
+    inside = (ranks >= 0) & (ranks < k)
+    rr = np.zeros(ranks.shape, np.float64)
+    rr[inside] = 1.0 / (ranks[inside] + 1.0)
+    return rr
+
+
 def single_target_metrics(
-    ranks: npt.NDArray[np.int64], ks: Sequence[int] = (5, 10, 20)
+    ranks: npt.ArrayLike, ks: Sequence[int] = (5, 10, 20)
 ) -> dict[str, float]:
     """HR / NDCG / MRR @k averaged over users, from each user's 0-based target rank.
 
     ``ranks[u]`` is where user ``u``'s one held-out item landed in the full ranking
-    (``-1`` or anything ``>= max(ks)`` counts as a miss), as in leave-one-out protocols.
+    (:func:`target_ranks`; ``-1`` or anything ``>= k`` counts as a miss), as in
+    leave-one-out protocols. No users: an empty dict.
+
+    >>> single_target_metrics([0, 3, -1], ks=(5,))["HR@5"]
+    0.6666666666666666
     """
     ranks = np.asarray(ranks, dtype=np.int64)
     out: dict[str, float] = {}
     if ranks.size == 0:
         return out
-    found = ranks >= 0
     for k in ks:
-        hit = found & (ranks < k)
-        out[f"HR@{k}"] = float(hit.mean())
-        gain = np.zeros(ranks.shape, dtype=np.float64)
-        gain[hit] = 1.0 / np.log2(ranks[hit] + 2.0)
-        out[f"NDCG@{k}"] = float(gain.mean())
-        rr = np.zeros(ranks.shape, dtype=np.float64)
-        rr[hit] = 1.0 / (ranks[hit] + 1.0)
-        out[f"MRR@{k}"] = float(rr.mean())
+        out[f"HR@{k}"] = float(hit_of_ranks(ranks, k).mean())
+        out[f"NDCG@{k}"] = float(ndcg_of_ranks(ranks, k).mean())
+        out[f"MRR@{k}"] = float(reciprocal_rank_of_ranks(ranks, k).mean())
     return out
 
 
