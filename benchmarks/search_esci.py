@@ -24,8 +24,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 from common import SHARED
+from shopsense.evaluation.search import PROTOCOLS, esci_engine, evaluate
 from shopsense.features.text import ENCODERS, default_encoder
-from shopsense.search.evaluation import PROTOCOLS, esci_engine, evaluate
 from shopsense.search.judgments import read_judgments
 
 SHOWN = ("bm25_plain", "bm25", "semantic", "hybrid", "hybrid_z", "hybrid_ltr")

@@ -22,8 +22,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 from common import SHARED
+from shopsense.evaluation.search import esci_engine
 from shopsense.search import SearchEngine
-from shopsense.search.evaluation import esci_engine
 from shopsense.search.sampleshop import add_typo
 from shopsense.synth import ShopConfig, generate_shop
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from shopsense.api import ServeConfig, create_app
 from shopsense.api.routes import recommendations
-from shopsense.api.state import ServingState
+from shopsense.api.state import ResultCache, ServingState
 from shopsense.config import Settings
 from shopsense.recommend.engine import ANY_IN_STOCK
 
@@ -47,3 +47,19 @@ def test_answers_repeat_from_the_cache_when_impressions_are_not_logged(
         answers = [recommendations(state, "for_you", user, 5, ANY_IN_STOCK) for _ in range(3)]
         assert state.results.hits == 2
         assert [a["items"] for a in answers[1:]] == [answers[0]["items"]] * 2
+
+
+def test_the_least_recently_used_answer_goes_first() -> None:
+    cache = ResultCache(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # "b" is now the least recently used
+    cache.put("c", 3)
+    assert (cache.get("b"), cache.get("a"), cache.get("c")) == (None, 1, 3)
+    assert (cache.hits, cache.misses) == (3, 1)
+
+
+def test_size_zero_caches_nothing() -> None:
+    cache = ResultCache(0)
+    cache.put("a", 1)
+    assert cache.get("a") is None and len(cache._items) == 0

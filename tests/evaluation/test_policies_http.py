@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
@@ -114,3 +115,40 @@ def test_errors_say_what_to_fix(client: TestClient, world: SimulatedShop) -> Non
     unreachable = HttpPolicy("http://127.0.0.1:9", ids, KEY, timeout_s=2)
     with pytest.raises(ConfigError, match=r"did not answer.*shopsense serve"):
         sim.run(unreachable)
+
+
+def test_a_non_2xx_status_is_an_answer_and_a_lost_connection_an_error() -> None:
+    """The httpx client's failures read as they did with urllib: the server's own error
+    says what it answered, an unreachable one says how to start it."""
+    asked: list[httpx.Request] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        if request.url.path == "/events":
+            return httpx.Response(503, text="store away")
+        return httpx.Response(200, json={"items": [], "request_id": "r1"})
+
+    with httpx.Client(transport=httpx.MockTransport(server)) as client:
+        policy = HttpPolicy("http://shop.test/", ["P1"], KEY, client=client)
+        assert policy._call("GET", "/recommendations/U1") == {"items": [], "request_id": "r1"}
+        with pytest.raises(ConfigError, match=r"answered POST /events with 503: store away"):
+            policy._call("POST", "/events", {"events": []})
+    assert asked[0].url == "http://shop.test/recommendations/U1"
+    assert asked[1].headers["X-API-Key"] == KEY and asked[1].content == b'{"events": []}'
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with httpx.Client(transport=httpx.MockTransport(unreachable)) as client:
+        policy = HttpPolicy("http://shop.test", ["P1"], KEY, client=client)
+        with pytest.raises(ConfigError, match=r"did not answer GET /health.*shopsense serve"):
+            policy._call("GET", "/health")
+
+
+def test_the_default_client_is_closed_with_the_policy() -> None:
+    with HttpPolicy("http://127.0.0.1:9", ["P1"], KEY, timeout_s=2) as policy:
+        client = policy.client
+        assert isinstance(client, httpx.Client) and client.timeout.read == 2
+        with pytest.raises(ConfigError, match=r"did not answer"):
+            policy._call("GET", "/health")
+    assert client.is_closed

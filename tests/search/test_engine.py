@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from search_helpers import HashingEncoder
 
+from search_helpers import HashingEncoder
 from shopsense.domain import Product
 from shopsense.errors import ConfigError, ModelError
 from shopsense.search import Filters, SearchConfig, SearchEngine

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from search_helpers import HashingEncoder
 
+from search_helpers import HashingEncoder
 from shopsense.cli import main
 from shopsense.domain import Product
 

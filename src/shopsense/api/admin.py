@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from shopsense.api.auth import operator_access, require_key, state_of
+from shopsense.api.metrics import CONTENT_TYPE
 from shopsense.api.routes import json_response
 from shopsense.api.schemas import KEYED_ERRORS, HealthOut, TrainOut
 
@@ -35,14 +36,14 @@ async def health(request: Request) -> Response:
 async def metrics(request: Request) -> PlainTextResponse:
     """Prometheus text format: requests, latency histograms, events, swaps."""
     state = state_of(request)
-    gauges = state.metrics.gauges
-    gauges["model_swaps_total"] = state.models.swaps
-    gauges["products"] = len(state.catalog)
-    gauges["shoppers_in_memory"] = len(state.recent)
-    gauges["uptime_seconds"] = round(time.time() - state.started_at, 1)
-    gauges["result_cache_hits"] = state.results.hits
-    gauges["result_cache_misses"] = state.results.misses
-    return PlainTextResponse(state.metrics.render(), media_type="text/plain; version=0.0.4")
+    metrics = state.metrics
+    metrics.set_gauge("model_swaps_total", state.models.swaps)
+    metrics.set_gauge("products", len(state.catalog))
+    metrics.set_gauge("shoppers_in_memory", len(state.recent))
+    metrics.set_gauge("uptime_seconds", round(time.time() - state.started_at, 1))
+    metrics.set_gauge("result_cache_hits", state.results.hits)
+    metrics.set_gauge("result_cache_misses", state.results.misses)
+    return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.post(

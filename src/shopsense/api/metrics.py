@@ -1,4 +1,4 @@
-"""Request metrics in the Prometheus text format, and the body-size guard.
+"""Request metrics for Prometheus (``prometheus_client``), and the body-size guard.
 
 :class:`ServingMiddleware` is plain ASGI (no per-request task, unlike ``BaseHTTPMiddleware``):
 it refuses bodies over the limit with 413 before the app reads them, and records each
@@ -8,20 +8,19 @@ Example::
 
     >>> metrics = Metrics()
     >>> metrics.observe("GET", "/health", 200, 0.002)
-    >>> 'shopsense_requests_total{method="GET",route="/health",status="200"} 1' in metrics.render()
-    True
+    >>> print(metrics.render().splitlines()[2])
+    shopsense_requests_total{method="GET",route="/health",status="200"} 1.0
 """
 
 from __future__ import annotations
 
-import bisect
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -31,65 +30,75 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Latency histogram buckets in seconds.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+#: What ``GET /metrics`` answers with: the Prometheus text format that :meth:`Metrics.render`
+#: writes.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class Metrics:
-    """Counters and latency histograms by (method, route, status); gauges set by callers."""
+    """Counters and latency histograms by (method, route, status); counters and gauges named
+    by callers, all ``shopsense_`` prefixed.
+
+    Each instance has a registry of its own, not ``prometheus_client``'s global one: one
+    process may run several apps (tests do), each with its own numbers.
+    """
 
     def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._requests = Counter(
+            "shopsense_requests_total",
+            "HTTP requests by route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "shopsense_request_seconds",
+            "Request latency.",
+            ["method", "route"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
         self._lock = threading.Lock()
-        self._requests: dict[tuple[str, str, str], int] = defaultdict(int)
-        self._buckets: dict[tuple[str, str], list[int]] = {}
-        self._sums: dict[tuple[str, str], float] = defaultdict(float)
-        self.counters: dict[str, int] = defaultdict(int)
-        self.gauges: dict[str, float] = {}
+        self._counters: dict[str, Counter] = {}
+        self._gauges: dict[str, Gauge] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        with self._lock:
-            self._requests[(method, route, str(status))] += 1
-            key = (method, route)
-            counts = self._buckets.get(key)
-            if counts is None:
-                counts = self._buckets[key] = [0] * (len(BUCKETS) + 1)
-            counts[bisect.bisect_left(BUCKETS, seconds)] += 1
-            self._sums[key] += seconds
+        self._requests.labels(method, route, str(status)).inc()
+        self._latency.labels(method, route).observe(seconds)
 
     def count(self, name: str, value: int = 1) -> None:
-        with self._lock:
-            self.counters[name] += value
+        """Add ``value`` to the counter ``shopsense_{name}`` (``name`` ends in ``_total``)."""
+        counter = self._counters.get(name)
+        if counter is None:
+            with self._lock:
+                counter = self._counters.get(name)
+                if counter is None:
+                    counter = self._counters[name] = Counter(
+                        f"shopsense_{name}", _described(name), registry=self.registry
+                    )
+        counter.inc(value)
+
+    def set_gauge(self, name: str, value: float) -> None:
+        """Set the gauge ``shopsense_{name}``."""
+        gauge = self._gauges.get(name)
+        if gauge is None:
+            with self._lock:
+                gauge = self._gauges.get(name)
+                if gauge is None:
+                    gauge = self._gauges[name] = Gauge(
+                        f"shopsense_{name}", _described(name), registry=self.registry
+                    )
+        gauge.set(value)
 
     def render(self) -> str:
         """All metrics in the Prometheus text exposition format (version 0.0.4)."""
-        lines = [
-            "# HELP shopsense_requests_total HTTP requests by route and status.",
-            "# TYPE shopsense_requests_total counter",
-        ]
-        with self._lock:
-            for (method, route, status), n in sorted(self._requests.items()):
-                labels = f'method="{method}",route="{route}",status="{status}"'
-                lines.append(f"shopsense_requests_total{{{labels}}} {n}")
-            lines += [
-                "# HELP shopsense_request_seconds Request latency.",
-                "# TYPE shopsense_request_seconds histogram",
-            ]
-            for (method, route), counts in sorted(self._buckets.items()):
-                labels = f'method="{method}",route="{route}"'
-                running = 0
-                for bound, n in zip((*BUCKETS, float("inf")), counts, strict=True):
-                    running += n
-                    le = "+Inf" if bound == float("inf") else repr(bound)
-                    lines.append(
-                        f'shopsense_request_seconds_bucket{{{labels},le="{le}"}} {running}'
-                    )
-                lines.append(
-                    f"shopsense_request_seconds_sum{{{labels}}} {self._sums[(method, route)]}"
-                )
-                lines.append(f"shopsense_request_seconds_count{{{labels}}} {running}")
-            for name, value in sorted(self.counters.items()):
-                lines += [f"# TYPE shopsense_{name} counter", f"shopsense_{name} {value}"]
-            for name, gauge in sorted(self.gauges.items()):
-                lines += [f"# TYPE shopsense_{name} gauge", f"shopsense_{name} {gauge}"]
-        return "\n".join(lines) + "\n"
+        return generate_latest(self.registry).decode()
+
+
+def _described(name: str) -> str:
+    """The HELP line of a metric named by a caller: its name in words."""
+    words = name.removesuffix("_total").replace("_", " ")
+    return words[:1].upper() + words[1:] + "."
 
 
 async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:

@@ -19,13 +19,13 @@ import secrets
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from cachetools import LRUCache
 
 from shopsense.api.config import ServeConfig
 from shopsense.api.experiments import Experiments
@@ -61,7 +61,8 @@ class ResultCache:
         self.size = size
         self.hits = 0
         self.misses = 0
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._items: LRUCache[Hashable, Any] = LRUCache(maxsize=max(size, 0))
+        # cachetools' caches are not thread-safe: request threads share this one.
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> Any:
@@ -71,9 +72,8 @@ class ResultCache:
             value = self._items.get(key)
             if value is None:
                 self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
+            else:
+                self.hits += 1
             return value
 
     def put(self, key: Hashable, value: Any) -> None:
@@ -81,8 +81,6 @@ class ResultCache:
             return
         with self._lock:
             self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
 
 
 def new_request_id() -> str:

@@ -129,7 +129,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_evaluate_search(args: argparse.Namespace, settings: Settings) -> int:
-    from shopsense.search.evaluation import PROTOCOLS, esci_engine, evaluate
+    from shopsense.evaluation.search import PROTOCOLS, esci_engine, evaluate
     from shopsense.search.judgments import read_judgments
 
     if args.format != "esci":
@@ -166,7 +166,7 @@ def cmd_evaluate_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_train_search(args: argparse.Namespace, settings: Settings) -> int:
     """Train the search ranker on the shop's own judgments and keep it with the engine."""
-    from shopsense.search.evaluation import collect, train_ranker, tune_weight
+    from shopsense.evaluation.search import collect, train_ranker, tune_weight
     from shopsense.search.judgments import read_judgments
 
     engine = engine_for_store(settings)

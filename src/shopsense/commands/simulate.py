@@ -18,12 +18,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopsense import progress
 from shopsense.commands import AddCommand, examples
 from shopsense.config import Settings
 from shopsense.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shopsense.evaluation.http_policy import HttpPolicy
+    from shopsense.evaluation.simulator import SimulatedShop, SimulationConfig
+    from shopsense.experiments import Experiment
 
 
 def _say(text: str) -> None:
@@ -88,7 +93,9 @@ def register(add: AddCommand) -> None:
         "--resamples", type=int, default=2000, help="bootstrap resamples for revenue tests"
     )
     p.add_argument(
-        "--url", help="also play a running ShopSense server (it must hold the same sample shop)"
+        "--url",
+        help="also play a running ShopSense server (it must hold the same sample shop; needs "
+        "the api extra)",
     )
     p.add_argument("--api-key", help="X-API-Key for --url")
     p.add_argument(
@@ -107,21 +114,9 @@ def register(add: AddCommand) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from shopsense.evaluation.http_policy import HttpPolicy
-    from shopsense.evaluation.policies import (
-        Policy,
-        build_policies,
-        build_variant_policies,
-    )
-    from shopsense.evaluation.simulator import (
-        ShopSimulator,
-        SimulatedShop,
-        SimulationConfig,
-        explore_shared,
-    )
+    from shopsense.evaluation.simulator import SimulatedShop, SimulationConfig
     from shopsense.experiments import load_experiments
     from shopsense.synth import ShopConfig, generate_shop
-    from shopsense.training import train_stack
 
     if args.sessions < 1:
         raise ConfigError(f"--sessions must be at least 1, got {args.sessions}")
@@ -148,7 +143,38 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         search=not args.no_search,
         disagreement=args.disagreement,
     )
-    server = HttpPolicy(args.url, world.logged.table.item_ids, args.api_key) if args.url else None
+    server = _server(args, world.logged.table.item_ids) if args.url else None
+    try:
+        return _simulate(args, world, config, experiments, server)
+    finally:
+        if server is not None:
+            server.close()
+
+
+def _server(args: argparse.Namespace, item_ids: list[str]) -> HttpPolicy:
+    """The running server of ``--url`` as a policy (its HTTP client, httpx, is in the api
+    extra)."""
+    try:
+        from shopsense.evaluation.http_policy import HttpPolicy
+    except ImportError as exc:
+        raise ConfigError(
+            f"--url needs httpx ({exc}); install it with: pip install 'shopsense[api]'"
+        ) from exc
+    return HttpPolicy(args.url, item_ids, args.api_key)
+
+
+def _simulate(
+    args: argparse.Namespace,
+    world: SimulatedShop,
+    config: SimulationConfig,
+    experiments: list[Experiment],
+    server: HttpPolicy | None,
+) -> int:
+    """The policies of ``args`` (and ``server``) through the simulator, and the report."""
+    from shopsense.evaluation.policies import Policy, build_policies, build_variant_policies
+    from shopsense.evaluation.simulator import ShopSimulator, explore_shared
+    from shopsense.training import train_stack
+
     if args.explore_sessions:
         progress.note(f"exploration: {args.explore_sessions} visits every policy learns from")
         world, explored, config = explore_shared(world, args.explore_sessions, config, train_stack)

@@ -3,21 +3,21 @@
 :class:`HttpPolicy` asks ``GET /recommendations`` and ``GET /search`` for each simulated
 request, posts the shoppers' events back to ``POST /events`` (so the server's real-time path
 sees them) and can make the server retrain (``POST /admin/train``). It speaks through any
-:class:`HttpClient`: the standard library's by default, or FastAPI's ``TestClient``.
+:class:`HttpClient`: an ``httpx.Client`` of its own by default (keep-alive; httpx comes with
+the ``api`` extra), or FastAPI's ``TestClient``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import httpx
 import numpy as np
 
 from shopsense.domain import Event, EventKind
@@ -37,34 +37,12 @@ class HttpResponse(Protocol):
 
 class HttpClient(Protocol):
     """``request(method, url, content=, headers=)``: an ``httpx.Client`` or FastAPI's
-    ``TestClient`` (the app in-process) fit; by default :class:`UrllibClient`."""
+    ``TestClient`` (the app in-process) fit. A non-2xx status is an answer, not an exception;
+    a server that cannot be reached raises ``httpx.TransportError`` or ``OSError``."""
 
     def request(
         self, method: str, url: str, *, content: bytes | None = None, headers: dict[str, str]
     ) -> HttpResponse: ...
-
-
-@dataclass(frozen=True)
-class _UrllibResponse:
-    status_code: int
-    content: bytes
-
-
-@dataclass(frozen=True)
-class UrllibClient:
-    """The standard library's HTTP client (no extra dependency for ``simulate --url``)."""
-
-    timeout_s: float = 10.0
-
-    def request(
-        self, method: str, url: str, *, content: bytes | None = None, headers: dict[str, str]
-    ) -> HttpResponse:
-        request = urllib.request.Request(url, content, headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return _UrllibResponse(int(response.status), response.read())
-        except urllib.error.HTTPError as exc:  # an answer, only not a 2xx one
-            return _UrllibResponse(int(exc.code), exc.read())
 
 
 @dataclass
@@ -85,7 +63,8 @@ class HttpPolicy:
 
     Example::
 
-        >>> policy = HttpPolicy("http://127.0.0.1:8000", item_ids, api_key="KEY")  # doctest: +SKIP
+        >>> with HttpPolicy("http://127.0.0.1:8000", item_ids, "KEY") as policy:  # doctest: +SKIP
+        ...     result = simulator.run(policy)
         >>> with TestClient(app) as client:                                   # doctest: +SKIP
         ...     policy = HttpPolicy("", item_ids, api_key="KEY", client=client)
     """
@@ -101,12 +80,28 @@ class HttpPolicy:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     _index: dict[str, int] = field(init=False, repr=False)
     _server_requests: dict[str, str] = field(init=False, repr=False, default_factory=dict)
+    _own_client: httpx.Client | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
         self._index = {item: i for i, item in enumerate(self.item_ids)}
         if self.client is None:
-            self.client = UrllibClient(self.timeout_s)
+            # Connections kept alive for the whole run; ``timeout_s`` bounds connecting and
+            # each read and write. Redirects are followed (as urllib did); no retries: an
+            # unreachable server is an error.
+            self._own_client = httpx.Client(timeout=self.timeout_s, follow_redirects=True)
+            self.client = self._own_client
+
+    def close(self) -> None:
+        """Close the connections of the client this policy made (not one passed in)."""
+        if self._own_client is not None:
+            self._own_client.close()
+
+    def __enter__(self) -> HttpPolicy:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         assert self.client is not None
@@ -116,7 +111,7 @@ class HttpPolicy:
         data = None if body is None else json.dumps(body).encode()
         try:
             response = self.client.request(method, self.url + path, content=data, headers=headers)
-        except (OSError, urllib.error.URLError) as exc:
+        except (OSError, httpx.TransportError) as exc:
             raise ConfigError(
                 f"the ShopSense server at {self.url} did not answer {method} {path}: {exc}; "
                 "start it with `shopsense serve` or fix --url"

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from cachetools import LRUCache
 
 from shopsense.domain import Product
 from shopsense.errors import ConfigError
@@ -91,7 +91,7 @@ class TextEncoder:
         self.backend = backend
         self.model_cache = model_cache
         self._model: Any = None
-        self._cache: OrderedDict[str, FloatMatrix] = OrderedDict()
+        self._cache: LRUCache[str, FloatMatrix] = LRUCache(maxsize=max(cache_size, 0))
         self._lock = threading.Lock()
         # One encode at a time: the tokenizer behind both encoders is not safe to use from
         # two threads at once ("RuntimeError: Already borrowed", e.g. a catalog upsert and
@@ -149,16 +149,14 @@ class TextEncoder:
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
-                self._cache.move_to_end(key)
                 self.cache_hits += 1
                 return cached
         vector: FloatMatrix = self.encode([key])[0]
         vector.setflags(write=False)
         with self._lock:
             self.cache_misses += 1
-            self._cache[key] = vector
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+            if self._cache.maxsize:
+                self._cache[key] = vector
         return vector
 
 

@@ -20,12 +20,12 @@ Example::
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from cachetools import FIFOCache
 
 from shopsense.domain import CATEGORY_SEPARATOR, Product
 from shopsense.features.idmap import IdMap
@@ -67,8 +67,9 @@ class CatalogView:
         self._products: dict[str, Product] = {p.id: p for p in products}
         self._lock = threading.Lock()
         self.version = 0
-        self._columns: OrderedDict[int, tuple[IdMap, int, _Columns]] = OrderedDict()
-        self._masks: OrderedDict[tuple[int, int, ItemFilter], BoolArray] = OrderedDict()
+        # First in, first out (a hit reorders nothing); both are emptied on every change.
+        self._columns: FIFOCache[int, tuple[IdMap, int, _Columns]] = FIFOCache(maxsize=8)
+        self._masks: FIFOCache[tuple[int, int, ItemFilter], BoolArray] = FIFOCache(maxsize=256)
 
     def __len__(self) -> int:
         return len(self._products)
@@ -147,14 +148,13 @@ class CatalogView:
         with self._lock:
             if version == self.version:
                 self._columns[key] = (items, version, columns)
-                while len(self._columns) > 8:
-                    self._columns.popitem(last=False)
         return columns
 
     def mask(self, items: IdMap, rules: ItemFilter) -> BoolArray:
         """``True`` where the model's item may be shown under ``rules``; shape ``(n_items,)``."""
         key = (id(items), self.version, rules)
-        cached = self._masks.get(key)
+        with self._lock:  # cachetools' caches are not thread-safe
+            cached = self._masks.get(key)
         if cached is not None:
             return cached
         c = self._columns_for(items)
@@ -177,6 +177,4 @@ class CatalogView:
         with self._lock:
             if key[1] == self.version:
                 self._masks[key] = keep
-                while len(self._masks) > 256:
-                    self._masks.popitem(last=False)
         return keep

@@ -26,10 +26,11 @@ from __future__ import annotations
 import bisect
 import heapq
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol, TypeVar
+
+from cachetools import LRUCache
 
 from shopsense.domain import Event, EventKind
 from shopsense.store.base import to_micros
@@ -148,7 +149,7 @@ class RecentEvents:
         self.impressions_per_user = impressions_per_user
         self.max_users = max_users
         self._lock = threading.Lock()
-        self._shoppers: OrderedDict[str, _Shopper] = OrderedDict()
+        self._shoppers: LRUCache[str, _Shopper] = LRUCache(maxsize=max(max_users, 0))
 
     def __len__(self) -> int:
         return len(self._shoppers)
@@ -163,11 +164,8 @@ class RecentEvents:
                 for impressions in (False, True):
                     while shopper.count(impressions) > self._budget(impressions):
                         shopper.drop_oldest(impressions)
-                self._shoppers[user_id] = shopper
-                while len(self._shoppers) > self.max_users:
-                    self._shoppers.popitem(last=False)
-            else:
-                self._shoppers.move_to_end(user_id)
+                if self._shoppers.maxsize:  # the least recently used shopper goes
+                    self._shoppers[user_id] = shopper
             return shopper.events()
 
     def add(self, events: Sequence[Event]) -> None:
@@ -175,7 +173,7 @@ class RecentEvents:
 
         with self._lock:
             for event in events:
-                shopper = self._shoppers.get(event.user_id)
+                shopper = self._shoppers.get(event.user_id)  # counts as a use, as in get()
                 if shopper is None or event.event_id in shopper.ids or not self._keeps(event):
                     continue
                 at = bisect.bisect_right(shopper.timestamps, event.timestamp)

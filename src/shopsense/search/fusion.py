@@ -6,7 +6,7 @@ Two ways, both over the same candidate set:
   candidate appears in; needs no score calibration;
 - weighted fusion: ``w * bm25 / max(bm25) + (1 - w) * cosine`` (or both z-scored over the
   query's candidates); ``w`` is tuned on judged queries (see
-  :mod:`shopsense.search.evaluation`).
+  :mod:`shopsense.evaluation.search`).
 
 :func:`demote` then pushes down candidates that have words the shopper excluded
 ("dinnerware sets without mugs").

@@ -12,12 +12,13 @@ Example::
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+from cachetools import FIFOCache
 
 from shopsense.features.text import TextEncoder
 from shopsense.index.lexical import TEXT_FIELDS, LexicalIndex, words
@@ -59,26 +60,29 @@ class Retriever:
         self.lexical = lexical
         self.vectors = vectors
         self.encoder = encoder
-        self._masks: OrderedDict[str, npt.NDArray[np.bool_]] = OrderedDict()
-        self._mask_cache = mask_cache
+        # Searches run on several threads; cachetools' caches are not thread-safe.
+        self._masks: FIFOCache[str, npt.NDArray[np.bool_]] = FIFOCache(maxsize=max(mask_cache, 0))
+        self._masks_lock = threading.Lock()
 
     def invalidate(self) -> None:
         """Forget cached filter masks (after catalog changes)."""
-        self._masks.clear()
+        with self._masks_lock:
+            self._masks.clear()
 
     def _allowed(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
         """Mask of rows passing ``filters`` (cached per filter), for the vector search."""
         if filters.is_empty():
             return None
         key = repr(filters.to_lexical())
-        mask = self._masks.get(key)
+        with self._masks_lock:
+            mask = self._masks.get(key)
         if mask is None:
             rows = self.lexical.filter_rows(filters.to_lexical(), limit=max(len(self.rows), 1))
             mask = np.zeros(len(self.rows.products), bool)
             mask[rows] = True
-            self._masks[key] = mask
-            while len(self._masks) > self._mask_cache:
-                self._masks.popitem(last=False)
+            with self._masks_lock:
+                if self._masks.maxsize:
+                    self._masks[key] = mask
         return mask
 
     def parse(self, query: str, understand: bool) -> ParsedQuery:

@@ -1,4 +1,4 @@
-"""Helpers shared by the search tests: a fast deterministic encoder."""
+"""Helpers shared by the search and search-evaluation tests: a fast deterministic encoder."""
 
 from __future__ import annotations
 

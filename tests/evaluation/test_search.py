@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from search_helpers import HashingEncoder
 
+from search_helpers import HashingEncoder
 from shopsense.errors import UnknownFormatError, ValidationError
-from shopsense.search.evaluation import METHODS, _order, esci_engine, evaluate, metrics
+from shopsense.evaluation.search import METHODS, _order, esci_engine, evaluate, metrics
 from shopsense.search.judgments import JudgedQuery, read_judgments
 
 NOUNS = ("kettle", "mug", "lamp", "sofa", "rug", "towel", "pillow", "blanket", "chair", "desk")

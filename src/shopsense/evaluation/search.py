@@ -35,9 +35,9 @@ import numpy as np
 import numpy.typing as npt
 
 from shopsense import progress
-from shopsense.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
 from shopsense.features.embedding_store import encoder_id
 from shopsense.features.text import TextEncoder
+from shopsense.metrics import ndcg_at_k, recall_at_k, reciprocal_rank
 from shopsense.ranking.search_ranker import SearchRanker
 from shopsense.search.engine import SearchConfig, SearchEngine
 from shopsense.search.features import FEATURES
