@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shopsense.domain import Event
 from shopsense.errors import ModelError
@@ -32,6 +34,7 @@ from shopsense.models import (
     Transition,
     load_model,
 )
+from shopsense.models.base import rows_matrix
 from shopsense.store import InMemoryStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -220,3 +223,18 @@ def test_cold_scores_are_kept_until_the_model_is_fitted_again() -> None:
     refitted = model.fit(fewer)
     assert refitted.cold_scores() is not first
     assert not np.array_equal(refitted.cold_scores(), first)
+
+
+@given(
+    st.lists(st.lists(st.tuples(st.integers(0, 9), st.floats(0.1, 5.0)), max_size=8), max_size=5)
+)
+def test_rows_matrix_sums_repeats_like_a_coo_matrix(rows: list[list[tuple[int, float]]]) -> None:
+    items = [np.array([i for i, _ in r], np.int64) for r in rows]
+    values = [np.array([w for _, w in r], np.float32) for r in rows]
+    got = rows_matrix(items, values, 10)
+    want = np.zeros((len(rows), 10))
+    for r, row in enumerate(rows):
+        for i, w in row:
+            want[r, i] += np.float32(w)
+    assert got.shape == (len(rows), 10) and got.has_canonical_format
+    np.testing.assert_allclose(got.toarray(), want, rtol=1e-6)

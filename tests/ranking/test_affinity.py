@@ -98,3 +98,24 @@ def test_item_stats_keep_the_affinity_and_old_files_load_without_it(tmp_path: Pa
         old = {k: arrays[k] for k in arrays.files if not k.startswith("affinity")}
     np.savez(tmp_path / "item_stats.npz", **old)
     assert ItemStats.load(tmp_path).affinity.nnz == 0
+
+
+@given(
+    st.integers(0, 2**31 - 1),
+    st.lists(st.integers(-2, 12), max_size=8),
+    st.lists(st.integers(-2, 12), min_size=1, max_size=10),
+)
+def test_affinity_is_the_mean_of_the_history_rows(
+    seed: int, history: list[int], candidates: list[int]
+) -> None:
+    """Read from the CSR arrays, it equals slicing the matrix (repeats and products outside
+    it included)."""
+    lift = sp.random(10, 10, density=0.3, format="csr", random_state=seed, dtype=np.float32)
+    h, c = np.array(history, np.int64), np.array(candidates, np.int64)
+    got = affinity(lift, h, c)
+    inside = h[(h >= 0) & (h < 10)]
+    dense = lift.toarray().astype(np.float64)
+    want = np.array(
+        [dense[inside, j].sum() / inside.size if inside.size and 0 <= j < 10 else 0.0 for j in c]
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)

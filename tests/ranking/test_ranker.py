@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -185,3 +186,34 @@ def test_bundles_with_the_old_residual_flag_load(ranker: MultiTaskRanker, tmp_pa
     for old, level in ((True, 2), (False, 0)):
         path.write_text(json.dumps(meta | {"residual": old}))
         assert MultiTaskRanker.load(tmp_path / "r").residual_ == level
+
+
+def test_the_traced_serving_net_scores_as_the_network(ranker: MultiTaskRanker) -> None:
+    """Serving runs a trace of the network (positions left out): the same probabilities,
+    and a refitted network gets a new trace."""
+    import torch
+
+    x, *_ = _impressions(300, seed=4)
+    items = np.arange(300) % 7
+    standard = np.clip(
+        (x - ranker.feature_mean_) / ranker.feature_scale_,
+        ranker.feature_low_,
+        ranker.feature_high_,
+    ).astype(np.float32)
+    with torch.no_grad():
+        logits = ranker.net_(
+            torch.from_numpy(standard), torch.from_numpy(ranker._items(items, 300)), None
+        )
+    want = torch.exp(torch.cumsum(torch.nn.functional.logsigmoid(logits), dim=1)).numpy()
+    got = ranker.predict(x, items)
+    np.testing.assert_allclose(got.click, want[:, 0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got.purchase, want[:, 2], rtol=1e-5, atol=1e-7)
+    before = ranker.net_
+    try:  # a new network (a refit) is traced anew, not served from the old trace
+        ranker.net_ = copy.deepcopy(before)
+        with torch.no_grad():
+            ranker.net_.wide.bias.add_(1.0)
+        assert not np.allclose(ranker.predict(x, items).click, got.click)
+    finally:
+        ranker.net_ = before
+    np.testing.assert_allclose(ranker.predict(x, items).click, got.click)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shopsense.ranking.items import ItemTable
-from shopsense.ranking.shopper import ShopperState, shopper_state
+from shopsense.ranking.shopper import ShopperState, shopper_state, values_at
 
 TABLE = ItemTable.from_ids(["a", "b", "c"])
 KINDS = ["impression", "view", "click", "add_to_cart", "purchase", "search"]
@@ -44,3 +44,15 @@ def test_skips_never_negative_and_snapshot_is_independent(
     state.observe(TABLE, 0, "view", 99)
     assert copy.engaged == state.engaged - 1
     assert copy.leaf_counts.sum() < state.leaf_counts.sum()
+
+
+@given(
+    st.dictionaries(st.integers(0, 30), st.integers(0, 9), max_size=12),
+    st.lists(st.integers(-3, 35), max_size=20),
+    st.floats(-2, 2, allow_nan=False),
+)
+def test_values_at_reads_a_mapping_like_get(
+    mapping: dict[int, int], items: list[int], default: float
+) -> None:
+    got = values_at(mapping, np.array(items, np.int64), default)
+    assert got.tolist() == [float(mapping.get(i, default)) for i in items]

@@ -134,8 +134,9 @@ def recommendations(
     cached = state.results.get(key) if reusable else None
     if cached is None:
         result = engine.recommend(
-            scenario, user_id, history, fetch, rules, item_id, exclude_seen, policy, objective
-        )
+            scenario, user_id, history, fetch, rules, item_id, exclude_seen, policy, objective,
+            explained=n,
+        )  # fmt: skip
         cached = (result.strategy, result.items)
         if reusable:
             state.results.put(key, cached)
@@ -145,6 +146,7 @@ def recommendations(
         shown = [ranked[i] for i in picked]
     else:
         shown, propensity = ranked[:n], np.ones(min(n, len(ranked)))
+    shown = engine.explain(scenario, history, shown)  # the few explored from the pool
     request_id = new_request_id()
     if state.impressions is not None and user_id:
         state.impressions.served(

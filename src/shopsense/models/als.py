@@ -22,7 +22,14 @@ import scipy.sparse as sp
 
 from shopsense.errors import ModelError
 from shopsense.features.interactions import InteractionData
-from shopsense.models.base import FloatArray, Histories, Recommender
+from shopsense.models.base import (
+    FloatArray,
+    Histories,
+    IntArray,
+    Recommender,
+    fold_in,
+    rows_matrix,
+)
 
 
 @dataclasses.dataclass(eq=False)
@@ -44,12 +51,16 @@ class ALS(Recommender):
     gram_: npt.NDArray[np.float64] | None = dataclasses.field(init=False, repr=False, default=None)
 
     def _confidence(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        scaled = matrix.astype(np.float32, copy=True)
+        scaled.data = self._scaled(scaled.data)
+        return scaled
+
+    def _scaled(self, weights: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
+        """Interaction weights as ALS reads them (``log1p`` with ``scaling="log"``)."""
         if self.scaling not in ("linear", "log"):
             raise ModelError(f"ALS scaling must be 'linear' or 'log', got {self.scaling!r}")
-        scaled = matrix.astype(np.float32, copy=True)
-        if self.scaling == "log":
-            scaled.data = np.log1p(scaled.data)
-        return scaled
+        values = np.asarray(weights, np.float32)
+        return np.log1p(values) if self.scaling == "log" else values
 
     def _fit(self, data: InteractionData) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -76,7 +87,7 @@ class ALS(Recommender):
     def _score(self, histories: Histories) -> FloatArray:
         if histories.fresh:
             vectors = (
-                np.stack([self._fold_in(histories.matrix[i]) for i in range(len(histories))])
+                np.stack([self._fold_in(*histories.row(i)) for i in range(len(histories))])
                 if len(histories)
                 else np.zeros((0, self.factors), np.float32)
             )
@@ -99,29 +110,21 @@ class ALS(Recommender):
         self._require_fit()
         index = self.items_.indices(list(item_ids))
         known = index >= 0
-        row = sp.csr_matrix(
-            (
-                np.asarray(weights, np.float32)[known],
-                (np.zeros(known.sum(), np.int64), index[known]),
-            ),
-            shape=(1, len(self.items_)),
+        row = rows_matrix(
+            [index[known]], [np.asarray(weights, np.float32)[known]], len(self.items_)
         )
-        row.sum_duplicates()
-        return self._fold_in(row)
+        return self._fold_in(row.indices, row.data)
 
-    def _fold_in(self, row: sp.csr_matrix) -> FloatArray:
-        """Solve ``(YᵀY + Yᵀ(C - I)Y + λI) u = YᵀC p`` for one shopper's weighted row."""
-        y = self.item_factors_[row.indices].astype(np.float64)
-        confidence = 1.0 + self.alpha * self._confidence(row).data.astype(np.float64)
-        a = self._gram() + (y.T * (confidence - 1.0)) @ y
-        a[np.diag_indices_from(a)] += self.regularization
-        return np.linalg.solve(a, y.T @ confidence).astype(np.float32)
+    def _fold_in(self, items: IntArray, weights: npt.NDArray[np.float32]) -> FloatArray:
+        """The factors of one shopper with these engagements (:func:`fold_in`)."""
+        confidence = 1.0 + self.alpha * self._scaled(weights).astype(np.float64)
+        return fold_in(self.item_factors_, self._gram(), items, confidence, self.regularization)
 
     def _gram(self) -> npt.NDArray[np.float64]:
         if self.gram_ is None:
             factors = self.item_factors_.astype(np.float64)
             self.gram_ = factors.T @ factors
-        return self.gram_.copy()
+        return self.gram_
 
     def scores_for_vector(self, vector: FloatArray) -> FloatArray:
         scores: FloatArray = self.item_factors_ @ vector

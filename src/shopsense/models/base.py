@@ -65,6 +65,43 @@ def interaction_input(matrix: sp.csr_matrix, binary: bool = True) -> sp.csr_matr
     return x
 
 
+def rows_matrix(
+    items: Sequence[IntArray], values: Sequence[npt.ArrayLike], n_items: int
+) -> sp.csr_matrix:
+    """CSR ``(len(items), n_items)`` float32: row ``r`` holds ``values[r]`` at ``items[r]``,
+    repeated items summed. Built from the CSR arrays directly (a COO round trip costs more
+    than the rest of a served list's scoring)."""
+    indices, data = [], []
+    for row_items, row_values in zip(items, values, strict=True):
+        unique, where = np.unique(np.asarray(row_items, np.int64), return_inverse=True)
+        indices.append(unique)
+        weights = np.asarray(row_values, np.float64).reshape(-1)
+        data.append(np.bincount(where.reshape(-1), weights, unique.size).astype(np.float32))
+    indptr = np.zeros(len(indices) + 1, np.int64)
+    indptr[1:] = np.cumsum([i.size for i in indices])
+    if not indices:
+        return sp.csr_matrix((0, n_items), dtype=np.float32)
+    return sp.csr_matrix(
+        (np.concatenate(data), np.concatenate(indices), indptr), shape=(len(indices), n_items)
+    )
+
+
+def fold_in(
+    vectors: FloatArray,
+    gram: npt.NDArray[np.float64],
+    items: IntArray,
+    confidence: npt.NDArray[np.float64],
+    regularization: float,
+) -> FloatArray:
+    """One implicit-ALS half-step for a shopper not trained on: solve
+    ``(VᵀV + Vᵀ(C - I)V + λI) u = VᵀC p`` over the item ``vectors`` (``gram`` = VᵀV), for
+    engagements with ``items`` at ``confidence`` (1 + alpha * weight)."""
+    y = vectors[items].astype(np.float64)
+    a = gram + (y.T * (confidence - 1.0)) @ y
+    a[np.diag_indices_from(a)] += regularization
+    return np.linalg.solve(a, y.T @ confidence).astype(np.float32)
+
+
 @dataclasses.dataclass(frozen=True)
 class Histories:
     """A batch of ``b`` shoppers as the model sees them when scoring.
@@ -89,20 +126,18 @@ class Histories:
         ``k``-th event back (the latest: 1). Without ``events``: the plain matrix."""
         if self.events is None or decay >= 1.0:
             return self.matrix
-        rows, cols, vals = [], [], []
-        for row, (items, weights) in enumerate(self.events):
-            back = np.power(decay, np.arange(items.size)[::-1], dtype=np.float64)
-            rows.append(np.full(items.size, row, np.int64))
-            cols.append(items)
-            vals.append(weights * back)
-        if not rows:
-            return sp.csr_matrix((len(self), n_items), dtype=np.float32)
-        matrix = sp.csr_matrix(
-            (np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(len(self), n_items),
-        )
-        matrix.sum_duplicates()
-        return matrix
+        values = [
+            (weights * np.power(decay, np.arange(items.size)[::-1], dtype=np.float64)).astype(
+                np.float32
+            )
+            for items, weights in self.events
+        ]
+        return rows_matrix([items for items, _ in self.events], values, n_items)
+
+    def row(self, i: int) -> tuple[IntArray, npt.NDArray[np.float32]]:
+        """Shopper ``i``'s item indices and weights, read from the CSR arrays (no new matrix)."""
+        start, end = self.matrix.indptr[i], self.matrix.indptr[i + 1]
+        return self.matrix.indices[start:end], self.matrix.data[start:end]
 
     def __len__(self) -> int:
         return int(self.users.size)

@@ -44,7 +44,7 @@ from shopsense.errors import ModelError
 from shopsense.features.idmap import IdMap
 from shopsense.features.interactions import InteractionData
 from shopsense.features.item_features import ItemFeatures, ItemFeatureSpace
-from shopsense.models.base import FloatArray, Histories, Recommender
+from shopsense.models.base import FloatArray, Histories, IntArray, Recommender, fold_in
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -338,9 +338,7 @@ class ItemTower(Recommender):
     def _score(self, histories: Histories) -> FloatArray:
         if self.objective == "als":
             if histories.fresh:
-                users = np.stack(
-                    [self._fold_in(histories.matrix[i]) for i in range(len(histories))]
-                )
+                users = np.stack([self._fold_in(*histories.row(i)) for i in range(len(histories))])
             else:
                 users = self.user_factors_[histories.users]
         else:
@@ -353,16 +351,13 @@ class ItemTower(Recommender):
         scores: FloatArray = np.asarray(users @ self.item_vectors_.T, np.float32)
         return scores
 
-    def _fold_in(self, row: sp.csr_matrix) -> FloatArray:
-        """ALS half-step for one shopper against the tower's item vectors."""
-        y = self.item_vectors_[row.indices].astype(np.float64)
-        confidence = 1.0 + self.als_alpha * np.log1p(row.data.astype(np.float64))
+    def _fold_in(self, items: IntArray, weights: npt.NDArray[np.float32]) -> FloatArray:
+        """ALS half-step for one shopper against the tower's item vectors (:func:`fold_in`)."""
+        confidence = 1.0 + self.als_alpha * np.log1p(weights.astype(np.float64))
         if self.gram_ is None or self.gram_.shape[0] != self.factors:
             all_y = self.item_vectors_.astype(np.float64)
             self.gram_ = all_y.T @ all_y
-        a = self.gram_ + (y.T * (confidence - 1.0)) @ y
-        a[np.diag_indices_from(a)] += self.als_regularization
-        return np.linalg.solve(a, y.T @ confidence).astype(np.float32)
+        return fold_in(self.item_vectors_, self.gram_, items, confidence, self.als_regularization)
 
     def _item_scores(self, item: int) -> FloatArray:
         norms = np.linalg.norm(self.item_vectors_, axis=1) + 1e-9

@@ -66,13 +66,16 @@ class MultDAE(Recommender):
     decoder_bias_: FloatArray = dataclasses.field(init=False, repr=False)
 
     def _inputs(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        """Rows (``log1p`` of the weights) scaled to unit length, on the CSR arrays."""
         x = matrix.astype(np.float32, copy=True)
         if self.log_weights:
             x.data = np.log1p(x.data)
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        row_of = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+        squares = np.bincount(row_of, np.square(x.data, dtype=np.float64), x.shape[0])
+        norms = np.sqrt(squares)
         norms[norms == 0] = 1.0
-        scaled: sp.csr_matrix = sp.diags(1.0 / norms).dot(x).tocsr()
-        return scaled
+        x.data = (x.data / norms[row_of]).astype(np.float32)
+        return x
 
     def _check(self) -> None:
         if not 0.0 <= self.dropout < 1.0:

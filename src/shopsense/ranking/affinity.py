@@ -141,8 +141,13 @@ def affinity(
     if history.size == 0 or lift.nnz == 0:
         return out
     known = (candidates >= 0) & (candidates < size)
-    rows = lift[history]
-    out[known] = np.asarray(rows[:, candidates[known]].sum(axis=0)).ravel() / history.size
+    # The history's rows summed into one dense row, straight from the CSR arrays (slicing
+    # the matrix builds two new ones: most of the time on a served list).
+    starts, ends = lift.indptr[history], lift.indptr[history + 1]
+    lengths = ends - starts
+    at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    total = np.bincount(lift.indices[at], weights=lift.data[at], minlength=size)
+    out[known] = total[candidates[known]] / history.size
     return out
 
 

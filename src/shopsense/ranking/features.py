@@ -39,7 +39,7 @@ from shopsense.ranking.items import (
     ItemTable,
     tokens,
 )
-from shopsense.ranking.shopper import ShopperState
+from shopsense.ranking.shopper import ShopperState, values_at
 
 #: A purchase this recent (same visit) puts the shopper in "complements" context.
 COMPLEMENT_WINDOW_US = 2 * 3600 * 1_000_000
@@ -117,17 +117,15 @@ class FeatureBuilder:
         ``source_scores[name]`` holds that model's score of **every** item ``(n_items,)``
         for this shopper (the rank among all items is a feature).
         """
-        columns: list[npt.NDArray[np.floating]] = []
-        for name in self.scored:
-            raw = blended(source_scores, self.blend) if name == "blend" else source_scores[name]
-            scores = np.nan_to_num(np.asarray(raw, np.float64), nan=-1e9, posinf=1e9, neginf=-1e9)
-            finite = scores > -1e8
-            above = _count_above(scores, candidates)
-            mean, spread = (
-                (scores[finite].mean(), scores[finite].std() + 1e-9) if finite.any() else (0, 1)
-            )
-            columns.append(np.log1p(above))
-            columns.append(np.clip((scores[candidates] - mean) / spread, -10.0, 10.0))
+        matrix = np.stack(
+            [
+                blended(source_scores, self.blend)
+                if name == "blend" and "blend" not in source_scores
+                else np.asarray(source_scores[name])
+                for name in self.scored
+            ]
+        )
+        columns: list[npt.NDArray[np.floating]] = _ranks_and_z(matrix, candidates)
         for name in self.probabilistic:
             log_p = np.asarray(source_scores[name], np.float64)[candidates]
             columns.append(np.clip(np.nan_to_num(log_p, nan=-30.0, neginf=-30.0), -30.0, 0.0))
@@ -146,10 +144,8 @@ class FeatureBuilder:
         total = max(float(state.leaf_counts.sum()), 1e-9)
         level = state.price_sum / state.engaged if state.engaged else 0.0
         gap = table.price_z[candidates] - level
-        engaged = np.array([state.engaged_count.get(int(i), 0) for i in candidates], np.float64)
-        since = np.array(
-            [state.engaged - state.last_step.get(int(i), -1) - 1 for i in candidates], np.float64
-        )
+        engaged = values_at(state.engaged_count, candidates)
+        since = state.engaged - values_at(state.last_step, candidates, -1.0) - 1.0
         since[engaged == 0] = state.engaged + 1.0
         last = state.items[-1] if state.items else -1
         recent_purchase = now_us - state.last_purchase_us <= COMPLEMENT_WINDOW_US
@@ -204,8 +200,30 @@ def blended(scores: Mapping[str, npt.ArrayLike], weights: Mapping[str, float]) -
     return result
 
 
-def _count_above(scores: npt.NDArray[np.float64], candidates: IntArray) -> npt.NDArray[np.float64]:
-    """For each candidate, how many items score strictly higher (its 0-based rank)."""
-    ordered = np.sort(scores)
-    higher = ordered.size - np.searchsorted(ordered, scores[candidates], side="right")
-    return higher.astype(np.float64)
+def _ranks_and_z(
+    raw: npt.NDArray[np.floating], candidates: IntArray
+) -> list[npt.NDArray[np.floating]]:
+    """Each source's two features of each candidate, from its scores of all items (one row
+    of ``raw`` ``(sources, n_items)`` per source): ``log1p`` of the candidate's 0-based rank
+    (how many items score strictly higher) and its score's z-value over the source's finite
+    scores (clipped to +-10). Non-finite scores count as -1e9 / 1e9."""
+    scores = raw.astype(np.float64)
+    if not np.isfinite(scores).all():
+        scores = np.nan_to_num(scores, nan=-1e9, posinf=1e9, neginf=-1e9)
+    finite = scores > -1e8
+    if finite.all():
+        mean, spread = scores.mean(axis=1), scores.std(axis=1) + 1e-9
+    else:
+        pairs = [
+            (r[f].mean(), r[f].std() + 1e-9) if f.any() else (0.0, 1.0)
+            for r, f in zip(scores, finite, strict=True)
+        ]
+        mean, spread = np.array(pairs).T
+    ordered = np.sort(scores, axis=1)
+    mine = scores[:, candidates]
+    columns: list[npt.NDArray[np.floating]] = []
+    for row in range(scores.shape[0]):
+        above = ordered.shape[1] - np.searchsorted(ordered[row], mine[row], side="right")
+        columns.append(np.log1p(above.astype(np.float64)))
+        columns.append(np.clip((mine[row] - mean[row]) / spread[row], -10.0, 10.0))
+    return columns

@@ -64,6 +64,7 @@ from shopsense.ranking.ranker_net import (
     build_net,
     chain_log_probs,
     row_losses,
+    scoring_net,
     train_net,
 )
 
@@ -188,6 +189,8 @@ class MultiTaskRanker:
     prior_indices_: tuple[int, ...] = dataclasses.field(init=False, repr=False, default=())
     skip_index_: int = dataclasses.field(init=False, repr=False, default=-1)
     net_: Any = dataclasses.field(init=False, repr=False, default=None)
+    #: ``(net_, its trace for serving)``, made on first use (see :func:`scoring_net`).
+    _traced: Any = dataclasses.field(init=False, repr=False, default=None)
     #: Held-out loss after each epoch of the early-stopping run, shape ``(epochs,)``.
     validation_curve_: FloatArray = dataclasses.field(init=False, repr=False)
     #: Gradient updates of the final fit (chosen on the held-out requests).
@@ -393,12 +396,20 @@ class MultiTaskRanker:
         xs = torch.from_numpy(standard.astype(np.float32))
         rows = torch.from_numpy(self._items(items, x.shape[0]))
         where = None if positions is None else torch.from_numpy(np.asarray(positions, np.int64))
-        with torch_threads(self.num_threads), torch.no_grad():
-            log_p, _ = chain_log_probs(self.net_(xs, rows, where))
+        with torch_threads(self.num_threads), torch.inference_mode():
+            logits = self._scoring_net()(xs, rows) if where is None else self.net_(xs, rows, where)
+            log_p, _ = chain_log_probs(logits)
             p = torch.exp(log_p).numpy().astype(np.float32)
         # A click-only ranker's p(click) stands in for the later steps.
         columns = [p[:, min(k, p.shape[1] - 1)] for k in range(len(TASKS))]
         return RankerScores(*columns)
+
+    def _scoring_net(self) -> Any:
+        if self.net_.training:  # mid-training: dropout on, nothing to trace
+            return lambda x, items: self.net_(x, items, None)
+        if self._traced is None or self._traced[0] is not self.net_:
+            self._traced = (self.net_, scoring_net(self.net_, self.feature_mean_.size))
+        return self._traced[1]
 
     def objective_scores(
         self,

@@ -145,6 +145,32 @@ def build_net(
     return MultiTaskNet()
 
 
+def scoring_net(net: Any, n_features: int) -> Any:
+    """``net`` traced for serving: ``(x (b, d), items (b,)) -> logits (b, heads)`` as if every
+    row were shown at the top. The trace runs the forward pass as one graph, without the
+    Python overhead of each module: about a third of a served list's ranker time."""
+    import warnings
+
+    import torch
+
+    class AtTheTop(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: Any, items: Any) -> Any:
+            return self.net(x, items, None)
+
+    example = (torch.zeros(2, n_features), torch.zeros(2, dtype=torch.long))
+    with warnings.catch_warnings(), torch.inference_mode():
+        # The trace treats the network's structure (which columns are structural, the
+        # residual level) as constants: they are fixed once the network is built.
+        warnings.simplefilter("ignore")  # TracerWarning: "treated as a constant", as meant
+        return torch.jit.trace(  # type: ignore[no-untyped-call]
+            AtTheTop().eval(), example, check_trace=False
+        )
+
+
 def chain_log_probs(logits: Any) -> tuple[Any, Any]:
     """``(log p, log (1 - p))`` of each task ``(b, heads)``: cumulative products of the
     chained conditional probabilities."""

@@ -8,7 +8,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +16,14 @@ import numpy.typing as npt
 
 from shopsense.domain import EventKind
 from shopsense.ranking.items import EVENT_WEIGHT, FloatArray, IntArray, ItemTable
+
+# Plain strings: an enum member's ``.value`` is a descriptor lookup, on every event of
+# every served list.
+_IMPRESSION, _CLICK, _PURCHASE = (
+    EventKind.IMPRESSION.value,
+    EventKind.CLICK.value,
+    EventKind.PURCHASE.value,
+)
 
 
 @dataclass
@@ -80,11 +88,11 @@ class ShopperState:
         """Add one event (searches and events on unknown items change nothing)."""
         if item < 0:
             return
-        if kind == EventKind.IMPRESSION.value:
+        if kind == _IMPRESSION:
             self.shown[item] = self.shown.get(item, 0) + 1
             self.n_shown += 1
             return
-        if kind == EventKind.CLICK.value:
+        if kind == _CLICK:
             self.clicked[item] = self.clicked.get(item, 0) + 1
             self.n_clicked += 1
         weight = EVENT_WEIGHT.get(kind, 0.0)
@@ -97,16 +105,29 @@ class ShopperState:
         self.leaf_counts[table.leaf[item]] += weight
         self.brand_counts[table.brand[item]] += weight
         self.price_sum += float(table.price_z[item])
-        if kind == EventKind.PURCHASE.value:
+        if kind == _PURCHASE:
             self.last_purchase_leaf = int(table.leaf[item])
             self.last_purchase_us = time_us
 
     def skips(self, candidates: IntArray) -> npt.NDArray[np.float64]:
         """Times each candidate ``(k,)`` was shown to the shopper and not clicked."""
-        return np.array(
-            [max(self.shown.get(int(i), 0) - self.clicked.get(int(i), 0), 0) for i in candidates],
-            np.float64,
-        )
+        shown = values_at(self.shown, candidates)
+        return np.maximum(shown - values_at(self.clicked, candidates), 0.0)
+
+
+def values_at(
+    mapping: Mapping[int, float], items: IntArray, default: float = 0.0
+) -> npt.NDArray[np.float64]:
+    """``mapping[i]`` for each of ``items`` ``(k,)`` (``default`` where missing), looked up
+    with arrays: a list-comprehension of ``dict.get`` costs more on a served list."""
+    if not mapping:
+        return np.full(len(items), default, np.float64)
+    keys = np.fromiter(mapping.keys(), np.int64, len(mapping))
+    values = np.fromiter(mapping.values(), np.float64, len(mapping))
+    order = np.argsort(keys)
+    keys, values = keys[order], values[order]
+    at = np.minimum(np.searchsorted(keys, items), keys.size - 1)
+    return np.where(keys[at] == items, values[at], default)
 
 
 def shopper_state(table: ItemTable, events: Sequence[tuple[str | None, str, int]]) -> ShopperState:

@@ -12,9 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-from shopsense.models.base import Histories, Recommender
+from shopsense.models.base import Histories, Recommender, rows_matrix
 from shopsense.ranking.items import FloatArray
 from shopsense.ranking.shopper import ShopperState
 
@@ -64,11 +63,7 @@ def histories_of(states: Sequence[ShopperState], n_items: int) -> Histories:
     known = [i < n_items for i in items]
     items = [i[k] for i, k in zip(items, known, strict=True)]
     weights = [w[k] for w, k in zip(weights, known, strict=True)]
-    rows = np.repeat(np.arange(len(states)), [i.size for i in items])
-    columns = np.concatenate(items) if items else np.empty(0, np.int64)
-    values = np.concatenate(weights) if weights else np.empty(0, np.float32)
-    matrix = sp.csr_matrix((values, (rows, columns)), shape=(len(states), n_items))
-    matrix.sum_duplicates()
+    matrix = rows_matrix(items, weights, n_items)
     sequences = []
     for sequence in items:
         keep = np.ones(sequence.size, dtype=bool)

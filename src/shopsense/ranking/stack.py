@@ -269,7 +269,8 @@ class Stack:
     ) -> IntArray:
         per = self.config.per_source
         picked = [top_allowed(values, per, allowed) for values in scores.values()]
-        picked.append(top_allowed(blended(scores, self.blend), per, allowed))
+        if "blend" not in scores:
+            picked.append(top_allowed(blended(scores, self.blend), per, allowed))
         recent = np.array(
             list(dict.fromkeys(reversed(state.items)))[: self.config.repeat_candidates]
         )
@@ -328,10 +329,7 @@ class Stack:
     ) -> Ranked:
         """The shopper's list of ``n``: ``allowed`` ``(n_items,)`` masks what may be shown
         (default :meth:`allowed`); ``objective`` / ``exploration`` default to the config's."""
-        scores = {
-            name: values[0]
-            for name, values in self.sources.scores_batch([state], len(self.table)).items()
-        }
+        scores = self._scores(state)
         mask = self.allowed(state) if allowed is None else allowed
         candidates = self._candidates(state, scores, mask)
         return self._order(state, candidates, scores, n, now_us, objective, exploration, rng, query)
@@ -351,13 +349,21 @@ class Stack:
         if self.ranker is None or candidates.size == 0:
             ones = np.ones(candidates.size)
             return Ranked(candidates, -np.arange(candidates.size, dtype=np.float32), ones, "given")
+        scores = self._scores(state)
+        return self._order(
+            state, candidates, scores, candidates.size, now_us, objective, 0.0, None, query
+        )
+
+    def _scores(self, state: ShopperState) -> dict[str, FloatArray]:
+        """Every source's scores of all items for the shopper, and their blend (``"blend"``,
+        computed once for the candidates and the features)."""
         scores = {
             name: values[0]
             for name, values in self.sources.scores_batch([state], len(self.table)).items()
         }
-        return self._order(
-            state, candidates, scores, candidates.size, now_us, objective, 0.0, None, query
-        )
+        if self.blend:
+            scores["blend"] = blended(scores, self.blend)
+        return scores
 
     def _order(
         self,
@@ -383,12 +389,18 @@ class Stack:
         else:
             value = blended(scores, self.blend)[candidates]
         order = np.lexsort((np.arange(value.size), -value))
-        ranked = candidates[order]
         epsilon = self.config.exploration if exploration is None else exploration
-        shown, propensity = explore(ranked, n, epsilon, rng or np.random.default_rng())
-        score_of = dict(zip(candidates.tolist(), value.tolist(), strict=True))
-        values = np.array([score_of[int(i)] for i in shown], np.float32)
-        return Ranked(shown, values, propensity, self.strategy)
+        if epsilon:
+            shown, propensity = explore(
+                candidates[order], n, epsilon, rng or np.random.default_rng()
+            )
+            position = {int(item): i for i, item in enumerate(candidates.tolist())}
+            picked = np.array([position[int(i)] for i in shown], np.int64)
+        else:  # the greedy list: no generator to seed
+            picked = order[:n]
+            propensity = np.ones(picked.size)
+        values = np.asarray(value, np.float32)[picked]
+        return Ranked(candidates[picked], values, propensity, self.strategy)
 
     # --- persistence ------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:

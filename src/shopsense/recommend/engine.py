@@ -103,10 +103,15 @@ class RecommendationEngine:
         exclude_seen: bool | None = None,
         policy: str | None = None,
         objective: Objective | None = None,
+        explained: int | None = None,
     ) -> Recommendations:
         """Top ``n`` for ``scenario``, best first; ``item_id`` anchors ``similar`` /
         ``bought_together``; ``objective`` (click, conversion, revenue) is what the
         stack's ranker orders for (default: the stack's own).
+
+        ``explained``: only the first this many of the stack's list get their reason now
+        (the rest ``""``; :meth:`explain` fills in those a caller shows). Explaining is a
+        tenth of a ranked list's time, and an exploring caller shows few of its pool.
 
         ``exclude_seen``: ``None`` lets seen products come back where the learned
         re-consumption rule allows; ``True`` / ``False`` leaves them all out / in.
@@ -125,7 +130,9 @@ class RecommendationEngine:
             events = list(history) if scenario == "for_you" else current_session(history)
             s_items, s_weights = item_history(events, self.weights)
             if s_items and stack is not None and chosen is None:
-                found, strategy = self._stacked(events, s_items, n, rules, exclude_seen, objective)
+                found, strategy = self._stacked(
+                    events, s_items, n, rules, exclude_seen, objective, explained
+                )
                 return self._finish(scenario, strategy, found, set(s_items), n, rules)
             if s_items:
                 model = chosen or (
@@ -160,19 +167,41 @@ class RecommendationEngine:
         rules: ItemFilter,
         exclude_seen: bool | None,
         objective: Objective | None,
+        explained: int | None = None,
     ) -> tuple[list[Recommended], str]:
-        """The stack's ranking of its candidates (every one of them, best first: the caller
-        keeps ``n`` or explores among the rest)."""
+        """The stack's top ``n`` of its candidates, greedy: the API explores among them (its
+        ``n`` includes the exploration pool) and logs the propensities of what it shows."""
         stack = self.models.stack
         assert stack is not None
         state = stack.state(history_triples(events))
         mask = stack.allowed(state, exclude_seen, base=self.catalog.mask(stack.item_map, rules))
         now = to_micros(events[-1].timestamp) if events else 0
-        ranked = stack.rank(
-            state, stack.config.per_source + n, now, allowed=mask, objective=objective
-        )
+        ranked = stack.rank(state, n, now, allowed=mask, objective=objective, exploration=0.0)
         ids = [stack.table.item_ids[i] for i in ranked.items]
-        return self._explained(events, items, ids, ranked.scores.tolist()), ranked.strategy
+        scores = ranked.scores.tolist()
+        now_explained = len(ids) if explained is None else explained
+        unexplained = [
+            Recommended(i, s, "")
+            for i, s in zip(ids[now_explained:], scores[now_explained:], strict=True)
+        ]
+        found = self._explained(events, items, ids[:now_explained], scores[:now_explained])
+        return found + unexplained, ranked.strategy
+
+    def explain(
+        self, scenario: Scenario, history: Sequence[EventLike], found: Sequence[Recommended]
+    ) -> list[Recommended]:
+        """``found`` with a reason for each item :meth:`recommend` left unexplained (see its
+        ``explained``), as that call would have given it."""
+        missing = [r for r in found if not r.reason]
+        if not missing:
+            return list(found)
+        events = list(history) if scenario == "for_you" else current_session(history)
+        items, _ = item_history(events, self.weights)
+        done = self._explained(
+            events, items, [r.item_id for r in missing], [r.score for r in missing]
+        )
+        by_id = {r.item_id: r for r in done}
+        return [r if r.reason else by_id[r.item_id] for r in found]
 
     def _reranked(
         self, history: Sequence[EventLike], found: list[Recommended], objective: Objective | None
