@@ -13,22 +13,52 @@ from shopsense.api.impressions import ImpressionLog
 from shopsense.api.routes import recommendations
 from shopsense.api.state import ServingState
 from shopsense.config import Settings
-from shopsense.domain import Event
 from shopsense.recommend.engine import ANY_IN_STOCK
+from shopsense.store.base import event_from_row, event_row
+
+
+def test_a_served_list_is_remembered_at_once_and_stored_on_flush() -> None:
+    rows: list[Sequence[object]] = []
+    remembered: list[tuple[str, list[str], list[str]]] = []
+    log = ImpressionLog(
+        rows.extend,
+        lambda user, shown: remembered.append(
+            (user, [e.event_id for e in shown], [e.kind.value for e in shown])
+        ),
+    )
+    log.served("U1", "s1", "r1", ["P1", "P2"], [1.0, 0.25], query="mug")
+    assert remembered == [("U1", ["imp:r1:0", "imp:r1:1"], ["impression", "impression"])]
+    assert rows == []  # the writer stores later, off the request
+    assert log.flush() == 2
+    stored = [event_from_row(row) for row in rows]
+    assert [event_row(e) for e in stored] == rows  # the rows the event log stores
+    assert [(e.event_id, e.item_id, e.position, e.propensity) for e in stored] == [
+        ("imp:r1:0", "P1", 0, 1.0),
+        ("imp:r1:1", "P2", 1, 0.25),
+    ]
+    assert all(e.user_id == "U1" and e.session_id == "s1" and e.query == "mug" for e in stored)
+    assert stored[0].timestamp == stored[1].timestamp
+
+
+def test_a_full_queue_counts_the_dropped_impressions() -> None:
+    log = ImpressionLog(lambda events: None, max_queue=1)
+    log.served("U1", None, "r1", ["P1", "P2"], [1.0, 1.0])
+    log.served("U1", None, "r2", ["P1", "P2", "P3"], [1.0, 1.0, 1.0])
+    assert log.dropped == 3 and log.flush() == 2
 
 
 def test_flush_waits_for_the_batch_the_writer_thread_is_storing() -> None:
     """Regression: ``flush()`` found the queue empty while the writer thread was storing
     the batch it had taken, and returned before those impressions were stored (a CI run
     counted 3 fewer stored events than served impressions)."""
-    stored: list[Event] = []
+    stored: list[Sequence[object]] = []
     writing = threading.Event()
     release = threading.Event()
 
-    def slow_write(events: Sequence[Event]) -> None:
+    def slow_write(rows: Sequence[Sequence[object]]) -> None:
         writing.set()
         release.wait(5)
-        stored.extend(events)
+        stored.extend(rows)
 
     log = ImpressionLog(slow_write, flush_s=0.01)
     log.served("U1", None, "r1", ["P1", "P2", "P3"], [1.0, 1.0, 0.5])

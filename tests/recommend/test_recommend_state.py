@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from shopsense.domain import Event, Product
 from shopsense.features.idmap import IdMap
 from shopsense.recommend import CatalogView, ItemFilter, RecentEvents
-from shopsense.recommend.history import LoadHistory, current_session, item_history
+from shopsense.recommend.history import LoadHistory, RecentEvent, current_session, item_history
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -84,6 +84,18 @@ def test_impressions_are_read_apart_from_the_events_they_would_push_out() -> Non
     assert sorted(asked) == [("other", 3), ("shown", 5)]
     recent.add([event(50, kind="impression"), event(51, kind="view")])
     assert [e.event_id for e in recent.get("u")] == ["e1", *kept[2:], "e50", "e51"]
+
+
+def test_a_served_list_joins_the_shoppers_history_within_its_budget() -> None:
+    recent = RecentEvents(lambda u, limit: [event(1, user=u)], impressions_per_user=2)
+    assert [e.event_id for e in recent.get("u")] == ["e1"]
+    shown = [event(n, kind="impression") for n in (2, 3, 4)]
+    recent.add_shown(
+        "u", [RecentEvent(e.event_id, e.item_id, e.kind, None, e.timestamp) for e in shown]
+    )
+    recent.add_shown("stranger", shown)  # not in memory: read from the store when asked
+    assert [e.event_id for e in recent.get("u")] == ["e1", "e3", "e4"]
+    assert "stranger" not in recent.user_ids()
 
 
 @given(st.lists(st.integers(0, 500), max_size=60))

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from factories import T0, event, product
 from shopsense.domain import EventKind
 from shopsense.store import InMemoryStore, SqlStore
+from shopsense.store.base import event_row
 
 
 def test_same_event_id_is_stored_once(store: SqlStore | InMemoryStore) -> None:
@@ -128,6 +129,23 @@ def test_impressions_keep_their_propensity(store: SqlStore | InMemoryStore) -> N
     assert (shown.propensity, shown.position, viewed.propensity) == (0.25, 3, None)
     (batch,) = store.events.iter_batches()
     assert batch.propensity[0] == 0.25 and np.isnan(batch.propensity[1])
+
+
+def test_rows_are_stored_as_their_events_would_be(store: SqlStore | InMemoryStore) -> None:
+    """``append_rows`` (the server's impressions, no Event per row) stores what ``append``
+    of the same events stores: every column and type, once."""
+    batch = [
+        event(1, kind="impression", request_id="R1", position=0, propensity=0.25,
+              session_id="S1", query="tasse à café \"bleue\""),
+        event(2, user="U2", kind="purchase", quantity=3, price=12.5,
+              timestamp=T0.replace(microsecond=654321)),
+    ]  # fmt: skip
+    rows = [event_row(e) for e in batch]
+    assert store.events.append_rows(rows) == 2
+    assert store.events.append_rows(rows) == 0
+    assert [event_row(e) for e in store.events.user_history("U1")] == rows[:1]
+    assert [event_row(e) for e in store.events.user_history("U2")] == rows[1:]
+    assert store.events.user_count() == 2
 
 
 def test_a_database_from_before_propensity_gains_the_column(tmp_path: Path) -> None:

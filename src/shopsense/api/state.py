@@ -156,7 +156,7 @@ class ServingState:
         state.catalog_mark_us = mark
         state.tombstones = store.events.forgotten()  # the bundle load below applies them
         if config.log_impressions:
-            state.impressions = ImpressionLog(store.events.append, recent.add)
+            state.impressions = ImpressionLog(store.events.append_rows, recent.add_shown)
             state.impressions.start()
         manager.listeners.append(state.search.use_models)
         state.results = ResultCache(config.result_cache)

@@ -136,7 +136,7 @@ class RecentEvents:
         load: LoadHistory,
         per_user: int = 50,
         max_users: int = 50_000,
-        relevant: Callable[[Event], bool] | None = None,
+        relevant: Callable[[EventLike], bool] | None = None,
         scan: int = 20,
         impressions_per_user: int = 0,
         load_impressions: LoadHistory | None = None,
@@ -174,13 +174,25 @@ class RecentEvents:
         with self._lock:
             for event in events:
                 shopper = self._shoppers.get(event.user_id)  # counts as a use, as in get()
-                if shopper is None or event.event_id in shopper.ids or not self._keeps(event):
-                    continue
-                at = bisect.bisect_right(shopper.timestamps, event.timestamp)
-                shopper.insert(at, event)
-                impression = event.kind is EventKind.IMPRESSION
-                if shopper.count(impression) > self._budget(impression):
-                    shopper.drop_oldest(impression)
+                if shopper is not None:
+                    self._insert(shopper, event)
+
+    def add_shown(self, user_id: str, events: Sequence[EventLike]) -> None:
+        """Add one shopper's events (the impressions of a list just served to them)."""
+        with self._lock:
+            shopper = self._shoppers.get(user_id)
+            if shopper is not None:
+                for event in events:
+                    self._insert(shopper, event)
+
+    def _insert(self, shopper: _Shopper, event: EventLike) -> None:
+        if event.event_id in shopper.ids or not self._keeps(event):
+            return
+        at = bisect.bisect_right(shopper.timestamps, event.timestamp)
+        shopper.insert(at, event)
+        impression = event.kind is EventKind.IMPRESSION
+        if shopper.count(impression) > self._budget(impression):
+            shopper.drop_oldest(impression)
 
     def _stored(self, user_id: str) -> list[Event]:
         """The shopper's stored events worth keeping, oldest first."""
@@ -191,7 +203,7 @@ class RecentEvents:
         shown = self._load_impressions(user_id, self.impressions_per_user)
         return list(heapq.merge(others, shown, key=lambda e: e.timestamp))
 
-    def _keeps(self, event: Event) -> bool:
+    def _keeps(self, event: EventLike) -> bool:
         if event.kind is EventKind.IMPRESSION:
             return self.impressions_per_user > 0
         return self._relevant(event)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -136,6 +136,14 @@ def event_row(event: Event) -> tuple[object, ...]:
     )
 
 
+def event_from_row(row: Sequence[Any]) -> Event:
+    """The :class:`Event` of a storage row (the inverse of :func:`event_row`)."""
+    data = dict(zip(EVENT_COLUMNS, row, strict=True))
+    data["kind"] = EventKind(data["kind"])
+    data["timestamp"] = from_micros(int(data["timestamp"]))
+    return Event.model_construct(**data)
+
+
 def same_event(stored: Sequence[object], event: Event) -> bool:
     """Whether a stored row (:data:`EVENT_COLUMNS`) is ``event`` sent again: every field
     but the timestamp agrees (a retry of an event the server timestamped differs only
@@ -200,6 +208,12 @@ class EventLog(Protocol):
 
     def append(self, events: Sequence[Event]) -> int:
         """Store a batch in one transaction; return how many events were new."""
+        ...
+
+    def append_rows(self, rows: Sequence[Sequence[object]]) -> int:
+        """Store trusted rows in :data:`EVENT_COLUMNS` order (as :func:`event_row` makes
+        them: the server's own records, such as impressions) in one transaction, without an
+        :class:`Event` per row; return how many were new."""
         ...
 
     def count(self) -> int: ...

@@ -19,6 +19,7 @@ from shopsense.store.base import (
     QueryTotals,
     SearchReport,
     UserTotals,
+    event_from_row,
     event_row,
     same_event,
     to_micros,
@@ -153,6 +154,9 @@ class InMemoryEventLog:
     def append(self, batch: Sequence[Event]) -> int:
         with self.writer() as writer:
             return writer.append(batch)
+
+    def append_rows(self, rows: Sequence[Sequence[object]]) -> int:
+        return self.append([event_from_row(row) for row in rows])
 
     @contextmanager
     def staged(self) -> Iterator[_StagedEvents]:

@@ -97,9 +97,13 @@ events = sa.Table(
 )
 
 
-SQLITE_INSERT_EVENTS = (
+#: Rows of :data:`EVENT_COLUMNS` as one JSON array of arrays (``value ->> k`` gives the
+#: k-th column with its SQL type); ``WHERE true`` keeps ``ON CONFLICT`` from parsing as
+#: part of the SELECT.
+SQLITE_INSERT_EVENTS_JSON = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)}) ON CONFLICT (event_id) DO NOTHING"
+    f"SELECT {', '.join(f'value ->> {k}' for k in range(len(EVENT_COLUMNS)))} "
+    "FROM json_each(?) WHERE true ON CONFLICT (event_id) DO NOTHING"
 )
 
 SQLITE_INSERT_USERS = "INSERT INTO users (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"
