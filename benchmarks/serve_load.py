@@ -11,6 +11,7 @@ and the hot-swap comparison (a swap then costs only the model load, not a cold c
 
     python benchmarks/serve_load.py                         # all, sample shop 5000 x 2000
     python benchmarks/serve_load.py --only recs,events --seconds 5 --products 500 --users 200
+    python benchmarks/serve_load.py --only nocache    # issue 11's run only: every list ranked
 
 Targets (issue 5): recommendations >= 500 req/s with p99 <= 30 ms; search >= 200 req/s with
 p99 <= 60 ms; events >= 5,000/s with the store holding exactly the acknowledged events; a
@@ -226,13 +227,13 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row(f"  mixed: {label}", r, label, "", not r.failures.get(label)))
             if r.failed:
                 notes.append(f"- mixed: status counts {dict(sorted(r.statuses.items()))}")
-        if chosen & {"recs", "swap"}:
+        if chosen & {"recs", "nocache", "swap"}:
             # Every request computed: the result cache off (a hit is only a lookup).
             server.terminate()
             server.wait(timeout=30)
             server = start_server(settings, port, search=False, cache=False)
             warm_up(port, work, conns)
-        if "recs" in chosen:
+        if chosen & {"recs", "nocache"}:
             mix = RequestMix([(1.0, work.recs)])
             rows += at_rate(
                 "recommendations, no result cache", port, mix, conns, secs, args.nocache_rate, 30
