@@ -17,10 +17,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+M = TypeVar("M", Counter, Gauge)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -68,27 +70,23 @@ class Metrics:
 
     def count(self, name: str, value: int = 1) -> None:
         """Add ``value`` to the counter ``shopsense_{name}`` (``name`` ends in ``_total``)."""
-        counter = self._counters.get(name)
-        if counter is None:
-            with self._lock:
-                counter = self._counters.get(name)
-                if counter is None:
-                    counter = self._counters[name] = Counter(
-                        f"shopsense_{name}", _described(name), registry=self.registry
-                    )
-        counter.inc(value)
+        self._made(self._counters, Counter, name).inc(value)
 
     def set_gauge(self, name: str, value: float) -> None:
         """Set the gauge ``shopsense_{name}``."""
-        gauge = self._gauges.get(name)
-        if gauge is None:
+        self._made(self._gauges, Gauge, name).set(value)
+
+    def _made(self, made: dict[str, M], kind: Callable[..., M], name: str) -> M:
+        """The metric ``shopsense_{name}`` of ``kind``, registered on first use."""
+        metric = made.get(name)
+        if metric is None:
             with self._lock:
-                gauge = self._gauges.get(name)
-                if gauge is None:
-                    gauge = self._gauges[name] = Gauge(
+                metric = made.get(name)
+                if metric is None:
+                    metric = made[name] = kind(
                         f"shopsense_{name}", _described(name), registry=self.registry
                     )
-        gauge.set(value)
+        return metric
 
     def render(self) -> str:
         """All metrics in the Prometheus text exposition format (version 0.0.4)."""
