@@ -25,6 +25,12 @@ server takes the moment it first served the experiment (kept in the data directo
 Example::
 
     >>> experiments = load_experiments(Path("experiments.toml"))   # doctest: +SKIP
+    >>> experiments = parse_experiments({"experiments": [{         # the same, already parsed
+    ...     "name": "ranker-vs-als",
+    ...     "variants": [{"name": "control", "policy": "als", "weight": 50},
+    ...                  {"name": "treatment", "policy": "stack", "weight": 50,
+    ...                   "params": {"objective": "conversion"}}],
+    ... }]})
     >>> experiments[0].variant_names
     ['control', 'treatment']
 """

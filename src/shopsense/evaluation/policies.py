@@ -22,7 +22,8 @@ Example::
 
     >>> logged = LoggedShop.from_events(products, events)                   # doctest: +SKIP
     >>> from shopsense.training import train_stack                           # doctest: +SKIP
-    >>> policies = build_policies(logged, ["popularity", "als", "stack"], train=train_stack)
+    >>> policies = build_policies(logged, ["popularity", "als", "stack"],
+    ...                           train=train_stack)                         # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -17,8 +17,10 @@ NDCG@10 uses ESCI gains (E=1, S=0.1, C=0.01, I=0); Recall@50 and MRR count Exact
 
 Example::
 
-    >>> engine = esci_engine(Path("../shared/datasets/esci-sample"))          # doctest: +SKIP
-    >>> report = evaluate(engine, read_judgments(Path("../shared/datasets/esci-sample")))
+    >>> from shopsense.search.judgments import read_judgments
+    >>> folder = Path("../shared/datasets/esci-sample")
+    >>> engine = esci_engine(folder)                                          # doctest: +SKIP
+    >>> report = evaluate(engine, read_judgments(folder))                     # doctest: +SKIP
     >>> report["rerank"]["hybrid_ltr"]["NDCG@10"]                             # doctest: +SKIP
 """
 

@@ -8,7 +8,7 @@ columnar batches, never loaded as Python objects. The log keeps every positive e
 Example::
 
     >>> data = InteractionData.from_sequences({"u1": ["a", "b", "c"], "u2": ["b", "c"]})
-    >>> data.matrix.shape, list(data.items.ids(data.sequence(0)))
+    >>> data.matrix.shape, data.items.ids(data.sequence(0)).tolist()
     ((2, 3), ['a', 'b', 'c'])
 """
 

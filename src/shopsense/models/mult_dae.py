@@ -15,7 +15,8 @@ ranker's prior wants. A fresh history is one forward pass: no fold-in.
 Example::
 
     >>> model = MultDAE(hidden=200, epochs=50).fit(data)                     # doctest: +SKIP
-    >>> model.recommend("new-shopper", history=["P1", "P1", "P7"], exclude_seen=False)
+    >>> model.recommend("new-shopper", history=["P1", "P1", "P7"],
+    ...                 exclude_seen=False)                                  # doctest: +SKIP
 """
 
 from __future__ import annotations

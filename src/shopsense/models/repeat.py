@@ -12,8 +12,12 @@ the others); on shops where nobody repeats, validation gives it no weight.
 
 Example::
 
-    >>> model = Repeat(decay=0.8).fit(data)                                # doctest: +SKIP
-    >>> model.recommend("U0001", n=5, exclude_seen=False, history=["P1", "P2", "P1"])
+    >>> data = InteractionData.from_sequences({"U0001": ["P1", "P2"], "U0002": ["P2", "P3"]})
+    >>> model = Repeat(decay=0.8).fit(data)
+    >>> items, scores = model.recommend("U0001", n=3, exclude_seen=False,
+    ...                                 history=["P1", "P2", "P1"])
+    >>> items.tolist(), round(float(scores[0]), 2)     # P1: 0.8 ** 0 + 0.8 ** 2
+    (['P1', 'P2', 'P3'], 1.64)
 """
 
 from __future__ import annotations

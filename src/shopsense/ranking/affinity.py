@@ -17,8 +17,12 @@ products among their last :data:`HISTORY` engagements. The ranker reads it as on
 
 Example::
 
-    >>> lift = click_lift(user, item, kind, request, n_items)      # doctest: +SKIP
-    >>> affinity(lift, recent_items([3, 8, 3]), np.array([5, 9]))      # (2,) mean lifts
+    >>> user, item = np.array([0, 0, 0, 0]), np.array([3, 5, 9, 5])   # (n,) each, time order
+    >>> kind = np.array(["view", "impression", "impression", "click"])
+    >>> request = np.array([-1, 1, 1, 1])
+    >>> lift = click_lift(user, item, kind, request, n_items=10)
+    >>> np.sign(affinity(lift, recent_items([3, 8, 3]), np.array([5, 9])))  # (2,) mean lifts
+    array([ 1., -1.])
 """
 
 from __future__ import annotations

@@ -10,9 +10,13 @@ ranker, take the impressions' propensities as inverse-propensity weights.
 
 Example::
 
-    >>> rate = ItemClickRate().fit(items, click, n_items=1000)           # doctest: +SKIP
-    >>> logistic = LogisticRanker().fit(x, positions, click)             # doctest: +SKIP
-    >>> logistic.predict(x_test, positions_test)                         # (n,) probabilities
+    >>> rate = ItemClickRate().fit([0, 0, 1, 1, 1], [1, 0, 0, 0, 0], n_items=2)
+    >>> rate.predict([0, 1]).round(2)        # 1 of 2 and 0 of 3 clicks, shrunk to 1 of 5
+    array([0.27, 0.22])
+    >>> x = np.array([[0.0], [1.0], [2.0], [3.0]])                  # (n, n_features)
+    >>> logistic = LogisticRanker().fit(x, [0, 1, 0, 1], [0, 0, 1, 1])
+    >>> logistic.predict(x).argsort().tolist()   # (n,) probabilities at the top position
+    [0, 1, 2, 3]
 """
 
 from __future__ import annotations

@@ -16,8 +16,10 @@ Example::
     >>> table = ItemTable.from_products(products)                          # doctest: +SKIP
     >>> stats = ItemStats.from_log(log, table)                             # doctest: +SKIP
     >>> builder = FeatureBuilder(table, stats, sources=("als", "item_knn"))  # doctest: +SKIP
-    >>> rows = builder.build(state, candidates, {"als": s1, "item_knn": s2}, now_us)
-    >>> rows.shape                                     # (len(candidates), builder.n_features)
+    >>> scores = {"als": s1, "item_knn": s2}                               # doctest: +SKIP
+    >>> rows = builder.build(state, candidates, scores, now_us)            # doctest: +SKIP
+    >>> rows.shape                                                         # doctest: +SKIP
+    (len(candidates), builder.n_features)
 """
 
 from __future__ import annotations

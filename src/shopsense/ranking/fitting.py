@@ -9,7 +9,8 @@ Example::
 
     >>> data = interaction_data(log, user_ids, table)                     # doctest: +SKIP
     >>> sources = fit_sources(data, ["popularity", "als"])               # doctest: +SKIP
-    >>> rows = cross_fitted_rows(log, user_ids, table, {}, ["als"], config, None, print, {})
+    >>> rows = cross_fitted_rows(log, user_ids, table, {}, ["als"], config,
+    ...                          None, print, {})                        # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -10,9 +10,11 @@ carts, carts of clicks, as the multi-task ranker's chain assumes.
 
 Example::
 
-    >>> log, users, queries = event_arrays(EventBatch.concat(store.events.iter_batches()), table)
-    >>> rows = logged_rows(log, builder, sources)                      # doctest: +SKIP
-    >>> rows.features.shape, rows.click.mean()                          # doctest: +SKIP
+    >>> batch = EventBatch.concat(store.events.iter_batches())         # doctest: +SKIP
+    >>> log, users, queries = event_arrays(batch, table)               # doctest: +SKIP
+    >>> score = lambda states: sources.scores_batch(states, len(table))  # doctest: +SKIP
+    >>> rows = logged_rows(log, builder, score)                        # doctest: +SKIP
+    >>> rows.features.shape, rows.click.mean()                         # doctest: +SKIP
     ((81234, 31), 0.087)
 """
 

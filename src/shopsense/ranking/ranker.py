@@ -39,8 +39,11 @@ Example::
 
     >>> ranker = MultiTaskRanker().fit(x, positions, click, cart, purchase,
     ...                                items=items, feature_names=names)  # doctest: +SKIP
-    >>> scores = ranker.predict(x_candidates, items=candidates)   # click, cart, purchase (n,)
-    >>> order = ranker.rank(x_candidates, objective="conversion", items=candidates)
+    >>> scores = ranker.predict(x_candidates, items=candidates)           # doctest: +SKIP
+    >>> scores.click.shape, scores.cart.shape, scores.purchase.shape      # doctest: +SKIP
+    ((n,), (n,), (n,))
+    >>> order = ranker.rank(x_candidates, objective="conversion",
+    ...                     items=candidates)                             # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -10,8 +10,14 @@ at or above ``threshold`` let seen products be recommended again; the others lea
 Example::
 
     >>> policy = RepeatPolicy.learn(log, table)                       # doctest: +SKIP
+    >>> from shopsense.domain import Product
+    >>> table = ItemTable.from_products([Product(id="coffee", title="Coffee", category="Food"),
+    ...                                  Product(id="sofa", title="Sofa", category="Home")])
+    >>> policy = RepeatPolicy(share=np.array([0.4, 0.01]), threshold=0.05)  # a learned one
     >>> policy.allows_seen                                             # (n_leaves,) bool
-    >>> mask = policy.allowed(table, state_items, base_mask)           # doctest: +SKIP
+    array([ True, False])
+    >>> policy.allowed(table, [0, 1], np.ones(2, bool))   # both seen: the coffee may come back
+    array([ True, False])
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 Example::
 
-    >>> state = shopper_state(table, [("p1", "view", t0), ("p2", "impression", t1)])
-    >>> state.skips(candidates)     # times each candidate was shown and not clicked
+    >>> from shopsense.domain import Product
+    >>> table = ItemTable.from_products([Product(id=p, title=p) for p in ("p1", "p2", "p3")])
+    >>> state = shopper_state(table, [("p1", "view", 0), ("p2", "impression", 1_000_000)])
+    >>> state.skips(np.array([0, 1, 2]))     # times each candidate was shown and not clicked
+    array([0., 1., 0.])
 """
 
 from __future__ import annotations

@@ -2,8 +2,16 @@
 
 Example::
 
-    >>> sources = RetrievalSources({"als": als, "item_knn": knn})           # doctest: +SKIP
-    >>> scores = sources.scores_batch(states, n_items)   # {"als": (b, n_items), ...}
+    >>> from shopsense.features.interactions import InteractionData
+    >>> from shopsense.models.popularity import Popularity
+    >>> from shopsense.models.repeat import Repeat
+    >>> data = InteractionData.from_sequences({"u1": ["a", "b"], "u2": ["b", "c"]})
+    >>> sources = RetrievalSources({"popularity": Popularity().fit(data),
+    ...                             "repeat": Repeat().fit(data)})
+    >>> states = [ShopperState(n_leaves=1, n_brands=1)] * 2      # two fresh shoppers
+    >>> scores = sources.scores_batch(states, n_items=3)
+    >>> {name: s.shape for name, s in scores.items()}            # (b, n_items) each
+    {'popularity': (2, 3), 'repeat': (2, 3)}
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ Example::
     >>> stored = {"u1": [Event(event_id="e1", user_id="u1", kind="view", item_id="p1",
     ...                        timestamp="2026-01-05T10:00:00Z")]}
     >>> recent = RecentEvents(lambda user, limit: stored.get(user, []))
+    >>> [e.item_id for e in recent.get("u1")]   # read from the store on first use
+    ['p1']
     >>> recent.add([Event(event_id="e2", user_id="u1", kind="purchase", item_id="p2",
     ...                   timestamp="2026-01-05T10:01:00Z")])
     >>> [e.item_id for e in recent.get("u1")]

@@ -9,7 +9,8 @@ lengths, plus the main ones relative to the query's other candidates. Missing va
 Example::
 
     >>> matrix = search_features(evidence, products, popularity)   # doctest: +SKIP
-    >>> matrix.shape                                                # (n_candidates, len(FEATURES))
+    >>> matrix.shape                                                # doctest: +SKIP
+    (n_candidates, len(FEATURES))
 """
 
 from __future__ import annotations

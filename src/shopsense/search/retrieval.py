@@ -5,6 +5,7 @@ set of products (the re-ranking protocol) with exactly the evidence search uses.
 
 Example::
 
+    >>> from shopsense.search.engine import SearchConfig
     >>> config = SearchConfig()
     >>> found = retriever.retrieve("grey sofa under 500", Filters(), config)  # doctest: +SKIP
     >>> scores = retriever.fuse(found.evidence, config)                       # doctest: +SKIP

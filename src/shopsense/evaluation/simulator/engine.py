@@ -20,7 +20,7 @@ numbers), so differences come from what was shown.
 
 Example::
 
-    >>> simulator = ShopSimulator(world, SimulationConfig(sessions=2000))
+    >>> simulator = ShopSimulator(world, SimulationConfig(sessions=2000))  # doctest: +SKIP
     >>> result = simulator.run(policies["als"])                            # doctest: +SKIP
     >>> result.summary().conversion_rate                                   # doctest: +SKIP
     0.071
