@@ -35,6 +35,9 @@ The click logit is the retrieval prior plus what the feedback adds::
 - **Early stopping**: a share of the requests is held out; the number of updates with
   the lowest held-out loss is then used to refit on all rows.
 
+The network and its training loop live in :mod:`.ranker_net`, the held-out choices (item
+shrinkage, click residual) in :mod:`.ranker_select`, the files in :mod:`.ranker_store`.
+
 Example::
 
     >>> ranker = MultiTaskRanker().fit(x, positions, click, cart, purchase,
@@ -49,9 +52,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import json
-import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -62,16 +62,13 @@ import numpy.typing as npt
 from shopsense.errors import ModelError
 from shopsense.ranking.ranker_net import (
     RESIDUAL_FULL,
-    RESIDUAL_LINEAR,
     RESIDUAL_NONE,
-    build_net,
     chain_log_probs,
-    row_losses,
     scoring_net,
     train_net,
 )
-
-log = logging.getLogger(__name__)
+from shopsense.ranking.ranker_select import ITEM_L2_GRID, choose_heads
+from shopsense.ranking.ranker_store import load_ranker, save_ranker
 
 FloatArray = npt.NDArray[np.float32]
 Objective = Literal["click", "conversion", "revenue"]
@@ -83,8 +80,6 @@ BOTTOMS = ("shared", "mmoe")
 MIN_SCALE = 0.05
 #: Knots of each monotone prior function (quantiles of its feature).
 PRIOR_KNOTS = 8
-#: Item-effect shrinkage strengths tried when ``item_l2`` is not given.
-ITEM_L2_GRID = (2.0, 8.0, 32.0, 128.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,26 +109,6 @@ def propensity_weights(propensity: npt.ArrayLike, max_weight: float) -> FloatArr
         weights = weights / weights.mean()
     result: FloatArray = weights.astype(np.float32)
     return result
-
-
-def choose_residual(held: dict[int, npt.NDArray[np.float64]]) -> tuple[int, dict[str, Any]]:
-    """The click head's residual level from each level's held-out per-row losses (the
-    same rows, level 0 among them): of the levels whose loss is below level 0's by more
-    than two standard errors of the paired difference, the one with the lowest mean loss;
-    level 0 when none is. Returns the level and what decided it."""
-    report: dict[str, Any] = {"losses": {str(k): float(v.mean()) for k, v in held.items()}}
-    passed = []
-    for level, losses in held.items():
-        if level == RESIDUAL_NONE:
-            continue
-        gain = held[RESIDUAL_NONE] - losses
-        se = float(gain.std(ddof=1) / math.sqrt(gain.size)) if gain.size > 1 else math.inf
-        report[f"gain_{level}"] = [float(gain.mean()), se]
-        if gain.mean() > 2.0 * se:
-            passed.append(level)
-    kept = min(passed, key=lambda k: float(held[k].mean())) if passed else RESIDUAL_NONE
-    report["residual"] = kept
-    return kept, report
 
 
 @dataclasses.dataclass(eq=False)
@@ -311,7 +286,7 @@ class MultiTaskRanker:
         with torch_threads(self.num_threads):
             if held.any() and (~held).any() and y[held, 0].sum() > 0:
                 train, valid = [a[~held] for a in arrays], [a[held] for a in arrays]
-                self.residual_, updates = self._choose(train, valid, knots)
+                self.residual_, updates = choose_heads(self, train, valid, knots)
             else:
                 self.validation_curve_ = np.zeros(0, np.float32)
                 self.residual_ = RESIDUAL_NONE if self.residual == "off" else RESIDUAL_FULL
@@ -322,54 +297,6 @@ class MultiTaskRanker:
                 self, list(arrays), None, self.updates_, knots, self.residual_
             )
         return self
-
-    def _choose(
-        self, train: list[npt.NDArray[Any]], valid: list[npt.NDArray[Any]], knots: FloatArray
-    ) -> tuple[int, int]:
-        """What the click head learns beyond the prior and item effects, and how many
-        updates: ``residual="auto"`` keeps, of the linear and the wide + deep click heads,
-        those whose held-out loss is below the prior-only head's by more than two standard
-        errors of the paired per-impression difference, and of those the lowest loss."""
-        per_epoch = math.ceil(train[0].shape[0] / self.batch_size)
-        self.selection_ = {}
-        fits = {}
-        grid = ITEM_L2_GRID if self.item_l2 is None else (self.item_l2,)
-        plain: dict[float, tuple[Any, FloatArray, int]] = {}
-        losses: dict[float, npt.NDArray[np.float64]] = {}
-        for strength in grid:
-            self.item_l2_ = strength
-            plain[strength] = train_net(self, train, valid, None, knots, RESIDUAL_NONE)
-            losses[strength] = row_losses(plain[strength][0], valid)
-        best = min(grid, key=lambda g: float(losses[g].mean()))
-
-        def close(g: float) -> bool:
-            """Within one standard error of the best, paired per held-out impression."""
-            diff = losses[g] - losses[best]
-            return bool(diff.mean() <= diff.std(ddof=1) / math.sqrt(max(diff.size, 1)))
-
-        self.item_l2_ = max(g for g in grid if g == best or close(g))
-        self.selection_["item_l2"] = self.item_l2_
-        self.selection_["item_l2_losses"] = {str(g): float(v.mean()) for g, v in losses.items()}
-        levels = {
-            "off": (RESIDUAL_NONE,),
-            "on": (RESIDUAL_FULL,),
-            "auto": (RESIDUAL_NONE, RESIDUAL_LINEAR, RESIDUAL_FULL),
-        }[self.residual]
-        for level in levels:
-            fits[level] = (
-                plain[self.item_l2_]
-                if level == RESIDUAL_NONE
-                else train_net(self, train, valid, None, knots, level)
-            )
-        kept = levels[0]
-        if len(levels) > 1:
-            held = {level: row_losses(fits[level][0], valid) for level in levels}
-            kept, report = choose_residual(held)
-            self.selection_ |= report
-            log.info("ranker residual %s: %s", kept, self.selection_)
-        _, curve, best_epoch = fits[kept]
-        self.validation_curve_ = curve
-        return kept, max(best_epoch, 1) * per_epoch
 
     # --- scoring ----------------------------------------------------------------------
     def predict(
@@ -459,79 +386,8 @@ class MultiTaskRanker:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
 
     def save(self, directory: Path) -> None:
-        if not self.fitted:
-            raise ModelError("the ranker is not fitted; nothing to save")
-        directory.mkdir(parents=True, exist_ok=True)
-        params = self.get_params()
-        params["tasks"] = list(self.tasks)
-        params["prior_features"] = list(self.prior_features)
-        meta = {
-            "model": "ranker",
-            "params": params,
-            "feature_names": self.feature_names_,
-            "n_items": self.n_items_,
-            "updates": self.updates_,
-            "residual": self.residual_,
-            "selection": self.selection_,
-            "item_l2": self.item_l2_,
-        }
-        (directory / "model.json").write_text(json.dumps(meta))
-        arrays: dict[str, npt.NDArray[Any]] = {
-            "feature_mean_": self.feature_mean_,
-            "feature_scale_": self.feature_scale_,
-            "feature_low_": self.feature_low_,
-            "feature_high_": self.feature_high_,
-            "validation_curve_": self.validation_curve_,
-        }
-        arrays.update({f"net.{n}": v.detach().numpy() for n, v in self.net_.state_dict().items()})
-        np.savez(directory / "state.npz", **arrays)  # type: ignore[arg-type]
+        save_ranker(self, directory)
 
     @classmethod
     def load(cls, directory: Path) -> MultiTaskRanker:
-        import torch
-
-        try:
-            meta = json.loads((directory / "model.json").read_text())
-            if meta.get("model") != "ranker":
-                raise ModelError(f"{directory} holds a {meta.get('model')!r} model, not a ranker")
-            params = dict(meta["params"])
-            params["tasks"] = tuple(params["tasks"])
-            params["prior_features"] = tuple(params.get("prior_features", ()))
-            model = cls(**params)
-            model._check()
-            with np.load(directory / "state.npz", allow_pickle=False) as arrays:
-                state = {k: arrays[k] for k in arrays.files}
-            model.feature_mean_ = state.pop("feature_mean_")
-            model.feature_scale_ = state.pop("feature_scale_")
-            model.feature_low_ = state.pop("feature_low_")
-            model.feature_high_ = state.pop("feature_high_")
-            model.validation_curve_ = state.pop("validation_curve_")
-            model.feature_names_ = list(meta["feature_names"])
-            model.n_items_ = int(meta["n_items"])
-            model.updates_ = int(meta.get("updates", 0))
-            # bundles before the linear level stored a bool: true meant wide and deep
-            saved = meta.get("residual", True)
-            if isinstance(saved, bool):
-                saved = RESIDUAL_FULL if saved else RESIDUAL_NONE
-            model.residual_ = int(saved)
-            model.selection_ = dict(meta.get("selection", {}))
-            model.item_l2_ = float(meta.get("item_l2", 8.0))
-            model._locate()
-            weights = {n[4:]: torch.from_numpy(v) for n, v in state.items()}
-            knots = weights["knots"].numpy()
-            net = build_net(
-                len(model.feature_names_), model.n_items_, knots, model, model.residual_
-            )
-            net.load_state_dict(weights)
-        except (
-            OSError,
-            KeyError,
-            ValueError,
-            TypeError,
-            RuntimeError,
-            json.JSONDecodeError,
-        ) as exc:
-            raise ModelError(f"cannot load the ranker from {directory}: {exc}") from exc
-        net.eval()
-        model.net_ = net
-        return model
+        return load_ranker(cls, directory)

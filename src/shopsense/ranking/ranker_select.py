@@ -1,0 +1,105 @@
+"""How the ranker chooses, on held-out requests, how much its item effects shrink and what
+its click head learns beyond the monotone prior (see :mod:`shopsense.ranking.ranker`).
+
+Each choice compares per-impression held-out losses, paired: the item-effect strength is the
+largest within one standard error of the best, and the click head's residual (none, linear,
+wide + deep) must beat the prior-only head by more than two standard errors to be kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from shopsense.ranking.ranker_net import (
+    RESIDUAL_FULL,
+    RESIDUAL_LINEAR,
+    RESIDUAL_NONE,
+    row_losses,
+    train_net,
+)
+
+if TYPE_CHECKING:
+    from shopsense.ranking.ranker import MultiTaskRanker
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+#: Item-effect shrinkage strengths tried when ``item_l2`` is not given.
+ITEM_L2_GRID = (2.0, 8.0, 32.0, 128.0)
+
+
+def choose_residual(held: dict[int, npt.NDArray[np.float64]]) -> tuple[int, dict[str, Any]]:
+    """The click head's residual level from each level's held-out per-row losses (the
+    same rows, level 0 among them): of the levels whose loss is below level 0's by more
+    than two standard errors of the paired difference, the one with the lowest mean loss;
+    level 0 when none is. Returns the level and what decided it."""
+    report: dict[str, Any] = {"losses": {str(k): float(v.mean()) for k, v in held.items()}}
+    passed = []
+    for level, losses in held.items():
+        if level == RESIDUAL_NONE:
+            continue
+        gain = held[RESIDUAL_NONE] - losses
+        se = float(gain.std(ddof=1) / math.sqrt(gain.size)) if gain.size > 1 else math.inf
+        report[f"gain_{level}"] = [float(gain.mean()), se]
+        if gain.mean() > 2.0 * se:
+            passed.append(level)
+    kept = min(passed, key=lambda k: float(held[k].mean())) if passed else RESIDUAL_NONE
+    report["residual"] = kept
+    return kept, report
+
+
+def choose_heads(
+    ranker: MultiTaskRanker,
+    train: list[npt.NDArray[Any]],
+    valid: list[npt.NDArray[Any]],
+    knots: FloatArray,
+) -> tuple[int, int]:
+    """What the click head learns beyond the prior and item effects, and how many
+    updates: ``residual="auto"`` keeps, of the linear and the wide + deep click heads,
+    those whose held-out loss is below the prior-only head's by more than two standard
+    errors of the paired per-impression difference, and of those the lowest loss."""
+    per_epoch = math.ceil(train[0].shape[0] / ranker.batch_size)
+    ranker.selection_ = {}
+    fits = {}
+    grid = ITEM_L2_GRID if ranker.item_l2 is None else (ranker.item_l2,)
+    plain: dict[float, tuple[Any, FloatArray, int]] = {}
+    losses: dict[float, npt.NDArray[np.float64]] = {}
+    for strength in grid:
+        ranker.item_l2_ = strength
+        plain[strength] = train_net(ranker, train, valid, None, knots, RESIDUAL_NONE)
+        losses[strength] = row_losses(plain[strength][0], valid)
+    best = min(grid, key=lambda g: float(losses[g].mean()))
+
+    def close(g: float) -> bool:
+        """Within one standard error of the best, paired per held-out impression."""
+        diff = losses[g] - losses[best]
+        return bool(diff.mean() <= diff.std(ddof=1) / math.sqrt(max(diff.size, 1)))
+
+    ranker.item_l2_ = max(g for g in grid if g == best or close(g))
+    ranker.selection_["item_l2"] = ranker.item_l2_
+    ranker.selection_["item_l2_losses"] = {str(g): float(v.mean()) for g, v in losses.items()}
+    levels = {
+        "off": (RESIDUAL_NONE,),
+        "on": (RESIDUAL_FULL,),
+        "auto": (RESIDUAL_NONE, RESIDUAL_LINEAR, RESIDUAL_FULL),
+    }[ranker.residual]
+    for level in levels:
+        fits[level] = (
+            plain[ranker.item_l2_]
+            if level == RESIDUAL_NONE
+            else train_net(ranker, train, valid, None, knots, level)
+        )
+    kept = levels[0]
+    if len(levels) > 1:
+        held = {level: row_losses(fits[level][0], valid) for level in levels}
+        kept, report = choose_residual(held)
+        ranker.selection_ |= report
+        log.info("ranker residual %s: %s", kept, ranker.selection_)
+    _, curve, best_epoch = fits[kept]
+    ranker.validation_curve_ = curve
+    return kept, max(best_epoch, 1) * per_epoch
