@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=2, help="torch threads for indexing")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--encoder", choices=("minilm", "static"), default="minilm")
+    parser.add_argument("--encoder", choices=("minilm", "minilm-int8", "static"), default="minilm")
     args = parser.parse_args()
 
     rng = np.random.default_rng(args.seed)
@@ -60,7 +60,13 @@ def main() -> None:
     products = build_catalog(
         args.products, start=end - timedelta(days=60), end=end, rng=rng
     ).products
-    encoder = TextEncoder(num_threads=args.threads) if args.encoder == "minilm" else StaticEncoder()
+    encoder = (
+        StaticEncoder()
+        if args.encoder == "static"
+        else TextEncoder(
+            num_threads=args.threads, precision="int8" if args.encoder == "minilm-int8" else "fp32"
+        )
+    )
     encoder.encode(["warm up"])
 
     sample = [encoder.product_text(p) for p in products[: min(2000, len(products))]]

@@ -64,9 +64,10 @@ class Settings(BaseSettings):
     #: ones are refused, naming the row or JSON path (see docs/limits.md).
     max_clock_skew_s: float = Field(default=DEFAULT_MAX_CLOCK_SKEW_S, ge=0)
     #: Text encoder of product search: ``minilm`` (all-MiniLM-L6-v2, best quality, ~80-190
-    #: products/s to index on two cores) or ``static`` (Model2Vec distilled from it, ~100x
-    #: faster to index, lower quality; see docs/search.md).
-    search_encoder: Literal["minilm", "static"] = "minilm"
+    #: products/s to index on two cores), ``minilm-int8`` (the same with int8 weights through
+    #: onnxruntime: 1.4-2.3x faster, slightly different vectors; see BENCHMARKS.md) or ``static``
+    #: (Model2Vec distilled from it, ~100x faster to index, lower quality; see docs/search.md).
+    search_encoder: Literal["minilm", "minilm-int8", "static"] = "minilm"
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -43,5 +43,5 @@ def test_default_encoder_by_kind() -> None:
     assert isinstance(default_encoder("static"), StaticEncoder)
     assert default_encoder("static") is default_encoder("static")
     assert not isinstance(default_encoder(), StaticEncoder)
-    with pytest.raises(ConfigError, match="minilm, static"):
+    with pytest.raises(ConfigError, match="minilm, minilm-int8, static"):
         default_encoder("bert")

@@ -252,7 +252,7 @@ def register(add: AddCommand) -> None:
     )
     p.add_argument(
         "--encoder",
-        choices=("minilm", "static"),
+        choices=("minilm", "minilm-int8", "static"),
         default=None,
         help="text encoder (default: SHOPSENSE_SEARCH_ENCODER, minilm)",
     )

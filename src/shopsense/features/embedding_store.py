@@ -157,8 +157,14 @@ class StoredEncoder:
 
 
 def encoder_id(encoder: Any) -> str:
-    """Which encoder made the vectors (its backends make the same ones)."""
-    return f"{type(encoder).__module__}.{type(encoder).__qualname__}/{encoder.dimension}"
+    """Which encoder made the vectors (its backends make the same ones, its precisions not).
+
+    fp32 keeps the id it had before precisions existed, so stores and indexes built then stay
+    valid; any other precision is appended (``.../384/int8``).
+    """
+    name = f"{type(encoder).__module__}.{type(encoder).__qualname__}/{encoder.dimension}"
+    precision = getattr(encoder, "precision", "fp32")
+    return name if precision == "fp32" else f"{name}/{precision}"
 
 
 def embedding_store(directory: Path, encoder: Any) -> EmbeddingStore:
