@@ -78,3 +78,13 @@ def test_serve_load_freshness_smoke(tmp_path: Path) -> None:
     rows = [line for line in done.stdout.splitlines() if line.startswith("| freshness:")]
     assert len(rows) == 4
     assert all("| 0 not reflected |" in line for line in rows)
+    # The per-list CPU benchmark runs on the shop serve_load prepared.
+    out = tmp_path / "cpu.json"
+    cpu = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "serve_cpu.py"), "--data-dir", str(tmp_path / "shop"),
+         "--requests", "20", "--runs", "1", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=BENCHMARKS, check=False,
+    )  # fmt: skip
+    assert cpu.returncode == 0, cpu.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["cpu_ms_per_list_median"] > 0 and sum(result["strategies"].values()) == 20
