@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -19,18 +19,25 @@ from shopsense.ranking.ranker_net import (
     RESIDUAL_FULL,
     RESIDUAL_LINEAR,
     RESIDUAL_NONE,
+    NetSpec,
     row_losses,
     train_net,
 )
-
-if TYPE_CHECKING:
-    from shopsense.ranking.ranker import MultiTaskRanker
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
 #: Item-effect shrinkage strengths tried when ``item_l2`` is not given.
 ITEM_L2_GRID = (2.0, 8.0, 32.0, 128.0)
+
+
+class Choosing(NetSpec, Protocol):
+    """What the choices read from and record on a ranker (a ``MultiTaskRanker``)."""
+
+    item_l2: float | None
+    residual: str
+    selection_: dict[str, Any]
+    validation_curve_: FloatArray
 
 
 def choose_residual(held: dict[int, npt.NDArray[np.float64]]) -> tuple[int, dict[str, Any]]:
@@ -54,7 +61,7 @@ def choose_residual(held: dict[int, npt.NDArray[np.float64]]) -> tuple[int, dict
 
 
 def choose_heads(
-    ranker: MultiTaskRanker,
+    ranker: Choosing,
     train: list[npt.NDArray[Any]],
     valid: list[npt.NDArray[Any]],
     knots: FloatArray,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -15,11 +15,12 @@ import numpy.typing as npt
 from shopsense.errors import ModelError
 from shopsense.ranking.ranker_net import RESIDUAL_FULL, RESIDUAL_NONE, build_net
 
-if TYPE_CHECKING:
-    from shopsense.ranking.ranker import MultiTaskRanker
+#: A ``MultiTaskRanker``: this module reads and sets its fields by name, and does not import
+#: it (the ranker imports this module).
+R = TypeVar("R")
 
 
-def save_ranker(ranker: MultiTaskRanker, directory: Path) -> None:
+def save_ranker(ranker: Any, directory: Path) -> None:
     """Write ``ranker`` to ``directory``: ``model.json`` and ``state.npz``."""
     if not ranker.fitted:
         raise ModelError("the ranker is not fitted; nothing to save")
@@ -49,7 +50,7 @@ def save_ranker(ranker: MultiTaskRanker, directory: Path) -> None:
     np.savez(directory / "state.npz", **arrays)  # type: ignore[arg-type]
 
 
-def load_ranker(cls: type[MultiTaskRanker], directory: Path) -> MultiTaskRanker:
+def load_ranker(cls: type[R], directory: Path) -> R:
     """The ranker :func:`save_ranker` wrote to ``directory``."""
     import torch
 
@@ -60,7 +61,7 @@ def load_ranker(cls: type[MultiTaskRanker], directory: Path) -> MultiTaskRanker:
         params = dict(meta["params"])
         params["tasks"] = tuple(params["tasks"])
         params["prior_features"] = tuple(params.get("prior_features", ()))
-        model = cls(**params)
+        model: Any = cls(**params)
         model._check()
         with np.load(directory / "state.npz", allow_pickle=False) as arrays:
             state = {k: arrays[k] for k in arrays.files}
@@ -95,4 +96,5 @@ def load_ranker(cls: type[MultiTaskRanker], directory: Path) -> MultiTaskRanker:
         raise ModelError(f"cannot load the ranker from {directory}: {exc}") from exc
     net.eval()
     model.net_ = net
-    return model
+    loaded: R = model
+    return loaded
