@@ -121,3 +121,24 @@ def test_recommend_json_has_the_http_apis_keys(shop: dict[str, Any]) -> None:
     assert all(set(item) == set(ItemOut.model_fields) - {"propensity"} for item in body["items"])
     RecommendationsOut.model_validate({**body, "request_id": "r1"})  # and the API's types
     assert Path(shop["data"], "artifacts", "bundles", body["bundle"]).is_dir()
+
+
+@pytest.mark.slow
+def test_the_item_tower_can_embed_text_with_int8_minilm(tmp_path: Path) -> None:
+    """``--text minilm-int8``: the served tower embeds products with the int8 encoder."""
+    from shopsense.config import Settings
+    from shopsense.store import ArtifactStore
+
+    data = str(tmp_path / "data")
+    assert cli(data, "generate", "--products", "60", "--users", "20", "--seed", "5")[0] == 0
+    assert cli(data, "ingest", "catalog", f"{data}/sample-shop/catalog.jsonl")[0] == 0
+    assert cli(data, "ingest", "events", f"{data}/sample-shop/events.parquet")[0] == 0
+    code, out, err = cli(
+        data, "train", "--text", "minilm-int8", "--models", "popularity", "--no-gate", "--json"
+    )
+    assert code == 0, err
+    assert isinstance(json.loads(out), dict)
+    bundle = ArtifactStore(Settings(data_dir=Path(data)).artifacts_dir).latest()
+    assert bundle is not None
+    found = list(bundle.path.rglob("item_tower/*.json"))
+    assert found and any('"minilm-int8"' in p.read_text() for p in found)

@@ -206,8 +206,8 @@ def train(
     only if it passes against the served bundle (like with like, see
     :class:`QualityGate`); otherwise it is kept, unpublished, for inspection.
     ``serving`` adds the :data:`SERVING_MODELS`; ``text`` is the encoder of the item
-    tower's text embeddings ("static", "minilm", ``None`` for none; "auto": static when the
-    search extra is installed), cached under ``DATA_DIR/features/embeddings``.
+    tower's text embeddings ("static", "minilm", "minilm-int8", ``None`` for none; "auto":
+    static when the search extra is installed), cached under ``DATA_DIR/features/embeddings``.
     """
     step = on_step or progress.note
     chosen = config or stack_config(models)

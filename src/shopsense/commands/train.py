@@ -51,10 +51,11 @@ def register(add: AddCommand) -> None:
     p.add_argument("--no-gate", action="store_true", help="publish without the quality gate")
     p.add_argument(
         "--text",
-        choices=["auto", "static", "minilm", "none"],
+        choices=["auto", "static", "minilm", "minilm-int8", "none"],
         default="auto",
         help="the item tower's text embeddings: static (fast), minilm (slower, better), "
-        "none, or auto (static when the search extra is installed)",
+        "minilm-int8 (MiniLM with int8 weights: about twice as fast), none, or auto (static "
+        "when the search extra is installed)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
