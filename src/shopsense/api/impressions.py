@@ -38,7 +38,8 @@ def impression_id(request_id: str, position: int) -> str:
 
 
 class _Served(NamedTuple):
-    """One served list as queued: its impressions become events in the writer thread."""
+    """One served list as queued: its impressions become storage rows in the writer
+    thread."""
 
     user_id: str
     session_id: str | None

@@ -71,6 +71,8 @@ def rows_matrix(
     """CSR ``(len(items), n_items)`` float32: row ``r`` holds ``values[r]`` at ``items[r]``,
     repeated items summed. Built from the CSR arrays directly (a COO round trip costs more
     than the rest of a served list's scoring)."""
+    if not items:
+        return sp.csr_matrix((0, n_items), dtype=np.float32)
     indices, data = [], []
     for row_items, row_values in zip(items, values, strict=True):
         unique, where = np.unique(np.asarray(row_items, np.int64), return_inverse=True)
@@ -79,8 +81,6 @@ def rows_matrix(
         data.append(np.bincount(where.reshape(-1), weights, unique.size).astype(np.float32))
     indptr = np.zeros(len(indices) + 1, np.int64)
     indptr[1:] = np.cumsum([i.size for i in indices])
-    if not indices:
-        return sp.csr_matrix((0, n_items), dtype=np.float32)
     return sp.csr_matrix(
         (np.concatenate(data), np.concatenate(indices), indptr), shape=(len(indices), n_items)
     )

@@ -391,15 +391,10 @@ class Stack:
             value = blended(scores, self.blend)[candidates]
         order = np.lexsort((np.arange(value.size), -value))
         epsilon = self.config.exploration if exploration is None else exploration
-        if epsilon:
-            shown, propensity = explore(
-                candidates[order], n, epsilon, rng or np.random.default_rng()
-            )
-            position = {int(item): i for i, item in enumerate(candidates.tolist())}
-            picked = np.array([position[int(i)] for i in shown], np.int64)
+        if epsilon:  # explores over positions in ``candidates``, best first
+            picked, propensity = explore(order, n, epsilon, rng or np.random.default_rng())
         else:  # the greedy list: no generator to seed
-            picked = order[:n]
-            propensity = np.ones(picked.size)
+            picked, propensity = order[:n], np.ones(min(n, order.size))
         values = np.asarray(value, np.float32)[picked]
         return Ranked(candidates[picked], values, propensity, self.strategy)
 
