@@ -12,6 +12,9 @@ write to the end of the first read that shows it, one request at a time on an id
 - **another process**: a product is written straight into the store (as ``shopsense
   ingest catalog`` does), then its product page is asked for every 50 ms until it answers.
 
+- **another worker** (``--workers N``): a purchase posted to one worker, then another
+  worker's recommendations (new connections until a different worker answers).
+
 Targets: every trial through the API within 1 s (issues 5 and 11); a write by another
 process served within 5 s (issue 12; the server looks every ``SHOPSENSE_FOLLOW_CHANGES_S``,
 default 2 s). The tests check the behaviour; the time is measured here, not asserted there.
@@ -50,6 +53,44 @@ def _event_trial(client: httpx.Client, headers: dict[str, str]) -> tuple[float, 
         answer = client.get(path, params={"n": 5, "exclude_seen": "true"}).json()
         after = [i["item_id"] for i in answer["items"]]
         return after != before and item not in after
+
+    return _timed(write, read)
+
+
+def _other_worker_trial(port: int, headers: dict[str, str]) -> tuple[float, bool]:
+    """With several workers: a purchase posted to one, the recommendations of another (each
+    request on a new connection, so the kernel picks the worker; every worker is asked
+    first, so each holds the shopper in memory and cannot simply read the store)."""
+    url = f"http://127.0.0.1:{port}"
+    user = "fresh-" + uuid.uuid4().hex[:10]
+    path = f"{url}/recommendations/{quote(user, safe='')}"
+    before: dict[str, list[str]] = {}
+    for _ in range(100):
+        answer = httpx.get(path, params={"n": 5})
+        before.setdefault(
+            answer.headers["x-shopsense-worker"], [i["item_id"] for i in answer.json()["items"]]
+        )
+        if len(before) >= 2:
+            break
+    item = next(iter(before.values()))[3]
+    event = {"event_id": uuid.uuid4().hex, "user_id": user, "kind": "purchase", "item_id": item}
+    writer: list[str] = []
+
+    def write() -> None:
+        answer = httpx.post(f"{url}/events", json={"events": [event]}, headers=headers)
+        answer.raise_for_status()
+        writer.append(answer.headers["x-shopsense-worker"])
+
+    def read() -> bool:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            answer = httpx.get(path, params={"n": 5, "exclude_seen": "true"})
+            if answer.headers["x-shopsense-worker"] == writer[0]:
+                continue  # the writer's own answer: not what is measured
+            if item not in [i["item_id"] for i in answer.json()["items"]]:
+                return True
+            time.sleep(0.01)
+        return False
 
     return _timed(write, read)
 
@@ -98,6 +139,7 @@ def bench_freshness(
     search: bool,
     trials: int = 20,
     store: Any = None,
+    workers: int = 1,
 ) -> tuple[list[str], list[str]]:
     """Table rows (the format of :func:`serve_load.row`) and notes; ``twin`` is an existing
     product (the JSON ``PUT /catalog/products`` takes) whose copies are upserted."""
@@ -113,6 +155,10 @@ def bench_freshness(
         if search:
             kinds["new product -> search"] = lambda: _product_trial(
                 client, headers, twin, search=True
+            )
+        if workers > 1:
+            kinds["event at one worker -> another's recommendations"] = lambda: _other_worker_trial(
+                port, headers
             )
         limits = dict.fromkeys(kinds, 1.0)
         if store is not None:

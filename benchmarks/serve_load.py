@@ -93,7 +93,7 @@ def restore_shop(settings: Settings) -> None:
 
 
 def start_server(
-    settings: Settings, port: int, search: bool, cache: bool = True
+    settings: Settings, port: int, search: bool, cache: bool = True, workers: int = 1
 ) -> subprocess.Popen[bytes]:
     restore_shop(settings)
     env = os.environ | {"SHOPSENSE_API_KEY": KEY, "OPENBLAS_NUM_THREADS": "1"}
@@ -103,6 +103,8 @@ def start_server(
     args = ["--data-dir", str(settings.data_dir), "serve", "--port", str(port)]
     if not search:
         args.append("--no-search")
+    if workers > 1:
+        args += ["--workers", str(workers)]
     server = subprocess.Popen([sys.executable, "-c", code, *args], env=env)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -202,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--swap-rate", type=float, default=300.0, help="requests/s during the swap comparison"
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="serving processes (shopsense serve --workers)"
+    )
     parser.add_argument("--write", action="store_true", help="save the table to --out")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"default {RESULTS}")
     args = parser.parse_args(argv)
@@ -210,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = prepare(args.data_dir, args.products, args.users)
     work = Workload(settings)
     needs_search = bool(chosen & {"search", "mixed", "fresh"})
-    server = start_server(settings, args.port, search=needs_search)
+    server = start_server(settings, args.port, search=needs_search, workers=args.workers)
     rows: list[str] = []
     notes: list[str] = []
     try:
@@ -227,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         if "fresh" in chosen:
             store = open_store(settings)
             fresh_rows, fresh_notes = bench_freshness(
-                port, work.twin, HEADERS, needs_search, store=store
+                port, work.twin, HEADERS, needs_search, store=store, workers=args.workers
             )
             store.close()
             rows += fresh_rows
@@ -253,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             # Every request computed: the result cache off (a hit is only a lookup).
             server.terminate()
             server.wait(timeout=30)
-            server = start_server(settings, port, search=False, cache=False)
+            server = start_server(settings, port, search=False, cache=False, workers=args.workers)
             warm_up(port, work, conns)
         if chosen & {"recs", "nocache"}:
             mix = RequestMix([(1.0, work.recs)])
@@ -270,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(argv or sys.argv[1:])
     header = [
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs shared by server and load "
-        f"generator; {args.connections} connections; shop {len(work.items)} products, "
+        f"generator; {args.workers} serving process(es); {args.connections} connections; "
+        f"shop {len(work.items)} products, "
         f"{len(work.users)} shoppers; command: `python benchmarks/serve_load.py {command}`",
         "",
         "| benchmark | requests | req/s | p50 ms | p99 ms | errors | target | met |",

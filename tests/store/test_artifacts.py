@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,46 @@ def test_a_build_killed_mid_way_leaves_no_staging_behind(tmp_path: Path) -> None
     old = time.time() - 2 * 3600
     os.utime(young, (old, old))
     assert store.sweep() == ["young"]
+
+
+def built(store: ArtifactStore, n: int, publish: bool = True) -> str:
+    with store.build({"n": n}, publish=publish) as bundle:
+        pass
+    return bundle.id
+
+
+def test_a_starting_server_serves_the_last_choice_unless_a_newer_bundle_came(
+    tmp_path: Path,
+) -> None:
+    store = ArtifactStore(tmp_path)
+    assert store.serving() is None
+    first, second = built(store, 1), built(store, 2)
+    assert store.to_serve().id == second  # type: ignore[union-attr]  # nothing chosen yet
+    store.choose_serving(first)  # a roll-back
+    assert store.serving() is not None and store.serving()[0] == first  # type: ignore[index]
+    assert store.to_serve().id == first  # type: ignore[union-attr]  # it outlives a restart
+    built(store, 3, publish=False)
+    assert store.to_serve().id == first  # type: ignore[union-attr]  # not published: no change
+    third = built(store, 4)
+    assert store.to_serve().id == third  # type: ignore[union-attr]  # published after the choice
+    store.choose_serving("gone")  # a choice that names no bundle is ignored
+    assert store.to_serve().id == third  # type: ignore[union-attr]
+    (tmp_path / "serving.json").write_text("{damaged")
+    assert store.serving() is None
+    assert store.to_serve().id == third  # type: ignore[union-attr]
+
+
+def test_try_lock_is_held_by_one_process_at_a_time(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from shopsense.store.artifacts import try_lock
+
+    path = tmp_path / "schedule.lock"
+    fd = try_lock(path)
+    assert fd is not None
+    code = "import sys; from pathlib import Path; from shopsense.store.artifacts import try_lock; "
+    code += "sys.exit(0 if try_lock(Path(sys.argv[1])) is None else 1)"
+    assert subprocess.run([sys.executable, "-c", code, str(path)]).returncode == 0
+    os.close(fd)
+    assert subprocess.run([sys.executable, "-c", code, str(path)]).returncode == 1

@@ -87,6 +87,30 @@ def test_user_history_is_latest_events_oldest_first(store: SqlStore | InMemorySt
     assert history[0].timestamp.tzinfo is not None
 
 
+def test_appended_since_reads_what_was_stored_after_a_mark(
+    store: SqlStore | InMemoryStore,
+) -> None:
+    assert store.events.last_seq() == 0
+    store.events.append([event(1, item="P1"), event(2, item="P2")])
+    mark = store.events.last_seq()
+    store.events.append([event(1), event(3, item="P3", user="U2"), event(4, item="P4")])
+    after = store.events.appended_since(mark)
+    assert [(a.event_id, a.user_id, a.item_id) for a in after] == [
+        ("E3", "U2", "P3"),
+        ("E4", "U1", "P4"),
+    ]  # the repeated E1 was not stored again, so is not read again
+    assert [a.seq for a in after] == sorted(a.seq for a in after)
+    assert after[-1].seq == store.events.last_seq()
+    assert after[0].kind is EventKind.VIEW
+    assert after[0].timestamp.tzinfo is not None
+    assert store.events.appended_since(store.events.last_seq()) == []
+    assert len(store.events.appended_since(0, limit=3)) == 3
+    # a number asked for again (a gap a follower remembered) is read again
+    first = store.events.appended_since(0, limit=1)[0]
+    again = store.events.appended_since(after[0].seq, also=[first.seq])
+    assert [a.event_id for a in again] == ["E1", "E4"]
+
+
 def test_delete_user_removes_all_their_events(store: SqlStore | InMemoryStore) -> None:
     store.events.append([event(i, user="U1") for i in range(4)] + [event(10, user="U2")])
     assert store.events.delete_user("U1") == 4

@@ -14,18 +14,20 @@ memory, the newest published bundle; search builds in the background.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopsense import __version__
 from shopsense.api import admin, docs, errors, routes
 from shopsense.api.config import ServeConfig
 from shopsense.api.heap import settle_heap
-from shopsense.api.metrics import Metrics, ServingMiddleware
+from shopsense.api.metrics import Metrics, ServingMiddleware, mark_worker_dead
 from shopsense.api.state import ServingState
 from shopsense.config import Settings
 
@@ -59,6 +61,7 @@ def create_app(
             yield
         finally:
             state.close()
+            mark_worker_dead(os.getpid())  # its live gauges leave the workers' totals
 
     app = FastAPI(
         title="ShopSense",
@@ -92,4 +95,27 @@ def create_app(
         metrics=metrics,
         max_body_bytes=config.max_body_bytes,
     )
+    if config.workers > 1:
+        app.add_middleware(WorkerHeader)
     return app
+
+
+class WorkerHeader:
+    """Names the worker process that answered (``X-ShopSense-Worker``: its pid), with
+    several workers: which one served a slow or odd answer shows in the client's logs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.header = (b"x-shopsense-worker", str(os.getpid()).encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.header]
+            await send(message)
+
+        await self.app(scope, receive, named)

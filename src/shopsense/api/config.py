@@ -66,6 +66,14 @@ class ServeConfig(BaseSettings):
     #: Seconds between looks at the store for catalog changes made by other processes
     #: (``shopsense ingest catalog``, another server); 0: never (only this server's writes).
     follow_changes_s: float = Field(default=2.0, ge=0.0)
+    #: Serving processes sharing this store (``shopsense serve --workers N``).
+    workers: int = Field(default=1, ge=1, le=64)
+    #: Seconds between looks at the store for events other processes stored (another
+    #: worker, another server on the same PostgreSQL, ``shopsense ingest``), so they change
+    #: this process's next answers; 0: never. Unset: 0.25 with several workers or on
+    #: PostgreSQL, else never (one process on SQLite stores every served event itself, and
+    #: reading its own impressions back would only cost CPU).
+    follow_events_s: float | None = Field(default=None, ge=0.0)
     #: Storefront: ``/?as=SHOPPER`` browses as any shopper (the sample shop's demo only;
     #: never on a real shop: anybody could act for anybody).
     demo_shoppers: bool = False
@@ -81,6 +89,13 @@ class ServeConfig(BaseSettings):
 
             parse(value)  # ValueError names what is wrong
         return value
+
+    def events_period_s(self, database_url: str) -> float:
+        """How often this server reads back events other processes stored (0: never)."""
+        if self.follow_events_s is not None:
+            return self.follow_events_s
+        shared = self.workers > 1 or database_url.startswith("postgresql")
+        return 0.25 if shared else 0.0
 
     def key(self) -> str:
         """The API key, making a random one when none is configured."""

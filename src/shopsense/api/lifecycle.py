@@ -33,10 +33,13 @@ from shopsense.config import Settings
 from shopsense.domain import Product
 from shopsense.errors import ModelError, ShopSenseError
 from shopsense.recommend import CatalogView, ItemFilter, ModelSet, RecommendationEngine
-from shopsense.store.artifacts import ArtifactStore, Bundle
+from shopsense.store.artifacts import ArtifactStore, Bundle, try_lock
 from shopsense.store.base import EventLog
 
 log = logging.getLogger(__name__)
+
+#: The lock file (in the artifacts directory) of the worker that runs the retraining schedule.
+SCHEDULE_LOCK = ".retrain-schedule.lock"
 
 
 @dataclass
@@ -103,6 +106,10 @@ class ModelManager:
     #: Called with each model set swapped in (the search service re-personalises).
     listeners: list[Callable[[ModelSet], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The store's choice this server last acted on (followed, made, or failed to load).
+    _followed: str | None = None
+    #: With several workers: the descriptor holding the retraining schedule's lock.
+    _schedule_lock: int | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -193,31 +200,68 @@ class ModelManager:
                 listener(updated)
             return extended
 
-    def reload(self) -> bool:
+    def reload(self, starting: bool = False) -> bool:
         """Swap in the newest published bundle if it is not the one serving; ``True`` if
         swapped. If it cannot be loaded, what serves keeps serving; a server with nothing
         loaded yet falls back to the newest older bundle that loads (the error stays on
-        ``/health``)."""
+        ``/health``). ``starting``: the bundle the servers on this store last chose instead,
+        unless a newer one was published since (:meth:`ArtifactStore.to_serve`).
+
+        What is served is recorded as the store's choice: other workers follow it."""
         with self._lock:
-            latest = self.artifacts.latest()
-            if latest is None or latest.id == self.bundle_id:
+            artifacts = self.artifacts
+            latest = artifacts.to_serve() if starting else artifacts.latest()
+            if latest is None:
+                return False
+            swapped = False
+            if latest.id != self.bundle_id:
+                try:
+                    self.activate(latest)
+                    swapped = True
+                except BundleLoadError:
+                    if self.engine is not None:
+                        raise
+                    error = self.load_error
+                    older = [b for b in artifacts.list() if b.published and b.id != latest.id]
+                    for bundle in reversed(older):
+                        try:
+                            self.activate(bundle)
+                        except BundleLoadError:
+                            continue
+                        self.load_error = error
+                        swapped = True
+                        break
+                    else:
+                        raise
+            self._choose(artifacts)
+            return swapped
+
+    def _choose(self, artifacts: ArtifactStore) -> None:
+        """Record what this server serves as the store's choice, if it is not already."""
+        serving = self.bundle_id
+        chosen = artifacts.serving()
+        if serving is not None and (chosen is None or chosen[0] != serving):
+            artifacts.choose_serving(serving)
+        self._followed = serving
+
+    def follow(self) -> bool:
+        """Serve the bundle another server on this store chose (a roll-back, a reload, a
+        training run it published); ``True`` if swapped. A chosen bundle that does not
+        load here is tried once, and what serves keeps serving."""
+        artifacts = self.artifacts
+        chosen = artifacts.serving()
+        if chosen is None or chosen[0] in (self.bundle_id, self._followed):
+            return False
+        with self._lock:
+            self._followed = chosen[0]
+            bundle = next((b for b in artifacts.list() if b.id == chosen[0]), None)
+            if bundle is None or not bundle.published or bundle.id == self.bundle_id:
                 return False
             try:
-                self.activate(latest)
-                return True
+                self.activate(bundle)
             except BundleLoadError:
-                if self.engine is not None:
-                    raise
-                error = self.load_error
-                older = [b for b in self.artifacts.list() if b.published and b.id != latest.id]
-                for bundle in reversed(older):
-                    try:
-                        self.activate(bundle)
-                    except BundleLoadError:
-                        continue
-                    self.load_error = error
-                    return True
-                raise
+                return False
+            return True
 
     def activate_id(self, bundle_id: str) -> Bundle:
         """Serve a given published bundle (roll back or forward)."""
@@ -229,6 +273,7 @@ class ModelManager:
             if not bundle.published:
                 raise ModelError(f"bundle {bundle_id!r} failed its quality gate; not served")
             self.activate(bundle)
+            self._choose(self.artifacts)
             return bundle
 
     def running_job(self) -> TrainingJob | None:
@@ -274,16 +319,27 @@ class ModelManager:
         job.status = "published" if result["published"] else "rejected"
 
     def start_schedule(self) -> None:
-        """Retrain every ``config.retrain_every_s`` seconds in the background (0: never)."""
+        """Retrain every ``config.retrain_every_s`` seconds in the background (0: never).
+        With several workers one of them retrains: the one holding the schedule's lock
+        file beside the bundles (when it exits, another takes over); the others follow
+        the bundle it publishes."""
         period = self.config.retrain_every_s
         if period <= 0:
             return
 
         def loop() -> None:
             while not self._stop.wait(period):
-                self.start_training()
+                if self._holds_schedule():
+                    self.start_training()
 
         threading.Thread(target=loop, daemon=True, name="shopsense-retrain").start()
+
+    def _holds_schedule(self) -> bool:
+        if self.config.workers <= 1:
+            return True
+        if self._schedule_lock is None:
+            self._schedule_lock = try_lock(self.settings.artifacts_dir / SCHEDULE_LOCK)
+        return self._schedule_lock is not None
 
     def stop(self) -> None:
         self._stop.set()

@@ -29,6 +29,7 @@ from cachetools import LRUCache
 
 from shopsense.api.config import ServeConfig
 from shopsense.api.experiments import Experiments
+from shopsense.api.follow import EventFollower
 from shopsense.api.impressions import ImpressionLog
 from shopsense.api.lifecycle import ModelManager
 from shopsense.api.metrics import Metrics
@@ -126,6 +127,8 @@ class ServingState:
     catalog_mark_us: int = 0
     #: Tombstones already applied (deletions by this server or another process).
     tombstones: frozenset[str] = frozenset()
+    #: Reads back the events other processes stored (None: not followed).
+    follower: EventFollower | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -167,7 +170,7 @@ class ServingState:
         state.experiments = Experiments.from_settings(settings, config.experiments_file)
         if load_models:
             try:
-                manager.reload()
+                manager.reload(starting=True)
             except ShopSenseError as exc:
                 log.warning("no models loaded: %s", exc)
         state.search.start(catalog.products())
@@ -175,6 +178,13 @@ class ServingState:
             threading.Thread(
                 target=state._follow, args=(config.follow_changes_s,), daemon=True,
                 name="shopsense-follow",
+            ).start()  # fmt: skip
+        state.follower = EventFollower(store.events, recent.add)
+        period = config.events_period_s(settings.database_url)
+        if period > 0:
+            threading.Thread(
+                target=state._follow_events, args=(period,), daemon=True,
+                name="shopsense-follow-events",
             ).start()  # fmt: skip
         return state
 
@@ -216,13 +226,31 @@ class ServingState:
         self.tombstones = digests
         return len(found)
 
+    def follow_events(self) -> int:
+        """Apply the events other processes stored since the last look to the live
+        histories (the shoppers in memory); returns how many events were read."""
+        if self.follower is None:
+            return 0
+        read = self.follower.poll()
+        if read:
+            self.metrics.count("events_followed_total", read)
+        return read
+
     def _follow(self, period_s: float) -> None:
         while not self._stop.wait(period_s):
             try:
                 self.follow_catalog()
                 self.follow_deletions()
+                self.models.follow()
             except ShopSenseError as exc:  # the store is away: try again next time
                 log.warning("could not read changes made elsewhere: %s", exc)
+
+    def _follow_events(self, period_s: float) -> None:
+        while not self._stop.wait(period_s):
+            try:
+                self.follow_events()
+            except ShopSenseError as exc:
+                log.warning("could not read events stored elsewhere: %s", exc)
 
     def close(self) -> None:
         self._stop.set()

@@ -55,6 +55,14 @@ class EventLike(Protocol):
     def timestamp(self) -> datetime: ...
 
 
+class UserEventLike(EventLike, Protocol):
+    """An event with its shopper: an :class:`Event`, or one read back from the store by a
+    follower of the log (:class:`~shopsense.store.base.Appended`)."""
+
+    @property
+    def user_id(self) -> str: ...
+
+
 E = TypeVar("E", bound=EventLike)
 
 
@@ -170,8 +178,9 @@ class RecentEvents:
                     self._shoppers[user_id] = shopper
             return shopper.events()
 
-    def add(self, events: Sequence[Event]) -> None:
-        """Add committed events; shoppers not in memory read them from the store later."""
+    def add(self, events: Sequence[UserEventLike]) -> None:
+        """Add committed events; shoppers not in memory read them from the store later.
+        An event already held (the same ``event_id``) is not added twice."""
 
         with self._lock:
             for event in events:

@@ -39,6 +39,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+#: The bundle the servers on this store serve, as last chosen by one of them.
+SERVING = "serving.json"
 LOCK = ".building"
 #: A staging directory without its lock file is left alone this long (it may be a build
 #: between creating its directory and locking it).
@@ -55,6 +57,21 @@ def _lock(path: Path) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     if fcntl is not None:
         fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def try_lock(path: Path) -> int | None:
+    """An open descriptor holding an exclusive lock on ``path`` (created), or ``None`` when
+    another process holds it; the lock goes when the holder exits, however it exits.
+    Without ``fcntl`` (not POSIX) every caller gets it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
     return fd
 
 
@@ -161,3 +178,34 @@ class ArtifactStore:
         """The newest published bundle, or ``None``."""
         published = [b for b in self.list() if b.published]
         return published[-1] if published else None
+
+    def choose_serving(self, bundle_id: str) -> None:
+        """Record ``bundle_id`` as what every server on this store serves: the others
+        (workers, hosts sharing the directory) follow it, and a server starting later
+        starts with it unless a newer bundle was published since."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        latest = self.latest()
+        record = {"bundle_id": bundle_id, "newest": latest.id if latest else None}
+        temporary = self.root / f".{SERVING}.{uuid.uuid4().hex[:8]}"
+        temporary.write_text(json.dumps(record))
+        temporary.replace(self.root / SERVING)  # atomic: a reader sees the old or the new
+
+    def serving(self) -> tuple[str, str | None] | None:
+        """The bundle id last chosen with :meth:`choose_serving` and the newest published
+        bundle then, or ``None`` (never chosen, or the record is unreadable)."""
+        try:
+            record = json.loads((self.root / SERVING).read_text())
+            newest = record.get("newest")
+            return str(record["bundle_id"]), str(newest) if newest is not None else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def to_serve(self) -> Bundle | None:
+        """What a starting server serves: the bundle last chosen by a server (so a roll-back
+        outlives a restart), unless a newer one was published after that choice; else the
+        newest published bundle."""
+        latest = self.latest()
+        chosen = self.serving()
+        if latest is None or chosen is None or latest.id != chosen[1]:
+            return latest
+        return next((b for b in self.list() if b.id == chosen[0] and b.published), latest)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -144,6 +144,19 @@ def event_from_row(row: Sequence[Any]) -> Event:
     return Event.model_construct(**data)
 
 
+class Appended(NamedTuple):
+    """An event as a follower of the log reads it (:meth:`EventLog.appended_since`): the
+    fields a shopper's live history needs, without building an :class:`Event`."""
+
+    seq: int
+    event_id: str
+    user_id: str
+    item_id: str | None
+    kind: EventKind
+    session_id: str | None
+    timestamp: datetime
+
+
 def same_event(stored: Sequence[object], event: Event) -> bool:
     """Whether a stored row (:data:`EVENT_COLUMNS`) is ``event`` sent again: every field
     but the timestamp agrees (a retry of an event the server timestamped differs only
@@ -262,6 +275,20 @@ class EventLog(Protocol):
 
     def digest(self, user_id: str) -> str:
         """The salted hash of ``user_id`` that tombstones hold (the salt is the store's)."""
+        ...
+
+    def last_seq(self) -> int:
+        """The storage sequence number of the newest event (0: none): where a follower of
+        the log starts."""
+        ...
+
+    def appended_since(
+        self, after: int, also: Sequence[int] = (), limit: int = 10_000
+    ) -> list[Appended]:
+        """Events stored with a sequence number above ``after`` or in ``also``, in sequence
+        order, at most ``limit``: what other processes wrote since a follower last looked.
+        Sequence numbers grow, but on PostgreSQL a number can commit after a higher one
+        (concurrent writers): ``also`` re-asks for the numbers a follower found missing."""
         ...
 
     def forgotten(self) -> frozenset[str]:

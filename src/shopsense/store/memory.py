@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from shopsense.domain import Event, EventKind, Product
 from shopsense.limits import MAX_INT32
 from shopsense.store.base import (
+    Appended,
     EventBatch,
     QueryTotals,
     SearchReport,
@@ -140,6 +141,9 @@ class _StagedEvents:
 class InMemoryEventLog:
     def __init__(self) -> None:
         self._events: dict[str, Event] = {}
+        #: Every stored event's sequence number, in storage order.
+        self._seqs: dict[str, int] = {}
+        self._seq = 0  # the last number given (deletions never make one come back)
         self._users: set[str] = set()
         self._salt = secrets.token_hex(16)
         self._forgotten: set[str] = set()
@@ -149,6 +153,9 @@ class InMemoryEventLog:
         writer = _EventWriter(self._events)
         yield writer
         self._events.update(writer.staged)
+        for event_id in writer.staged:
+            self._seq += 1
+            self._seqs[event_id] = self._seq
         self._users.update(e.user_id for e in writer.staged.values())
 
     def append(self, batch: Sequence[Event]) -> int:
@@ -164,6 +171,20 @@ class InMemoryEventLog:
 
     def count(self) -> int:
         return len(self._events)
+
+    def last_seq(self) -> int:
+        return next(reversed(self._seqs.values()), 0) if self._seqs else 0
+
+    def appended_since(
+        self, after: int, also: Sequence[int] = (), limit: int = 10_000
+    ) -> list[Appended]:
+        wanted = set(also)
+        found = [
+            Appended(seq, e.event_id, e.user_id, e.item_id, e.kind, e.session_id, e.timestamp)
+            for event_id, seq in self._seqs.items()
+            if (seq > after or seq in wanted) and (e := self._events[event_id])
+        ]
+        return found[:limit]
 
     def count_by_kind(self) -> dict[EventKind, int]:
         counts = dict.fromkeys(EventKind, 0)
@@ -245,6 +266,7 @@ class InMemoryEventLog:
         gone = [k for k, e in self._events.items() if e.user_id == user_id]
         for key in gone:
             del self._events[key]
+            self._seqs.pop(key, None)
         self._users.discard(user_id)
         self._forgotten.add(self.digest(user_id))
         return len(gone)

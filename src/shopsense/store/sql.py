@@ -28,6 +28,7 @@ from shopsense.limits import MAX_INT32
 from shopsense.store import sql_reports
 from shopsense.store.base import (
     EVENT_COLUMNS,
+    Appended,
     EventBatch,
     SearchReport,
     UserTotals,
@@ -58,6 +59,9 @@ from shopsense.store.sql_schema import (
 from shopsense.store.sql_staging import SqlStagedEvents, drop_leftovers, staged_events
 
 log = logging.getLogger(__name__)
+
+#: The columns of :class:`Appended` after ``seq``, in its order.
+_APPENDED_COLUMNS = ("seq", "event_id", "user_id", "item_id", "kind", "session_id", "timestamp")
 
 
 def _product_row(product: Product, now: int) -> dict[str, Any]:
@@ -346,6 +350,29 @@ class SqlEventLog:
 
     def digest(self, user_id: str) -> str:
         return tombstone_digest(self._salt(), user_id)
+
+    def last_seq(self) -> int:
+        with reading(self._engine) as conn:
+            return int(conn.execute(sa.select(sa.func.max(events.c.seq))).scalar_one() or 0)
+
+    def appended_since(
+        self, after: int, also: Sequence[int] = (), limit: int = 10_000
+    ) -> list[Appended]:
+        where = events.c.seq > after
+        if also:
+            where = sa.or_(where, events.c.seq.in_(list(also)))
+        query = (
+            sa.select(*(events.c[name] for name in _APPENDED_COLUMNS))
+            .where(where)
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        with reading(self._engine) as conn:
+            rows = conn.execute(query).all()
+        return [
+            Appended(int(seq), event, user, item, EventKind(kind), session, from_micros(ts))
+            for seq, event, user, item, kind, session, ts in rows
+        ]
 
     def forgotten(self) -> frozenset[str]:
         with reading(self._engine) as conn:

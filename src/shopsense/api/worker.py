@@ -1,0 +1,135 @@
+"""Several serving processes on one port (``shopsense serve --workers N``).
+
+The parent reserves the port, writes what every worker needs into the environment
+(:data:`SPEC_ENV`: settings and serving config as JSON; the API key in
+``SHOPSENSE_API_KEY``) and starts the workers (:func:`supervise`). Each worker listens on
+a socket of its own bound to the same port with ``SO_REUSEPORT``, so the kernel spreads
+connections over them evenly; with one shared listening socket, whichever worker woke first
+took most of a burst of new keep-alive connections, and the others stayed idle. A worker
+that dies is replaced; one that cannot start stops the server.
+
+Workers keep their own models and histories in memory and follow one another through the
+store: events within ``follow_events_s`` (:mod:`shopsense.api.follow`), catalog changes,
+deletions and the chosen bundle within ``follow_changes_s`` (``ModelManager.follow``).
+Their Prometheus numbers are summed through a directory they share
+(:mod:`shopsense.api.metrics`).
+
+Example::
+
+    >>> os.environ[SPEC_ENV] = spec(Settings(), ServeConfig(workers=2), search=False)
+    >>> app().title
+    'ShopSense'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from fastapi import FastAPI
+
+from shopsense.api.app import create_app
+from shopsense.api.config import ServeConfig
+from shopsense.api.metrics import mark_worker_dead
+from shopsense.config import Settings
+
+log = logging.getLogger(__name__)
+
+#: The environment variable that carries a worker's settings.
+SPEC_ENV = "SHOPSENSE_WORKER_SPEC"
+#: A worker that exits this soon after it started is broken, not unlucky: no restart.
+EARLY_EXIT_S = 30.0
+
+
+def spec(settings: Settings, config: ServeConfig, search: bool = True) -> str:
+    """What :func:`app` needs, as one JSON string (the API key travels apart)."""
+    return json.dumps(
+        {
+            "settings": json.loads(settings.model_dump_json()),
+            "config": json.loads(config.model_dump_json(exclude={"api_key"})),
+            "search": search,
+        }
+    )
+
+
+def app() -> FastAPI:
+    """The app of one worker, from :data:`SPEC_ENV`."""
+    found = json.loads(os.environ[SPEC_ENV])
+    settings = Settings.model_validate(found["settings"])
+    config = ServeConfig(**found["config"])  # the key from SHOPSENSE_API_KEY
+    return create_app(settings, config, search=bool(found["search"]))
+
+
+def port_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` with ``SO_REUSEPORT`` (each worker binds its own)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def run_worker(host: str, port: int, options: dict[str, Any]) -> None:
+    """One worker process: its own socket on the port, uvicorn over :func:`app`."""
+    import uvicorn
+
+    sock = port_socket(host, port)
+    config = uvicorn.Config("shopsense.api.worker:app", factory=True, **options)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def supervise(workers: int, host: str, port: int, options: dict[str, Any]) -> int:
+    """Run ``workers`` worker processes until SIGINT or SIGTERM; replace one that dies (its
+    live gauges leave the metrics first). Returns 0, or 3 when a worker could not start."""
+    context = multiprocessing.get_context("spawn")
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+
+    def start() -> tuple[BaseProcess, float]:
+        process = context.Process(target=run_worker, args=(host, port, options))
+        process.start()
+        return process, time.monotonic()
+
+    running = [start() for _ in range(workers)]
+    status = 0
+    try:
+        while not stop.wait(0.5):
+            for i, (process, started) in enumerate(running):
+                if process.is_alive():
+                    continue
+                mark_worker_dead(process.pid or 0)
+                if time.monotonic() - started < EARLY_EXIT_S:
+                    log.error(
+                        "worker %s exited at start (status %s)", process.pid, process.exitcode
+                    )
+                    status = 3
+                    stop.set()
+                    break
+                log.warning("worker %s died (status %s); starting another",
+                            process.pid, process.exitcode)  # fmt: skip
+                running[i] = start()
+    finally:
+        for process, _ in running:
+            if process.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid or 0, signal.SIGTERM)
+        for process, _ in running:
+            process.join(timeout=15)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return status
