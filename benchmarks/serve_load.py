@@ -69,7 +69,9 @@ def prepare(data_dir: Path, products: int, users: int) -> Settings:
         with contextlib.redirect_stdout(io.StringIO()):
             run_demo(settings, n_products=products, n_users=users)
     if len([b for b in artifacts.list() if b.published]) < 2:
-        train(open_store(settings), settings)
+        store = open_store(settings)
+        train(store, settings)
+        store.close()
     return settings
 
 
@@ -79,7 +81,9 @@ def restore_shop(settings: Settings) -> None:
     Every served list logs its impressions: without this, each run served a shop holding
     the impressions of all earlier runs (3.8 million after a day of runs on the
     2,000-product shop, 830 MB), and each run measured a slower store than the last.
+    The bundle a server last chose to serve goes too: the shop serves its newest again.
     """
+    (settings.artifacts_dir / "serving.json").unlink(missing_ok=True)
     db = settings.data_dir / "shopsense.db"
     kept = settings.data_dir / "shopsense.prepared.db"
     if not kept.exists():
@@ -87,9 +91,13 @@ def restore_shop(settings: Settings) -> None:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         shutil.copyfile(db, kept)
         return
+    # A new file renamed into place: a connection still open on the old one keeps its own
+    # file (copying into it would change the pages under that connection's feet).
+    fresh = db.with_name(db.name + ".restoring")
+    shutil.copyfile(kept, fresh)
     for leftover in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         leftover.unlink(missing_ok=True)
-    shutil.copyfile(kept, db)
+    fresh.replace(db)
 
 
 def start_server(
@@ -213,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     chosen = set(args.only.split(","))
     event_loop_policy()
     settings = prepare(args.data_dir, args.products, args.users)
+    # The workload's shoppers and products are the prepared shop's: the database as the last
+    # run left it also lists the new shoppers that run invented (10% of its requests) and
+    # the products its freshness trials wrote, unknown again once the shop is restored.
+    restore_shop(settings)
     work = Workload(settings)
     needs_search = bool(chosen & {"search", "mixed", "fresh"})
     server = start_server(settings, args.port, search=needs_search, workers=args.workers)

@@ -105,6 +105,15 @@ def first_answer(port: int, path: str, pid: str | None, **params: Any) -> tuple[
     raise AssertionError(f"worker {pid} never answered")
 
 
+def start_workers(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    env = os.environ | {"SHOPSENSE_API_KEY": API_KEY, "OPENBLAS_NUM_THREADS": "1"}
+    code = "from shopsense.cli import main; raise SystemExit(main())"
+    args = ["--data-dir", str(settings.data_dir), "serve", "--port", str(port), "--no-search"]
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args, "--workers", "2"], env=env, stdout=subprocess.DEVNULL
+    )
+
+
 def health_requests(port: int) -> float:
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     return sum(
@@ -117,12 +126,7 @@ def health_requests(port: int) -> float:
 @pytest.mark.slow
 def test_two_worker_processes_see_each_others_events(shop_copy: Settings) -> None:
     port = free_port()
-    env = os.environ | {"SHOPSENSE_API_KEY": API_KEY, "OPENBLAS_NUM_THREADS": "1"}
-    code = "from shopsense.cli import main; raise SystemExit(main())"
-    args = ["--data-dir", str(shop_copy.data_dir), "serve", "--port", str(port), "--no-search"]
-    server = subprocess.Popen(
-        [sys.executable, "-c", code, *args, "--workers", "2"], env=env, stdout=subprocess.DEVNULL
-    )
+    server = start_workers(shop_copy, port)
     try:
         pids: set[str] = set()
         deadline = time.monotonic() + 120
@@ -158,3 +162,29 @@ def test_two_worker_processes_see_each_others_events(shop_copy: Settings) -> Non
     finally:
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=30) == 0
+
+
+@pytest.mark.slow
+def test_workers_stop_when_their_supervisor_is_killed(shop_copy: Settings) -> None:
+    """Regression: a ``kill -9`` of ``serve --workers`` left its workers answering on the
+    port, orphans nobody would stop."""
+    port = free_port()
+    server = start_workers(shop_copy, port)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    server.wait()
+    deadline = time.monotonic() + 30
+    answering = True
+    while answering and time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+            time.sleep(0.2)
+        except httpx.HTTPError:
+            answering = False
+    assert not answering, "the workers outlived their supervisor"

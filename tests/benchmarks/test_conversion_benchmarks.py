@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from shopsense.config import Settings
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 TINY = ("--products", "150", "--users", "60")
 
@@ -68,7 +70,7 @@ def test_ranker_auc_smoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_serve_load_freshness_smoke(tmp_path: Path) -> None:
+def test_serve_load_freshness_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = str(free.getsockname()[1])
@@ -78,6 +80,17 @@ def test_serve_load_freshness_smoke(tmp_path: Path) -> None:
     rows = [line for line in done.stdout.splitlines() if line.startswith("| freshness:")]
     assert len(rows) == 4
     assert all("| 0 not reflected |" in line for line in rows)
+    # Regression: each run read its shoppers from the database as the last run left it, so
+    # it also asked for the shoppers that run invented, unknown again once the shop was
+    # restored (answered by trending: a cheaper, inflated load). They come from the prepared
+    # shop now.
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import serve_load
+
+    settings = Settings(data_dir=tmp_path / "shop")
+    assert any(u.startswith("fresh-") for u in serve_load.Workload(settings).users)
+    serve_load.restore_shop(settings)
+    assert not any(u.startswith("fresh-") for u in serve_load.Workload(settings).users)
     # The per-list CPU benchmark runs on the shop serve_load prepared.
     out = tmp_path / "cpu.json"
     cpu = subprocess.run(

@@ -80,12 +80,22 @@ def port_socket(host: str, port: int) -> socket.socket:
 
 
 def run_worker(host: str, port: int, options: dict[str, Any]) -> None:
-    """One worker process: its own socket on the port, uvicorn over :func:`app`."""
+    """One worker process: its own socket on the port, uvicorn over :func:`app`. It stops
+    (gracefully) when its supervisor is gone, even one killed with SIGKILL: no orphan keeps
+    answering on the port."""
     import uvicorn
 
+    threading.Thread(target=_stop_with, args=(os.getppid(),), daemon=True).start()
     sock = port_socket(host, port)
     config = uvicorn.Config("shopsense.api.worker:app", factory=True, **options)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _stop_with(parent: int, every_s: float = 0.5) -> None:
+    """Send this process SIGTERM once ``parent`` is no longer its parent (it exited)."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def supervise(workers: int, host: str, port: int, options: dict[str, Any]) -> int:
