@@ -25,10 +25,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from shopsense.domain import EventKind
-from shopsense.store.base import EventLog, QueryTotals
+from shopsense.store.base import MICROS_PER_DAY, EventLog, QueryTotals
 
 _EPOCH = date(1970, 1, 1)
-MICROS_PER_DAY = 86_400 * 1_000_000
 
 
 class HasEvents(Protocol):

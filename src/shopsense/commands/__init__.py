@@ -32,6 +32,7 @@ MODULES = (
     "shopsense.commands.serve",
     "shopsense.commands.simulate",
     "shopsense.commands.policy",
+    "shopsense.commands.export",
 )
 
 

@@ -27,9 +27,8 @@ import scipy.sparse as sp
 
 from shopsense.domain import DEFAULT_EVENT_WEIGHTS, EventKind
 from shopsense.features.idmap import IdMap
-from shopsense.store.base import EventBatch
+from shopsense.store.base import MICROS_PER_DAY, EventBatch
 
-MICROS_PER_DAY = 86_400 * 1_000_000
 IntArray = npt.NDArray[np.int64]
 
 

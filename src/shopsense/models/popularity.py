@@ -15,8 +15,9 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from shopsense.features.interactions import MICROS_PER_DAY, InteractionData
+from shopsense.features.interactions import InteractionData
 from shopsense.models.base import FloatArray, Histories, Recommender
+from shopsense.store.base import MICROS_PER_DAY
 
 
 @dataclasses.dataclass(eq=False)

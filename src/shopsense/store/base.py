@@ -38,6 +38,9 @@ EVENT_COLUMNS = (
 )
 
 
+#: Microseconds in a day: event days are ``timestamp // MICROS_PER_DAY`` (UTC).
+MICROS_PER_DAY = 86_400 * 1_000_000
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -235,8 +238,11 @@ class EventLog(Protocol):
 
     def user_count(self) -> int: ...
 
-    def iter_batches(self, batch_size: int = 100_000) -> Iterator[EventBatch]:
-        """All events in storage order, ``batch_size`` at a time, as columns."""
+    def iter_batches(
+        self, batch_size: int = 100_000, since_us: int | None = None
+    ) -> Iterator[EventBatch]:
+        """All events (``since_us``: those at or after that time, epoch microseconds) in
+        storage order, ``batch_size`` at a time, as columns."""
         ...
 
     def user_history(
@@ -247,6 +253,12 @@ class EventLog(Protocol):
 
     def counts_by_day(self) -> dict[int, dict[EventKind, int]]:
         """Events per UTC day (days since 1970) and kind, oldest day first."""
+        ...
+
+    def day_marks(self) -> dict[int, tuple[int, int]]:
+        """Per UTC day (days since 1970, oldest first): how many events, and the highest
+        storage sequence number among them. A day whose pair changed gained or lost events
+        (an export compares them to know which days to write again)."""
         ...
 
     def attributed_counts(self) -> dict[EventKind, int]:

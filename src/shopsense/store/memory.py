@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from shopsense.domain import Event, EventKind, Product
 from shopsense.limits import MAX_INT32
 from shopsense.store.base import (
+    MICROS_PER_DAY,
     Appended,
     EventBatch,
     QueryTotals,
@@ -195,8 +196,14 @@ class InMemoryEventLog:
     def user_count(self) -> int:
         return len(self._users)
 
-    def iter_batches(self, batch_size: int = 100_000) -> Iterator[EventBatch]:
-        ordered = list(self._events.values())
+    def iter_batches(
+        self, batch_size: int = 100_000, since_us: int | None = None
+    ) -> Iterator[EventBatch]:
+        ordered = [
+            e
+            for e in self._events.values()
+            if since_us is None or to_micros(e.timestamp) >= since_us
+        ]
         for start in range(0, len(ordered), batch_size):
             yield EventBatch.from_rows([event_row(e) for e in ordered[start : start + batch_size]])
 
@@ -208,10 +215,18 @@ class InMemoryEventLog:
         mine.sort(key=lambda e: e.timestamp)
         return mine[-limit:] if limit else []
 
+    def day_marks(self) -> dict[int, tuple[int, int]]:
+        found: dict[int, tuple[int, int]] = {}
+        for event_id, seq in self._seqs.items():
+            day = to_micros(self._events[event_id].timestamp) // MICROS_PER_DAY
+            n, last = found.get(day, (0, 0))
+            found[day] = (n + 1, max(last, seq))
+        return dict(sorted(found.items()))
+
     def counts_by_day(self) -> dict[int, dict[EventKind, int]]:
         out: dict[int, dict[EventKind, int]] = {}
         for e in self._events.values():
-            day = to_micros(e.timestamp) // 86_400_000_000
+            day = to_micros(e.timestamp) // MICROS_PER_DAY
             out.setdefault(day, dict.fromkeys(EventKind, 0))[e.kind] += 1
         return dict(sorted(out.items()))
 

@@ -276,11 +276,16 @@ class SqlEventLog:
         with reading(self._engine) as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
 
-    def iter_batches(self, batch_size: int = 100_000) -> Iterator[EventBatch]:
+    def iter_batches(
+        self, batch_size: int = 100_000, since_us: int | None = None
+    ) -> Iterator[EventBatch]:
         columns = [events.c[name] for name in EVENT_COLUMNS]
+        query = sa.select(*columns).order_by(events.c.seq)
+        if since_us is not None:
+            query = query.where(events.c.timestamp >= since_us)
         with reading(self._engine) as conn:
             result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
-                sa.select(*columns).order_by(events.c.seq)
+                query
             )
             for part in result.partitions():
                 yield EventBatch.from_rows(part)
@@ -304,6 +309,9 @@ class SqlEventLog:
 
     def counts_by_day(self) -> dict[int, dict[EventKind, int]]:
         return sql_reports.counts_by_day(self._engine)
+
+    def day_marks(self) -> dict[int, tuple[int, int]]:
+        return sql_reports.day_marks(self._engine)
 
     def attributed_counts(self) -> dict[EventKind, int]:
         return sql_reports.attributed_counts(self._engine)

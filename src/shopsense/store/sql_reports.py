@@ -10,10 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from shopsense.domain import EventKind
-from shopsense.store.base import QueryTotals, SearchReport, UserTotals
+from shopsense.store.base import MICROS_PER_DAY, QueryTotals, SearchReport, UserTotals
 from shopsense.store.sql_schema import events, reading
-
-MICROS_PER_DAY = 86_400 * 1_000_000
 
 
 def counts_by_day(engine: Engine) -> dict[int, dict[EventKind, int]]:
@@ -24,6 +22,14 @@ def counts_by_day(engine: Engine) -> dict[int, dict[EventKind, int]]:
         for number, kind, count in conn.execute(query):
             out.setdefault(int(number), dict.fromkeys(EventKind, 0))[EventKind(kind)] = int(count)
     return dict(sorted(out.items()))
+
+
+def day_marks(engine: Engine) -> dict[int, tuple[int, int]]:
+    day = sa.cast(events.c.timestamp / MICROS_PER_DAY, sa.BigInteger).label("day")
+    query = sa.select(day, sa.func.count(), sa.func.max(events.c.seq)).group_by(day)
+    with reading(engine) as conn:
+        found = {int(number): (int(n), int(last)) for number, n, last in conn.execute(query)}
+    return dict(sorted(found.items()))
 
 
 def attributed_counts(engine: Engine) -> dict[EventKind, int]:
