@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     #: onnxruntime: 1.4-2.3x faster, slightly different vectors; see BENCHMARKS.md) or ``static``
     #: (Model2Vec distilled from it, ~100x faster to index, lower quality; see docs/search.md).
     search_encoder: Literal["minilm", "minilm-int8", "static"] = "minilm"
+    #: How bundles store learned float arrays (factors, item vectors, similarity matrices):
+    #: ``float16`` halves them on disk, read back as float32 (the NDCG it costs is measured
+    #: by ``benchmarks/factor_precision.py``; see BENCHMARKS.md).
+    bundle_precision: Literal["float32", "float16"] = "float32"
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

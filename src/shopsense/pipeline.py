@@ -243,12 +243,14 @@ def train(
         manifest["gate"] = verdict
         step(f"quality gate: {'passed' if verdict['passed'] else 'FAILED'} ({verdict['reason']})")
     with artifacts.build(manifest, publish=verdict is None or verdict["passed"]) as bundle:
-        stack.save(bundle.path / STACK)
+        stack.save(bundle.path / STACK, precision=settings.bundle_precision)
         if serving:
             step("training the serving helpers (trending, bought together)")
             extras = _fit_serving_models(store, stack)
             for name, model in extras.items():
-                model.save(bundle.path / name, training_log=False)
+                model.save(
+                    bundle.path / name, training_log=False, precision=settings.bundle_precision
+                )
             bundle.manifest["serving_models"] = sorted(extras)
     # The staged bundle was renamed into place: return the finished one.
     finished = next(b for b in artifacts.list() if b.id == bundle.id)

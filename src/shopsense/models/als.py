@@ -50,6 +50,9 @@ class ALS(Recommender):
     item_factors_: FloatArray = dataclasses.field(init=False, repr=False)
     gram_: npt.NDArray[np.float64] | None = dataclasses.field(init=False, repr=False, default=None)
 
+    def half_precision_state(self) -> frozenset[str]:
+        return frozenset({"user_factors_", "item_factors_"})
+
     def _confidence(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
         scaled = matrix.astype(np.float32, copy=True)
         scaled.data = self._scaled(scaled.data)

@@ -25,7 +25,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,25 @@ BoolArray = npt.NDArray[np.bool_]
 Recommendation = tuple[npt.NDArray[np.str_], npt.NDArray[np.float32]]
 #: Learned arrays with one row per training shopper (left out of serving bundles).
 PER_SHOPPER_STATE = frozenset({"user_factors_"})
+#: How a bundle stores learned float arrays (``Settings.bundle_precision``).
+Precision = Literal["float32", "float16"]
+
+
+#: Largest finite float16.
+_HALF_MAX = float(np.finfo(np.float16).max)
+
+
+def _halved(value: Any) -> Any:
+    """A learned float32 array at half precision (kept as it is if a value would not fit)."""
+    if not isinstance(value, np.ndarray) or value.dtype != np.float32:
+        return value
+    fits = not value.size or float(np.max(np.abs(value))) < _HALF_MAX
+    return value.astype(np.float16) if fits else value
+
+
+def _widened(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A float16 array (stored at half precision) as float32, anything else unchanged."""
+    return array.astype(np.float32) if array.dtype == np.float16 else array
 
 
 def top_k(scores: FloatArray, n: int) -> IntArray:
@@ -335,12 +354,22 @@ class Recommender(ABC):
     def get_params(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
 
-    def save(self, directory: Path, training_log: bool = True) -> None:
+    def half_precision_state(self) -> frozenset[str]:
+        """The learned arrays (keys of the model's state) a ``float16`` save may halve:
+        factors, vectors, similarities. Counts stay float32: float16 holds integers exactly
+        only up to 2,048 and none above 65,504."""
+        return frozenset()
+
+    def save(
+        self, directory: Path, training_log: bool = True, precision: Precision = "float32"
+    ) -> None:
         """Write the model to ``directory``. ``training_log=False`` (what serving bundles
         use) keeps neither the shopper ids nor the events it was trained on, nor per-shopper
         learned vectors: the loaded model scores the histories it is given (a shopper's
         fresh events), which is all serving asks of it, and a deleted shopper has nothing
-        left in the bundle."""
+        left in the bundle. ``precision="float16"`` stores the learned float32 arrays at
+        half size (those :meth:`half_precision_state` names); :meth:`load` reads them back as
+        float32."""
         self._require_fit()
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"model": self.name, "params": self.get_params(), "training_log": training_log}
@@ -350,6 +379,9 @@ class Recommender(ABC):
         state = self._state()
         if not training_log:
             state = {k: v[:0] if k in PER_SHOPPER_STATE else v for k, v in state.items()}
+        if precision == "float16":
+            half = self.half_precision_state()
+            state = {k: _halved(v) if k in half else v for k, v in state.items()}
         arrays = {"item_popularity_": self.item_popularity_, **state}
         np.savez(directory / "state.npz", **arrays)  # type: ignore[arg-type]
         self._save_extra(directory, training_log)
@@ -363,7 +395,7 @@ class Recommender(ABC):
             model = cls(**meta["params"])
             train = InteractionData.load(directory / "train")
             with np.load(directory / "state.npz", allow_pickle=False) as arrays:
-                state = {k: arrays[k] for k in arrays.files}
+                state = {k: _widened(arrays[k]) for k in arrays.files}
         except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
             raise ModelError(f"cannot load {cls.name} from {directory}: {exc}") from exc
         model.users_, model.items_, model.train_ = train.users, train.items, train

@@ -42,6 +42,9 @@ class BPR(Recommender):
     user_factors_: FloatArray = dataclasses.field(init=False, repr=False)
     item_factors_: FloatArray = dataclasses.field(init=False, repr=False)
 
+    def half_precision_state(self) -> frozenset[str]:
+        return frozenset({"user_factors_", "item_factors_"})
+
     def _fit(self, data: InteractionData) -> None:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
         from threadpoolctl import threadpool_limits

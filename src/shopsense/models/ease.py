@@ -75,6 +75,9 @@ class EASE(Recommender):
 
     weights_: FloatArray = dataclasses.field(init=False, repr=False)
 
+    def half_precision_state(self) -> frozenset[str]:
+        return frozenset({"weights_"})
+
     def _input(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
         return interaction_input(matrix, self.binary)
 

@@ -90,6 +90,11 @@ class ItemKNN(Recommender):
     similarity_: sp.csr_matrix = dataclasses.field(init=False, repr=False)
     tie_break_: FloatArray = dataclasses.field(init=False, repr=False)
 
+    def half_precision_state(self) -> frozenset[str]:
+        if self.similarity == "cooccurrence":
+            return frozenset()  # co-occurrence counts
+        return frozenset({"similarity_data"})
+
     def _check(self) -> None:
         if self.similarity not in SIMILARITIES:
             raise ModelError(

@@ -106,6 +106,9 @@ class ItemTower(Recommender):
     warm_factors_: FloatArray | None = dataclasses.field(init=False, repr=False, default=None)
     gram_: npt.NDArray[np.float64] | None = dataclasses.field(init=False, repr=False, default=None)
 
+    def half_precision_state(self) -> frozenset[str]:
+        return frozenset({"item_vectors_", "user_map_", "user_factors_"})
+
     def with_item_features(
         self, features: ItemFeatures | None, space: ItemFeatureSpace | None = None
     ) -> Self:

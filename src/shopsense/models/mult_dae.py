@@ -66,6 +66,9 @@ class MultDAE(Recommender):
     decoder_: FloatArray = dataclasses.field(init=False, repr=False)
     decoder_bias_: FloatArray = dataclasses.field(init=False, repr=False)
 
+    def half_precision_state(self) -> frozenset[str]:
+        return frozenset({"encoder_", "decoder_"})
+
     def _inputs(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
         """Rows (``log1p`` of the weights) scaled to unit length, on the CSR arrays."""
         x = matrix.astype(np.float32, copy=True)

@@ -39,6 +39,7 @@ from shopsense.domain import EventKind, Product
 from shopsense.errors import ConfigError, ModelError
 from shopsense.features.idmap import IdMap
 from shopsense.models import load_model
+from shopsense.models.base import Precision
 from shopsense.ranking.exploration import explore
 from shopsense.ranking.features import FeatureBuilder, blended
 from shopsense.ranking.items import FloatArray, IntArray, ItemStats, ItemTable
@@ -399,14 +400,15 @@ class Stack:
         return Ranked(candidates[picked], values, propensity, self.strategy)
 
     # --- persistence ------------------------------------------------------------------
-    def save(self, directory: str | Path) -> None:
+    def save(self, directory: str | Path, precision: Precision = "float32") -> None:
+        """Write the stack; ``precision``: how the retrieval models store learned arrays."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.table.save(directory / "items")
         self.stats.save(directory / "items")
         self.repeats.save(directory)
         for name, model in self.sources.models.items():
-            model.save(directory / "sources" / name, training_log=False)
+            model.save(directory / "sources" / name, training_log=False, precision=precision)
         if self.ranker is not None:
             self.ranker.save(directory / "ranker")
         meta = {
