@@ -110,13 +110,12 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
-    from shopsense.synth import ShopConfig, generate_shop, write_shop
+    from shopsense.synth import ShopConfig, generate_to
 
     config = ShopConfig(n_products=args.products, n_users=args.users, seed=args.seed)
-    shop = generate_shop(config)
     out = Path(args.out) if args.out else settings.data_dir / "sample-shop"
-    files = write_shop(shop, out)
-    print(f"wrote {len(shop.products):,} products and {len(shop.events):,} events to {out}")
+    files, products, events = generate_to(config, out)  # events written as they come
+    print(f"wrote {products:,} products and {events:,} events to {out}")
     print(f"  catalog: {files.catalog}\n  events:  {files.events}\n  truth:   {files.truth}")
     return 0
 

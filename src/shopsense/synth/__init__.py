@@ -20,9 +20,11 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +34,7 @@ import pyarrow.parquet as pq
 from shopsense.domain import CATEGORY_SEPARATOR, Event, Product
 from shopsense.errors import ConfigError
 from shopsense.synth.catalog import Catalog, build_catalog, epoch_us
-from shopsense.synth.sessions import simulate_events
+from shopsense.synth.sessions import KIND_VALUES, EventStream, Row, simulate_events
 from shopsense.synth.shoppers import Shoppers, build_shoppers
 from shopsense.synth.truth import BehaviourParams, GroundTruth, draw_popularity_drift
 from shopsense.synth.vocabulary import COMPLEMENTS, DEPARTMENTS
@@ -114,8 +116,53 @@ def generate_shop(config: ShopConfig = ShopConfig()) -> SampleShop:
         >>> shop.products[0].id, shop.truth.user_ids[0]
         ('P00001', 'U0001')
     """
-    _check(config)
     began = time.perf_counter()
+    catalog, truth, session_rng = _world(config)
+    events = simulate_events(
+        truth, catalog, sessions_per_user=config.sessions_per_user, rng=session_rng
+    )
+    logger.info(
+        "generated a sample shop: %d products, %d users, %d events in %.1f s",
+        len(catalog.products),
+        len(truth.user_ids),
+        len(events),
+        time.perf_counter() - began,
+    )
+    return SampleShop(products=catalog.products, events=events, truth=truth)
+
+
+def generate_to(
+    config: ShopConfig, directory: Path, chunk_rows: int = 200_000
+) -> tuple[ShopFiles, int, int]:
+    """Generate the shop described by ``config`` straight into ``directory`` (the files of
+    :func:`write_shop`), writing events as they are simulated: memory stays bounded by the
+    catalog, the shoppers and ``chunk_rows`` events, whatever the size. The same shop as
+    :func:`generate_shop` (event and request ids alike below ten million of each; above,
+    their numbers grow a digit instead of all being padded to the final width). Returns the
+    files, the products and the events written."""
+    catalog, truth, session_rng = _world(config)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = ShopFiles(directory / CATALOG_FILE, directory / EVENTS_FILE, directory / TRUTH_DIR)
+    _write_catalog(catalog.products, files.catalog)
+    truth.save(files.truth)
+    stream = EventStream(
+        truth, catalog, sessions_per_user=config.sessions_per_user, rng=session_rng
+    )
+    session_width = max(6, len(str(stream.n_sessions)))
+    written = 0
+    temporary = files.events.with_name(files.events.name + ".writing")
+    with pq.ParquetWriter(temporary, EVENTS_SCHEMA) as writer:
+        for chunk in stream.chunks(chunk_rows):
+            writer.write_table(_rows_table(chunk, written, truth, session_width))
+            written += len(chunk)
+    temporary.replace(files.events)
+    logger.info("wrote a sample shop of %d events to %s", written, directory)
+    return files, len(catalog.products), written
+
+
+def _world(config: ShopConfig) -> tuple[Catalog, GroundTruth, np.random.Generator]:
+    """The catalog, the shoppers' hidden truth and the random source of their sessions."""
+    _check(config)
     catalog_rng, shopper_rng, drift_rng, session_rng = (
         np.random.default_rng(seed) for seed in np.random.SeedSequence(config.seed).spawn(4)
     )
@@ -140,18 +187,7 @@ def generate_shop(config: ShopConfig = ShopConfig()) -> SampleShop:
     )
     created_day = (catalog.created_us - epoch_us(start)) / 86_400e6
     drift = draw_popularity_drift(created_day, float(config.days), drift_rng)
-    truth = _ground_truth(catalog, shoppers, drift, start, config)
-    events = simulate_events(
-        truth, catalog, sessions_per_user=config.sessions_per_user, rng=session_rng
-    )
-    logger.info(
-        "generated a sample shop: %d products, %d users, %d events in %.1f s",
-        len(catalog.products),
-        len(shoppers.user_ids),
-        len(events),
-        time.perf_counter() - began,
-    )
-    return SampleShop(products=catalog.products, events=events, truth=truth)
+    return catalog, _ground_truth(catalog, shoppers, drift, start, config), session_rng
 
 
 def write_shop(shop: SampleShop, directory: Path) -> ShopFiles:
@@ -162,13 +198,41 @@ def write_shop(shop: SampleShop, directory: Path) -> ShopFiles:
         events=directory / EVENTS_FILE,
         truth=directory / TRUTH_DIR,
     )
-    with files.catalog.open("w", encoding="utf-8") as out:
-        for product in shop.products:
-            out.write(json.dumps(_catalog_row(product), ensure_ascii=False) + "\n")
+    _write_catalog(shop.products, files.catalog)
     pq.write_table(_events_table(shop.events), files.events)
     shop.truth.save(files.truth)
     logger.info("wrote the sample shop to %s", directory)
     return files
+
+
+def _write_catalog(products: Sequence[Product], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for product in products:
+            out.write(json.dumps(_catalog_row(product), ensure_ascii=False) + "\n")
+
+
+def _rows_table(
+    rows: Sequence[Row], first: int, truth: GroundTruth, session_width: int
+) -> pa.Table:
+    """Simulated rows (sorted by time) as events numbered from ``first + 1``."""
+    t, kind, user, session, item, query, request, position, quantity, price = (
+        list(column) for column in zip(*rows, strict=True)
+    )
+    item_ids, user_ids = truth.item_ids, truth.user_ids
+    columns: dict[str, list[Any]] = {
+        "event_id": [f"E{first + n + 1:07d}" for n in range(len(rows))],
+        "user_id": [user_ids[u] for u in user],
+        "session_id": [f"S{s + 1:0{session_width}d}" for s in session],
+        "kind": [KIND_VALUES[k] for k in kind],
+        "item_id": [item_ids[i] if i >= 0 else None for i in item],
+        "query": query,
+        "request_id": [f"R{r:07d}" if r >= 0 else None for r in request],
+        "position": [p if p >= 0 else None for p in position],
+        "quantity": [q if q >= 0 else None for q in quantity],
+        "price": [p if p == p else None for p in price],
+        "timestamp": pa.array(t, type=pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+    }
+    return pa.Table.from_pydict(columns, schema=EVENTS_SCHEMA)
 
 
 def _check(config: ShopConfig) -> None:

@@ -16,6 +16,7 @@ within a session in funnel order; sessions of one shopper are at least two hours
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -51,6 +52,11 @@ _MIN_SESSION_GAP = 2 * _HOUR
 # One logged event: (timestamp_us, kind code, user, session, item, query, request,
 # position, quantity, price). Absent ints are -1, absent price is NaN.
 _Row = tuple[int, int, int, int, int, str | None, int, int, int, float]
+#: One simulated event: time (µs), kind code, user, session, item, query, request,
+#: position, quantity, price (-1 / NaN: absent), as :class:`EventStream` hands them out.
+Row = _Row
+#: The value of each kind code.
+KIND_VALUES = tuple(kind.value for kind in _KINDS)
 
 
 class _SessionSimulator:
@@ -275,6 +281,65 @@ def _session_starts(
     return users[by_time].astype(np.intp), starts[by_time].astype(np.int64)
 
 
+class EventStream:
+    """The shop's events, simulated session by session (in order of their starts) and
+    handed out sorted by time, a chunk at a time: a shop of any size is written without
+    holding its events in memory (``shopsense generate``).
+
+    A session's events come at or after its start, so once the sessions that start before
+    ``t`` have been played, every event before ``t`` is known: each chunk is those, sorted by
+    time with ties in logging order, which is the order of sorting all events at once.
+    """
+
+    def __init__(
+        self,
+        truth: GroundTruth,
+        catalog: Catalog,
+        *,
+        sessions_per_user: float,
+        rng: np.random.Generator,
+    ) -> None:
+        counts = session_counts(truth.user_activity, sessions_per_user, rng)
+        self.users, self.starts = _session_starts(
+            counts, epoch_us(truth.start), round(truth.days), rng
+        )
+        self._simulator = _SessionSimulator(truth, catalog, rng)
+
+    @property
+    def n_sessions(self) -> int:
+        return int(self.users.size)
+
+    @property
+    def n_requests(self) -> int:
+        """Served lists so far (all of them once the chunks are read)."""
+        return self._simulator.request_count
+
+    def chunks(self, rows: int = 200_000) -> Iterator[list[_Row]]:
+        """Events sorted by time, about ``rows`` at a time (0: all at once, at the end)."""
+        simulator = self._simulator
+        starts = self.starts.tolist()
+        for session, (user, t) in enumerate(zip(self.users.tolist(), starts, strict=True)):
+            simulator.play(user, session, t)
+            if rows and len(simulator.rows) >= rows and session + 1 < len(starts):
+                ready, simulator.rows = _before(simulator.rows, starts[session + 1])
+                yield ready
+        ready, simulator.rows = _before(simulator.rows, None)
+        if ready:
+            yield ready
+
+
+def _before(rows: list[_Row], limit: int | None) -> tuple[list[_Row], list[_Row]]:
+    """The rows before ``limit`` (all: ``None``) sorted by time, ties in logging order;
+    and the others, in logging order."""
+    times = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    order = np.argsort(times, kind="stable")
+    if limit is None:
+        return [rows[i] for i in order.tolist()], []
+    early = times < limit
+    ready = [rows[i] for i in order.tolist() if early[i]]
+    return ready, [row for row, e in zip(rows, early.tolist(), strict=True) if not e]
+
+
 def simulate_events(
     truth: GroundTruth,
     catalog: Catalog,
@@ -283,14 +348,10 @@ def simulate_events(
     rng: np.random.Generator,
 ) -> list[Event]:
     """Play every shopper's sessions over the window; events come back sorted by time."""
-    start_us = epoch_us(truth.start)
-    counts = session_counts(truth.user_activity, sessions_per_user, rng)
-    users, starts = _session_starts(counts, start_us, round(truth.days), rng)
-    simulator = _SessionSimulator(truth, catalog, rng)
-    for session, (user, t) in enumerate(zip(users.tolist(), starts.tolist(), strict=True)):
-        simulator.play(user, session, t)
-    logger.info("simulated %d sessions with %d events", users.size, len(simulator.rows))
-    return _to_events(simulator.rows, truth, users.size, simulator.request_count)
+    stream = EventStream(truth, catalog, sessions_per_user=sessions_per_user, rng=rng)
+    rows = [row for chunk in stream.chunks(rows=0) for row in chunk]
+    logger.info("simulated %d sessions with %d events", stream.n_sessions, len(rows))
+    return _to_events(rows, truth, stream.n_sessions, stream.n_requests)
 
 
 def _to_events(
