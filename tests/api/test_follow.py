@@ -3,11 +3,16 @@ and a sequence number that commits late (PostgreSQL) is still applied."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import pytest
+
+from factories import event
 from shopsense.api.follow import EventFollower
 from shopsense.domain import EventKind
+from shopsense.store import SqlStore
 from shopsense.store.base import Appended
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -94,3 +99,28 @@ def test_gaps_are_bounded() -> None:
     follow.poll()
     assert len(follow.gaps) == EventFollower.MAX_GAPS
     assert follow.gaps[-1] == 10 * EventFollower.MAX_GAPS
+
+
+@pytest.mark.skipif(
+    not os.environ.get("SHOPSENSE_TEST_POSTGRES_URL"), reason="needs the PostgreSQL test server"
+)
+def test_a_late_commit_on_postgresql_is_applied(postgres_url: str) -> None:
+    """Two writers on PostgreSQL: the later sequence number commits first, the follower
+    reads it, remembers the earlier number as missing, and applies it once it commits."""
+    store = SqlStore(postgres_url)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE events, products, users, carts, forgotten")
+    applied: list[str] = []
+    follower = EventFollower(store.events, lambda rows: applied.extend(r.event_id for r in rows))
+    try:
+        with store.events.writer() as slow:
+            slow.append([event(1)])  # numbered now, committed at the end of the block
+            store.events.append([event(2, user="U2")])  # another connection: committed now
+            follower.poll()
+            assert applied == ["E2"]
+            assert len(follower.gaps) == 1
+        follower.poll()
+        assert applied == ["E2", "E1"]
+        assert follower.gaps == []
+    finally:
+        store.close()
