@@ -13,7 +13,9 @@ write to the end of the first read that shows it, one request at a time on an id
   ingest catalog`` does), then its product page is asked for every 50 ms until it answers.
 
 - **another worker** (``--workers N``): a purchase posted to one worker, then another
-  worker's recommendations (new connections until a different worker answers).
+  worker's recommendations (new connections until a different worker answers); and the
+  other published bundle activated at one worker, then ``/health`` until another worker
+  serves it (target 5 s: workers look every ``SHOPSENSE_FOLLOW_CHANGES_S``, 2 s).
 
 Targets: every trial through the API within 1 s (issues 5 and 11); a write by another
 process served within 5 s (issue 12; the server looks every ``SHOPSENSE_FOLLOW_CHANGES_S``,
@@ -95,6 +97,33 @@ def _other_worker_trial(port: int, headers: dict[str, str]) -> tuple[float, bool
     return _timed(write, read)
 
 
+def _bundle_trial(port: int, headers: dict[str, str]) -> tuple[float, bool]:
+    """With several workers: another published bundle activated at one worker, then
+    ``/health`` on new connections until a different worker serves it."""
+    url = f"http://127.0.0.1:{port}"
+    listed = httpx.get(f"{url}/admin/models", headers=headers, timeout=30).json()
+    published = [b["id"] for b in listed["bundles"] if b["published"]]
+    target = next(b for b in published if b != listed["serving"])
+    activator: list[str] = []
+
+    def write() -> None:
+        answer = httpx.post(f"{url}/admin/models/{target}/activate", headers=headers, timeout=60)
+        answer.raise_for_status()
+        activator.append(answer.headers["x-shopsense-worker"])
+
+    def read() -> bool:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            answer = httpx.get(f"{url}/health")
+            other = answer.headers["x-shopsense-worker"] != activator[0]
+            if other and answer.json()["bundle"] == target:
+                return True
+            time.sleep(0.05)
+        return False
+
+    return _timed(write, read)
+
+
 def _product_trial(
     client: httpx.Client, headers: dict[str, str], twin: dict[str, Any], search: bool
 ) -> tuple[float, bool]:
@@ -161,6 +190,11 @@ def bench_freshness(
                 port, headers
             )
         limits = dict.fromkeys(kinds, 1.0)
+        if workers > 1:
+            kinds["bundle activated at one worker -> served by another"] = lambda: _bundle_trial(
+                port, headers
+            )
+            limits["bundle activated at one worker -> served by another"] = 5.0
         if store is not None:
             kinds["product ingested by another process"] = lambda: _elsewhere_trial(
                 client, store, twin
