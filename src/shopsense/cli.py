@@ -121,7 +121,8 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from shopsense.commands.serve import listening_socket, serve
+    from shopsense.api.worker import listening_socket
+    from shopsense.commands.serve import serve
     from shopsense.demo import run_demo
 
     host, port = "127.0.0.1", args.port

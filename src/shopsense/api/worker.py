@@ -41,6 +41,7 @@ from shopsense.api.app import create_app
 from shopsense.api.config import ServeConfig
 from shopsense.api.metrics import mark_worker_dead
 from shopsense.config import Settings
+from shopsense.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +78,26 @@ def core_share(workers: int) -> int:
     return max(1, (cores or 1) // max(workers, 1))
 
 
-def port_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` with ``SO_REUSEPORT`` (each worker binds its own)."""
+def listening_socket(host: str, port: int, shared: bool = False) -> socket.socket:
+    """A socket bound to ``host:port`` (as uvicorn binds one), or a one-line
+    :class:`ConfigError` when the port is taken or the address is not this machine's.
+    ``shared``: with ``SO_REUSEPORT``, holding the port for workers that bind it too."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    if shared:
+        if not hasattr(socket, "SO_REUSEPORT"):
+            sock.close()
+            raise ConfigError("--workers needs SO_REUSEPORT (Linux, macOS, BSD)")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (is another server "
+            "running there? choose another --port)"
+        ) from exc
     return sock
 
 
@@ -94,7 +108,7 @@ def run_worker(host: str, port: int, options: dict[str, Any]) -> None:
     import uvicorn
 
     threading.Thread(target=_stop_with, args=(os.getppid(),), daemon=True).start()
-    sock = port_socket(host, port)
+    sock = listening_socket(host, port, shared=True)
     config = uvicorn.Config("shopsense.api.worker:app", factory=True, **options)
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import socket
 import sys
 import tempfile
 from typing import TYPE_CHECKING, Any
@@ -23,33 +22,9 @@ from typing import TYPE_CHECKING, Any
 from shopsense import progress
 from shopsense.commands import AddCommand, examples
 from shopsense.config import Settings
-from shopsense.errors import ConfigError
 
 if TYPE_CHECKING:
     from shopsense.api import ServeConfig
-
-
-def listening_socket(host: str, port: int, shared: bool = False) -> socket.socket:
-    """A socket bound to ``host:port`` (as uvicorn binds one), or a one-line
-    :class:`ConfigError` when the port is taken or the address is not this machine's.
-    ``shared``: with ``SO_REUSEPORT``, holding the port for workers that bind it too."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if shared:
-        if not hasattr(socket, "SO_REUSEPORT"):
-            sock.close()
-            raise ConfigError("--workers needs SO_REUSEPORT (Linux, macOS, BSD)")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc} (is another server "
-            "running there? choose another --port)"
-        ) from exc
-    return sock
 
 
 def serve(
@@ -72,6 +47,7 @@ def serve(
 
     from shopsense.api import ServeConfig, create_app
     from shopsense.api.config import check_bind
+    from shopsense.api.worker import listening_socket
 
     config = ServeConfig()
     if retrain_every_s is not None:

@@ -75,6 +75,14 @@ def try_lock(path: Path) -> int | None:
     return fd
 
 
+def write_json(path: Path, value: dict[str, Any]) -> None:
+    """Write ``value`` to ``path`` as JSON through a temporary file renamed into place: a
+    reader sees the old file or the new one, never half of one."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    temporary.write_text(json.dumps(value, indent=1, sort_keys=True))
+    temporary.replace(path)
+
+
 def _abandoned(staging: Path) -> bool:
     """Is nobody building in ``staging``? (its lock is free, or it has none and is old)"""
     lock = staging / LOCK
@@ -185,10 +193,9 @@ class ArtifactStore:
         starts with it unless a newer bundle was published since."""
         self.root.mkdir(parents=True, exist_ok=True)
         latest = self.latest()
-        record = {"bundle_id": bundle_id, "newest": latest.id if latest else None}
-        temporary = self.root / f".{SERVING}.{uuid.uuid4().hex[:8]}"
-        temporary.write_text(json.dumps(record))
-        temporary.replace(self.root / SERVING)  # atomic: a reader sees the old or the new
+        write_json(
+            self.root / SERVING, {"bundle_id": bundle_id, "newest": latest.id if latest else None}
+        )
 
     def serving(self) -> tuple[str, str | None] | None:
         """The bundle id last chosen with :meth:`choose_serving` and the newest published

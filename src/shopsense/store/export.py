@@ -28,7 +28,6 @@ Example::
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shopsense.domain import Product
+from shopsense.store.artifacts import write_json
 from shopsense.store.base import MICROS_PER_DAY, Catalog, EventBatch, EventLog
 
 #: The events' Parquet schema (the ``day`` partition column comes from the directories).
@@ -111,6 +111,7 @@ def export_events(events: EventLog, out: Path, batch_size: int = 100_000) -> Exp
         shutil.rmtree(root / f"day={name}", ignore_errors=True)
         report.removed.append(name)
     stale = sorted(d for d, m in marks.items() if done.get(d) != m)
+    to_write = set(stale)
     if stale:
         since = (date.fromisoformat(stale[0]) - _EPOCH).days * MICROS_PER_DAY
         staging = root / f".writing-{uuid.uuid4().hex[:8]}"
@@ -119,7 +120,7 @@ def export_events(events: EventLog, out: Path, batch_size: int = 100_000) -> Exp
             days = batch.timestamp // MICROS_PER_DAY
             for day in np.unique(days):
                 name = day_name(int(day))
-                if name not in marks or name not in stale:
+                if name not in to_write:
                     continue  # unchanged, or stored after the marks were read (next run)
                 rows = np.flatnonzero(days == day)
                 target = staging / f"day={name}"
@@ -134,7 +135,7 @@ def export_events(events: EventLog, out: Path, batch_size: int = 100_000) -> Exp
                 report.written.append(name)
         shutil.rmtree(staging, ignore_errors=True)
     kept = {d: m for d, m in marks.items() if d in report.written or done.get(d) == m}
-    _write_json(root / MANIFEST, {"days": kept})
+    write_json(root / MANIFEST, {"days": kept})
     return report
 
 
@@ -215,9 +216,3 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return found if isinstance(found, dict) else {}
-
-
-def _write_json(path: Path, value: dict[str, Any]) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(value, indent=1, sort_keys=True))
-    temporary.replace(path)

@@ -174,17 +174,19 @@ class InMemoryEventLog:
         return len(self._events)
 
     def last_seq(self) -> int:
-        return next(reversed(self._seqs.values()), 0) if self._seqs else 0
+        return next(reversed(self._seqs.values()), 0)
 
     def appended_since(
         self, after: int, also: Sequence[int] = (), limit: int = 10_000
     ) -> list[Appended]:
         wanted = set(also)
-        found = [
-            Appended(seq, e.event_id, e.user_id, e.item_id, e.kind, e.session_id, e.timestamp)
-            for event_id, seq in self._seqs.items()
-            if (seq > after or seq in wanted) and (e := self._events[event_id])
-        ]
+        found = []
+        for event_id, seq in self._seqs.items():
+            if seq > after or seq in wanted:
+                e = self._events[event_id]
+                found.append(
+                    Appended(seq, event_id, e.user_id, e.item_id, e.kind, e.session_id, e.timestamp)
+                )
         return found[:limit]
 
     def count_by_kind(self) -> dict[EventKind, int]:

@@ -60,7 +60,7 @@ from shopsense.store.sql_staging import SqlStagedEvents, drop_leftovers, staged_
 
 log = logging.getLogger(__name__)
 
-#: The columns of :class:`Appended` after ``seq``, in its order.
+#: The columns of :class:`Appended`, in its order.
 _APPENDED_COLUMNS = ("seq", "event_id", "user_id", "item_id", "kind", "session_id", "timestamp")
 
 
