@@ -49,12 +49,9 @@ COMPLEMENT_RATE = 0.75
 CONTINUE_RATE = 0.45
 _MIN_SESSION_GAP = 2 * _HOUR
 
-# One logged event: (timestamp_us, kind code, user, session, item, query, request,
-# position, quantity, price). Absent ints are -1, absent price is NaN.
-_Row = tuple[int, int, int, int, int, str | None, int, int, int, float]
 #: One simulated event: time (µs), kind code, user, session, item, query, request,
 #: position, quantity, price (-1 / NaN: absent), as :class:`EventStream` hands them out.
-Row = _Row
+Row = tuple[int, int, int, int, int, str | None, int, int, int, float]
 #: The value of each kind code.
 KIND_VALUES = tuple(kind.value for kind in _KINDS)
 
@@ -66,7 +63,7 @@ class _SessionSimulator:
         self.truth = truth
         self.catalog = catalog
         self.rng = rng
-        self.rows: list[_Row] = []
+        self.rows: list[Row] = []
         self.request_count = 0
         self.start_us = epoch_us(truth.start)
         n_leaves = len(catalog.leaves)
@@ -314,7 +311,7 @@ class EventStream:
         """Served lists so far (all of them once the chunks are read)."""
         return self._simulator.request_count
 
-    def chunks(self, rows: int = 200_000) -> Iterator[list[_Row]]:
+    def chunks(self, rows: int = 200_000) -> Iterator[list[Row]]:
         """Events sorted by time, about ``rows`` at a time (0: all at once, at the end)."""
         simulator = self._simulator
         starts = self.starts.tolist()
@@ -328,7 +325,7 @@ class EventStream:
             yield ready
 
 
-def _before(rows: list[_Row], limit: int | None) -> tuple[list[_Row], list[_Row]]:
+def _before(rows: list[Row], limit: int | None) -> tuple[list[Row], list[Row]]:
     """The rows before ``limit`` (all: ``None``) sorted by time, ties in logging order;
     and the others, in logging order."""
     times = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -355,11 +352,9 @@ def simulate_events(
 
 
 def _to_events(
-    rows: list[_Row], truth: GroundTruth, n_sessions: int, n_requests: int
+    rows: list[Row], truth: GroundTruth, n_sessions: int, n_requests: int
 ) -> list[Event]:
-    """Sort rows by time (ties in logging order) and build events with sequential ids."""
-    times = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    order = np.argsort(times, kind="stable")
+    """Build events with sequential ids from rows sorted by time (:class:`EventStream`)."""
     event_width = max(7, len(str(len(rows))))
     session_width = max(6, len(str(n_sessions)))
     request_width = max(7, len(str(n_requests)))
@@ -367,8 +362,8 @@ def _to_events(
     item_ids, user_ids = truth.item_ids, truth.user_ids
     construct = Event.model_construct
     events: list[Event] = []
-    for n, index in enumerate(order.tolist()):
-        t, kind, user, session, item, query, request, position, quantity, price = rows[index]
+    for n, row in enumerate(rows):
+        t, kind, user, session, item, query, request, position, quantity, price = row
         events.append(
             construct(
                 event_id=f"E{n + 1:0{event_width}d}",
