@@ -90,7 +90,10 @@ def test_page_events_are_bound_to_the_cookie_shopper(client: TestClient) -> None
     ]
     response = client.post("/shop/events", json={"events": events, "csrf": token})
     assert response.status_code == 200 and response.json()["stored"] == 2
-    stored = state.store.events.user_history("cookie-shopper")
+    # (the page's own list is logged too, in the background: its impressions may be stored
+    # by now, under the server's request id; a flaky failure in CI before they were left out)
+    history = state.store.events.user_history("cookie-shopper")
+    stored = [e for e in history if e.request_id == "r1"]
     assert [(e.kind.value, e.request_id, e.position) for e in stored] == [
         ("impression", "r1", 0),
         ("click", "r1", 0),
@@ -159,10 +162,9 @@ def test_a_real_shop_refuses_as_and_forged_cookies(shop: TestClient) -> None:
     shop.cookies.clear()
     shop.cookies.set("ss_uid", "U0001")
     item = state.catalog.products()[3].id
-    before = len(state.store.events.user_history("U0001"))
     events = {"events": [{"event_id": "f1", "kind": "click", "item_id": item}], "csrf": "0" * 32}
     assert shop.post("/shop/events", json=events).status_code == 403
-    assert len(state.store.events.user_history("U0001")) == before
+    assert not [e for e in state.store.events.user_history("U0001") if e.event_id.endswith("f1")]
 
 
 def test_writes_need_the_pages_csrf_token_and_are_rate_limited(shop_copy: Settings) -> None:

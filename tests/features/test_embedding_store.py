@@ -73,3 +73,38 @@ def test_vectors_are_the_encoders_whatever_the_texts(tmp_path_factory, texts: li
     fresh = CountingEncoder()
     np.testing.assert_array_equal(reopened.encode(texts, fresh), expected)
     assert fresh.seen == []
+
+
+def test_two_saves_at_once_both_land_whole(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Regression: the temporary file was named by process id only, so the search build's
+    # save and a second server's (same process in tests) wrote one file and the second
+    # rename failed (FileNotFoundError), failing the build.
+    import threading
+
+    both_written = threading.Barrier(2, timeout=10)
+    savez = np.savez
+
+    def savez_then_wait(handle, **arrays):  # type: ignore[no-untyped-def]
+        savez(handle, **arrays)
+        both_written.wait()  # neither renames before both have written
+
+    monkeypatch.setattr(np, "savez", savez_then_wait)
+    stores = [EmbeddingStore(tmp_path, "enc", dimension=8) for _ in range(2)]
+    for store, text in zip(stores, ["red shoe", "blue hat"], strict=True):
+        store.encode([text], CountingEncoder())
+    errors: list[BaseException] = []
+
+    def save(store: EmbeddingStore) -> None:
+        try:
+            store.save()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(EmbeddingStore(tmp_path, "enc", dimension=8)) == 1  # one of them, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["embeddings-enc.npz"]

@@ -37,6 +37,7 @@ from shopsense.api.analytics import HasEvents
 from shopsense.config import Settings
 from shopsense.evaluation.abtest import SRM_ALPHA, UserOutcomes, analyze, assign_variant
 from shopsense.experiments import Experiment, load_experiments
+from shopsense.files import write_text_atomically
 from shopsense.store.base import to_micros
 
 log = logging.getLogger(__name__)
@@ -141,9 +142,7 @@ def with_starts(experiments: list[Experiment], path: Path) -> list[Experiment]:
         out.append(experiment.model_copy(update={"start": start}))
     if changed:
         try:
-            temporary = path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(kept, indent=2), encoding="utf-8")
-            temporary.replace(path)
+            write_text_atomically(path, json.dumps(kept, indent=2))
         except OSError as exc:  # still served; a restart would begin the count again
             log.warning("could not keep the experiments' start in %s: %s", path, exc)
     return out

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -29,6 +28,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from shopsense.files import temporary_beside
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +103,13 @@ class EmbeddingStore:
             keys = np.frombuffer(b"".join(k for k, _ in kept), np.uint8).reshape(-1, _DIGEST)
             vectors = self._vectors[[r for _, r in kept]]
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        with temporary.open("wb") as handle:
-            np.savez(handle, keys=keys, vectors=vectors)
-        temporary.replace(self.path)
+        temporary = temporary_beside(self.path)  # its own: the search build and a
+        try:  # shutdown (or two servers on one data directory) may save at once
+            with temporary.open("wb") as handle:
+                np.savez(handle, keys=keys, vectors=vectors)
+            temporary.replace(self.path)
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def _consolidate(self) -> None:
         """Move vectors added since the last call into the main array (lock held)."""

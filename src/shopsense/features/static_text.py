@@ -37,6 +37,7 @@ import numpy as np
 from shopsense.domain import Product
 from shopsense.errors import ConfigError
 from shopsense.features.text import FloatMatrix, TextEncoder, model_path, product_text
+from shopsense.files import temporary_beside
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def _load_or_distill(cache: Path) -> Any:
             ) from exc
         log.info("distilling the static text encoder from MiniLM (once, ~20 s)")
         model = distill(model_name=str(source), pca_dims=STATIC_DIMENSION, device="cpu")
-        temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        temporary = temporary_beside(target)
         model.save_pretrained(str(temporary))
         try:
             temporary.rename(target)

@@ -34,6 +34,7 @@ from cachetools import LRUCache
 
 from shopsense.domain import Product
 from shopsense.errors import ConfigError
+from shopsense.files import temporary_beside
 
 FloatMatrix = npt.NDArray[np.float32]
 
@@ -244,7 +245,7 @@ class _OnnxMiniLM:
         cache.mkdir(parents=True, exist_ok=True)
         example = torch.ones((2, 8), dtype=torch.int64)
         names = ["input_ids", "attention_mask", "token_type_ids"]
-        temporary = target.with_suffix(f".{os.getpid()}.tmp")
+        temporary = temporary_beside(target)
         torch.onnx.export(
             LastHidden(),
             (example, example, torch.zeros_like(example)),
@@ -289,7 +290,7 @@ def quantized(fp32_file: Path) -> Path:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic  # type: ignore[import-untyped]
 
-    temporary = target.with_name(f"{target.stem}.{os.getpid()}-{threading.get_ident()}.tmp.onnx")
+    temporary = temporary_beside(target, suffix=".tmp.onnx")
     try:
         quantize_dynamic(
             str(fp32_file),

@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from shopsense.files import write_text_atomically
+
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
@@ -78,9 +80,7 @@ def try_lock(path: Path) -> int | None:
 def write_json(path: Path, value: dict[str, Any]) -> None:
     """Write ``value`` to ``path`` as JSON through a temporary file renamed into place: a
     reader sees the old file or the new one, never half of one."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    temporary.write_text(json.dumps(value, indent=1, sort_keys=True))
-    temporary.replace(path)
+    write_text_atomically(path, json.dumps(value, indent=1, sort_keys=True))
 
 
 def _abandoned(staging: Path) -> bool:
