@@ -16,7 +16,7 @@ $(VENV)/.demo-deps: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[ml,search,api,report,browser,dev]"
+	$(PIP) install -e ".[ml,search,api,report,browser,spark,dev]"
 	touch $@ $(VENV)/.demo-deps
 
 demo: $(VENV)/.demo-deps

@@ -37,6 +37,8 @@ from shopsense.training import train_stack
 #: Serving helpers trained beside the stack: recency-decayed popularity for "trending" and a
 #: co-occurrence model over baskets (sessions) for "bought together".
 SERVING_MODELS = ("trending", "bought_together")
+#: Where the stack trains: this process, or Spark (:mod:`shopsense.distributed`).
+ENGINES = ("local", "spark")
 Step = Callable[[str], None]
 
 
@@ -198,6 +200,8 @@ def train(
     serving: bool = True,
     config: StackConfig | None = None,
     text: str | None = "auto",
+    engine: str = "local",
+    spark_master: str | None = None,
 ) -> TrainResult:
     """Train the default stack on every stored event and publish it as one bundle.
 
@@ -208,25 +212,38 @@ def train(
     ``serving`` adds the :data:`SERVING_MODELS`; ``text`` is the encoder of the item
     tower's text embeddings ("static", "minilm", "minilm-int8", ``None`` for none; "auto":
     static when the search extra is installed), cached under ``DATA_DIR/features/embeddings``.
+
+    ``engine="spark"`` trains on Spark (``spark_master``, default ``local[*]``) from the
+    events exported (incrementally) to ``DATA_DIR/export``: see
+    :mod:`shopsense.distributed.train` for what it trains; the bundle, the gate and the
+    serving helpers are the same.
     """
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
     step = on_step or progress.note
-    chosen = config or stack_config(models)
-    step("reading the events and the catalog")
-    dataset = Dataset.from_store(store)
-    if len(dataset) == 0:
-        raise ModelError("no events to train on; ingest events first")
     artifacts = ArtifactStore(settings.artifacts_dir)
     current = artifacts.latest()
     reference = (current.manifest.get("stack") or {}).get("blend") if current else None
     began = time.perf_counter()
-    stack = train_stack(
-        dataset,
-        chosen,
-        on_step=step,
-        text=default_text() if text == "auto" else text,
-        text_cache=settings.data_dir / "features" / "embeddings",
-        reference=reference,
-    )
+    extras: dict[str, Recommender] | None = None
+    if engine == "spark":
+        stack, extras = _train_on_spark(
+            store, settings, models, config, spark_master, step, reference
+        )
+    else:
+        chosen = config or stack_config(models)
+        step("reading the events and the catalog")
+        dataset = Dataset.from_store(store)
+        if len(dataset) == 0:
+            raise ModelError("no events to train on; ingest events first")
+        stack = train_stack(
+            dataset,
+            chosen,
+            on_step=step,
+            text=default_text() if text == "auto" else text,
+            text_cache=settings.data_dir / "features" / "embeddings",
+            reference=reference,
+        )
     seconds = time.perf_counter() - began
     manifest: dict[str, Any] = {
         "models": [STACK],
@@ -234,6 +251,7 @@ def train(
         "stack": _summary(stack),
         "data": stack.report.get("data", {}),
         "train_seconds": {STACK: seconds},
+        "engine": engine,
         "event_weights": {k.value: w for k, w in settings.event_weights.weights.items()},
     }
     manifest["metrics"] = stack_metrics(stack)
@@ -246,7 +264,8 @@ def train(
         stack.save(bundle.path / STACK, precision=settings.bundle_precision)
         if serving:
             step("training the serving helpers (trending, bought together)")
-            extras = _fit_serving_models(store, stack)
+            if extras is None:
+                extras = _fit_serving_models(store, stack)
             for name, model in extras.items():
                 model.save(
                     bundle.path / name, training_log=False, precision=settings.bundle_precision
@@ -255,6 +274,45 @@ def train(
     # The staged bundle was renamed into place: return the finished one.
     finished = next(b for b in artifacts.list() if b.id == bundle.id)
     return TrainResult(finished, stack, verdict, current)
+
+
+def _train_on_spark(
+    store: SqlStore,
+    settings: Settings,
+    models: Sequence[str] | None,
+    config: StackConfig | None,
+    master: str | None,
+    step: Step,
+    reference: Mapping[str, float] | None,
+) -> tuple[Stack, dict[str, Recommender]]:
+    """Export what changed since the last export, then train on Spark."""
+    from shopsense.distributed.session import DEFAULT_MASTER
+    from shopsense.distributed.train import SPARK_MODELS, train_on_spark
+    from shopsense.ranking.items import ItemTable
+    from shopsense.store.export import export_events
+
+    unknown = [m for m in models or () if m not in SPARK_MODELS]
+    if unknown:
+        raise ConfigError(
+            f"the Spark engine trains {', '.join(SPARK_MODELS)}; not {', '.join(unknown)}"
+        )
+    out = settings.data_dir / "export"
+    step(f"exporting new events to {out / 'events'} (Parquet, by day)")
+    exported = export_events(store.events, out)
+    if not exported.written and not exported.unchanged:
+        raise ModelError("no events to train on; ingest events first")
+    products = [p for batch in store.catalog.iter_products() for p in batch]
+    if not products:
+        raise ModelError("the Spark engine needs the catalog: ingest products first")
+    chosen = config or StackConfig(candidates=tuple(models or SPARK_MODELS), item_tower=False)
+    return train_on_spark(
+        out / "events",
+        ItemTable.from_products(products),
+        chosen,
+        master or DEFAULT_MASTER,
+        step,
+        reference,
+    )
 
 
 def _summary(stack: Stack) -> dict[str, Any]:

@@ -68,7 +68,7 @@ logger = logging.getLogger(__name__)
 BLEND_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
 
 
-def _validation_ndcg(
+def validation_ndcg(
     scores: npt.NDArray[np.float32], targets: npt.NDArray[np.int64], seed: int
 ) -> float:
     """NDCG@10 of one held-out item per row, ties broken at random (the same draws for
@@ -112,8 +112,24 @@ def choose_retrieval(
         exclude_seen(scores, histories, may_not_repeat)
         cached[name] = scores
         if name in names:
-            single[name] = _validation_ndcg(scores, targets, config.seed)
+            single[name] = validation_ndcg(scores, targets, config.seed)
             logger.info("validation NDCG@10 of %s: %.4f", name, single[name])
+    chosen, report = blend_on_validation(cached, single, targets, config, reference)
+    return chosen, {"validation_users": int(users.size), **report}
+
+
+def blend_on_validation(
+    cached: Mapping[str, npt.NDArray[np.float32]],
+    single: Mapping[str, float],
+    targets: npt.NDArray[np.int64],
+    config: StackConfig,
+    reference: Mapping[str, float] | None = None,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """The blend of the models in ``single`` (their validation NDCG@10) from their
+    normalised validation ``cached`` scores: the best single model, then a coordinate search
+    over :data:`BLEND_GRID` that keeps a change only when NDCG@10 rises by
+    ``config.min_blend_gain`` of it. ``reference`` (the served blend) is scored too."""
+    names = list(single)
     best = max(single, key=single.__getitem__)
     weights = dict.fromkeys(names, 0.0)
     weights[best] = 1.0
@@ -127,14 +143,13 @@ def choose_retrieval(
                     continue
                 blend = sum(w * cached[n] for n, w in trial.items() if w)
                 assert isinstance(blend, np.ndarray)
-                score = _validation_ndcg(blend, targets, config.seed)
+                score = validation_ndcg(blend, targets, config.seed)
                 trace.append({"weights": dict(trial), "ndcg@10": score})
                 if score > current * (1.0 + config.min_blend_gain):
                     weights, current = trial, score
     chosen = {n: w for n, w in weights.items() if w > 0}
     report: dict[str, Any] = {
-        "validation_users": int(users.size),
-        "single": single,
+        "single": dict(single),
         "blend": chosen,
         "blend_ndcg@10": current,
         "tried": len(trace),
@@ -144,7 +159,7 @@ def choose_retrieval(
         blend = sum(w * cached[n] for n, w in usable.items())
         assert isinstance(blend, np.ndarray)
         report["reference"] = usable
-        report["reference_ndcg@10"] = _validation_ndcg(blend, targets, config.seed)
+        report["reference_ndcg@10"] = validation_ndcg(blend, targets, config.seed)
     return chosen, report
 
 

@@ -3,6 +3,7 @@
     shopsense train
     shopsense train --models popularity,transition,als,sasrec --gate-tolerance 0.02
     shopsense train --no-gate --json
+    shopsense train --engine spark --spark-master spark://host:7077
 
 The end of its output is the quality gate's verdict, the bundle the server serves after
 this run (the newest published one: the new bundle, or the one it failed against) and the
@@ -35,6 +36,7 @@ def register(add: AddCommand) -> None:
             "shopsense train",
             "shopsense train --models popularity,transition,als --gate-tolerance 0.02",
             "shopsense train --no-gate --json > train.json",
+            "shopsense train --engine spark --spark-master local[2]",
         ),
     )
     p.add_argument(
@@ -57,6 +59,20 @@ def register(add: AddCommand) -> None:
         "minilm-int8 (MiniLM with int8 weights: about twice as fast), none, or auto (static "
         "when the search extra is installed)",
     )
+    p.add_argument(
+        "--engine",
+        choices=["local", "spark"],
+        default="local",
+        help="where to train: local (this process, the default), or spark: Apache Spark "
+        "on the events exported as Parquet to DATA_DIR/export (popularity and ALS with "
+        "MLlib, trending, bought together; needs the spark extra and Java 17+; see "
+        "docs/scaling.md)",
+    )
+    p.add_argument(
+        "--spark-master",
+        help="the Spark master with --engine spark: local[*] (default), local[2], "
+        "spark://host:7077, yarn, k8s://...",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -70,7 +86,13 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     try:
         result = train(
-            store, settings, models, gate=gate, text=None if args.text == "none" else args.text
+            store,
+            settings,
+            models,
+            gate=gate,
+            text=None if args.text == "none" else args.text,
+            engine=args.engine,
+            spark_master=args.spark_master,
         )
     finally:
         store.close()

@@ -227,10 +227,13 @@ class InteractionData:
 
     def without_users(self) -> InteractionData:
         """The same items with no shoppers and no events (what a serving bundle keeps)."""
+        return InteractionData.items_only(self.items)
+
+    @classmethod
+    def items_only(cls, items: IdMap) -> InteractionData:
+        """``items`` with no shoppers and no events."""
         empty = np.empty(0, np.int64)
-        return InteractionData(
-            IdMap([]), self.items, empty, empty, empty.copy(), np.empty(0, np.float32)
-        )
+        return cls(IdMap([]), items, empty, empty, empty.copy(), np.empty(0, np.float32))
 
     # --- persistence -------------------------------------------------------------------
     def save(self, directory: Path) -> None:

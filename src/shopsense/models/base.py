@@ -398,8 +398,32 @@ class Recommender(ABC):
                 state = {k: _widened(arrays[k]) for k in arrays.files}
         except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
             raise ModelError(f"cannot load {cls.name} from {directory}: {exc}") from exc
-        model.users_, model.items_, model.train_ = train.users, train.items, train
-        model.item_popularity_ = state.pop("item_popularity_")
-        model._set_state(state)
+        model._restore(train, state.pop("item_popularity_"), state)
         model._load_extra(directory)
         return model
+
+    @classmethod
+    def from_state(
+        cls,
+        params: dict[str, Any],
+        items: IdMap,
+        item_popularity: FloatArray,
+        state: dict[str, npt.NDArray[Any]],
+    ) -> Self:
+        """A fitted model from arrays learned elsewhere (a Spark job, say): what a serving
+        bundle keeps (no shoppers, no events), as :meth:`load` would read it."""
+        model = cls(**params)
+        model._restore(
+            InteractionData.items_only(items), np.asarray(item_popularity, np.float32), state
+        )
+        return model
+
+    def _restore(
+        self,
+        train: InteractionData,
+        item_popularity: FloatArray,
+        state: dict[str, npt.NDArray[Any]],
+    ) -> None:
+        self.users_, self.items_, self.train_ = train.users, train.items, train
+        self.item_popularity_ = item_popularity
+        self._set_state(state)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
@@ -252,6 +252,10 @@ def _log_share(counts: npt.NDArray[np.int64]) -> FloatArray:
     return result
 
 
+#: The event kinds :class:`ItemStats` counts per item.
+_COUNTED = (EventKind.IMPRESSION, EventKind.CLICK, EventKind.ADD_TO_CART, EventKind.PURCHASE)
+
+
 @dataclass(frozen=True)
 class ItemStats:
     """What the event log says about each item, each ``(n_items,)``, in units that do not
@@ -289,21 +293,49 @@ class ItemStats:
         def count(which: EventKind) -> npt.NDArray[np.float64]:
             return np.bincount(item[kind == which.value], minlength=n).astype(np.float64)
 
-        shown, clicks = count(EventKind.IMPRESSION), count(EventKind.CLICK)
-        carts, bought = count(EventKind.ADD_TO_CART), count(EventKind.PURCHASE)
+        return cls.from_counts(
+            users,
+            recent,
+            {k: count(k) for k in _COUNTED},
+            now,
+            after_purchase=_after_purchase(log, table),
+            affinity=click_lift(log.user, log.item, log.kind, log.request, n),
+        )
+
+    @classmethod
+    def from_counts(
+        cls,
+        users: npt.NDArray[np.integer[Any]] | npt.NDArray[np.float64],
+        recent: npt.NDArray[np.integer[Any]] | npt.NDArray[np.float64],
+        counts: Mapping[EventKind, npt.NDArray[np.float64]],
+        now_us: int,
+        after_purchase: FloatArray | None = None,
+        affinity: sp.csr_matrix | None = None,
+        n_leaves: int = 0,
+    ) -> ItemStats:
+        """From per-item counts computed elsewhere (a Spark job): distinct engaged shoppers,
+        last week's engagements, and events of each kind in :data:`_COUNTED`. Without
+        ``after_purchase`` / ``affinity`` those features are neutral (zeros)."""
+        n = len(users)
+        shown, clicks = counts[EventKind.IMPRESSION], counts[EventKind.CLICK]
+        carts, bought = counts[EventKind.ADD_TO_CART], counts[EventKind.PURCHASE]
         base_ctr = (clicks.sum() + 1.0) / (shown.sum() + 2.0)
         base_cart = (carts.sum() + 1.0) / (clicks.sum() + 2.0)
         base_cvr = (bought.sum() + 1.0) / (clicks.sum() + 2.0)
         return cls(
-            log_users=_log_share(users),
-            log_recent=_log_share(recent),
+            log_users=_log_share(np.asarray(users)),
+            log_recent=_log_share(np.asarray(recent)),
             ctr_logit=_rate(clicks, shown, base_ctr),
             cart_logit=_rate(carts, clicks, base_cart),
             cvr_logit=_rate(bought, clicks, base_cvr),
-            after_purchase=_after_purchase(log, table),
+            after_purchase=(
+                np.zeros((n_leaves, n_leaves), np.float32)
+                if after_purchase is None
+                else after_purchase
+            ),
             base_ctr=float(base_ctr),
-            now_us=now,
-            affinity=click_lift(log.user, log.item, log.kind, log.request, n),
+            now_us=now_us,
+            affinity=sp.csr_matrix((n, n), dtype=np.float32) if affinity is None else affinity,
         )
 
     def save(self, directory: Path) -> None:

@@ -81,6 +81,20 @@ class RepeatPolicy:
         step = np.ones(u.size, bool)  # consecutive repeats of one product are one step
         step[1:] = (u[1:] != u[:-1]) | (i[1:] != i[:-1])
         view_repeats, views = _repeat_shares(u[step], i[step], c[step], table.n_leaves)
+        return cls.from_counts(buy_repeats, buys, view_repeats, views, threshold)
+
+    @classmethod
+    def from_counts(
+        cls,
+        buy_repeats: npt.NDArray[np.float64],
+        buys: npt.NDArray[np.float64],
+        view_repeats: npt.NDArray[np.float64],
+        views: npt.NDArray[np.float64],
+        threshold: float = 0.05,
+    ) -> RepeatPolicy:
+        """From per-leaf counts (computed here or by a Spark job): purchases and engagement
+        steps, and how many of each were on a product the shopper had before. A leaf with
+        :data:`MIN_PURCHASES` purchases is judged by its re-buys, others by engagements."""
         share = np.where(
             buys >= MIN_PURCHASES,
             buy_repeats / np.maximum(buys, 1),

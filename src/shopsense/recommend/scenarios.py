@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from shopsense.recommend.models import ModelSet
 
@@ -29,6 +30,12 @@ class ScenarioModel:
     how: str
 
 
+def _why_no_ranker(report: dict[str, Any]) -> str:
+    if report.get("engine", {}).get("name") == "spark":
+        return "no feedback ranker: the Spark engine trains none, the local engine does"
+    return "no feedback ranker yet: too few logged clicks"
+
+
 def answering(models: ModelSet) -> list[ScenarioModel]:
     """The scenarios in the engine's order, then ``new_shopper``."""
     stack = models.stack
@@ -39,7 +46,7 @@ def answering(models: ModelSet) -> list[ScenarioModel]:
         ordered = (
             f"ordered by its feedback ranker (objective: {stack.config.objective})"
             if ranked
-            else "ordered by the blend (no feedback ranker yet: too few logged clicks)"
+            else f"ordered by the blend ({_why_no_ranker(stack.report)})"
         )
         personal = f"candidates from {blend}, {ordered}"
     else:
