@@ -198,17 +198,21 @@ def als_item_factors(
     alpha: float,
     seed: int,
 ) -> FloatArray:
-    """Implicit-feedback ALS with MLlib on ``log1p(summed weight)`` (the local model's
-    ``scaling="log"``; confidence ``1 + alpha * r``): the ``(n_items, factors)`` item
-    factors, zero for products nobody engaged with.
+    """Implicit-feedback ALS with MLlib, the local model's objective as near as MLlib
+    allows: the ``(n_items, factors)`` item factors, zero for products nobody engaged with.
 
-    MLlib scales the regularisation of each shopper (and product) by its number of
-    ratings; ``regularization`` is divided by the mean number per shopper so that an
-    average shopper gets the local model's penalty."""
+    - The local model (``implicit``) weighs an interaction of log-scaled weight ``r`` by
+      confidence ``alpha * r``; MLlib by ``1 + alpha * rating``. The rating given to MLlib is
+      ``r - 1 / alpha`` (floored just above 0: MLlib reads a rating <= 0 as a dislike), so
+      both weigh it alike.
+    - MLlib scales each shopper's (and product's) regularisation by its number of ratings;
+      ``regularization`` is divided by the mean number per shopper, so that an average
+      shopper gets the local model's penalty."""
     f = _f()
     from pyspark.ml.recommendation import ALS
 
-    ratings = pairs.select("user", "item", f.log1p("weight").alias("rating")).cache()
+    rating = f.greatest(f.log1p("weight") - f.lit(1.0 / alpha), f.lit(1e-6))
+    ratings = pairs.select("user", "item", rating.alias("rating")).cache()
     per_user = ratings.groupBy("user").count().agg(f.avg("count")).first()
     mean_ratings = float(per_user[0]) if per_user and per_user[0] else 1.0
     model = ALS(
