@@ -118,6 +118,12 @@ def choose_retrieval(
     return chosen, {"validation_users": int(users.size), **report}
 
 
+def blend_line(blend: Mapping[str, float], retrieval: Mapping[str, Any]) -> str:
+    """The chosen blend as a progress line: its models, weights and validation NDCG@10."""
+    weights = ", ".join(f"{n} {w:g}" for n, w in blend.items())
+    return f"retrieval blend: {weights} (validation NDCG@10 {retrieval['blend_ndcg@10']:.4f})"
+
+
 def blend_on_validation(
     cached: Mapping[str, npt.NDArray[np.float32]],
     single: Mapping[str, float],
@@ -203,11 +209,7 @@ def train_stack(
     repeats = RepeatPolicy.learn(log, table, config.repeat_threshold)
     step(f"choosing retrieval models on validation ({', '.join(names)})")
     blend, retrieval = choose_retrieval(data, names, config, repeats, table, tower, reference)
-    step(
-        "retrieval blend: "
-        + ", ".join(f"{n} {w:g}" for n, w in blend.items())
-        + f" (validation NDCG@10 {retrieval['blend_ndcg@10']:.4f})"
-    )
+    step(blend_line(blend, retrieval))
     serving_names = serving_sources(blend, retrieval["single"], tower is not None)
     impressions, clicks = feedback_counts(log)
     stats = ItemStats.from_log(log, table)

@@ -47,7 +47,7 @@ from shopsense.ranking.items import RECENT_DAYS, ItemStats, ItemTable
 from shopsense.ranking.repeats import RepeatPolicy
 from shopsense.ranking.sources import RetrievalSources
 from shopsense.ranking.stack import Stack, StackConfig
-from shopsense.training import blend_on_validation, validation_ndcg
+from shopsense.training import blend_line, blend_on_validation, validation_ndcg
 
 #: The retrieval models the Spark engine fits.
 SPARK_MODELS = ("popularity", "als")
@@ -90,11 +90,7 @@ def train_on_spark(
     )
     step(f"Spark: choosing retrieval models on validation ({', '.join(names)})")
     blend, retrieval = _choose(engaged, table, names, config, repeats, reference, step)
-    step(
-        "retrieval blend: "
-        + ", ".join(f"{m} {w:g}" for m, w in blend.items())
-        + f" (validation NDCG@10 {retrieval['blend_ndcg@10']:.4f})"
-    )
+    step(blend_line(blend, retrieval))
     step("Spark: fitting the chosen models on every event")
     items = IdMap(table.item_ids)
     users_per_item = jobs.distinct_users_per_item(pairs, n)
