@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -186,8 +187,6 @@ def stack_config(models: Sequence[str] | None = None) -> StackConfig:
 def default_text() -> str | None:
     """The item tower's text encoder by default: the static one (fast) when the search extra
     is installed, else none."""
-    import importlib.util
-
     return "static" if importlib.util.find_spec("model2vec") is not None else None
 
 
@@ -305,14 +304,21 @@ def _train_on_spark(
     if not products:
         raise ModelError("the Spark engine needs the catalog: ingest products first")
     chosen = config or StackConfig(candidates=tuple(models or SPARK_MODELS), item_tower=False)
-    return train_on_spark(
-        out / "events",
-        ItemTable.from_products(products),
-        chosen,
-        master or DEFAULT_MASTER,
-        step,
-        reference,
+    master = master or DEFAULT_MASTER
+    trained = train_on_spark(
+        out / "events", ItemTable.from_products(products), chosen, master, step, reference
     )
+    if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("tantivy"):
+        from shopsense.distributed.embed import embed_catalog
+        from shopsense.distributed.session import spark_session
+
+        step(f"Spark: embedding the catalog for search ({settings.search_encoder})")
+        directory = settings.data_dir / "search" / "embeddings"
+        total, encoded = embed_catalog(
+            spark_session(master), products, directory, settings.search_encoder
+        )
+        step(f"search vectors: {encoded} encoded on Spark, {total - encoded} already stored")
+    return trained
 
 
 def _summary(stack: Stack) -> dict[str, Any]:

@@ -181,3 +181,20 @@ def _batch(events: Any) -> Any:
     store = InMemoryStore()
     store.events.append(events)
     return next(iter(store.events.iter_batches(len(events) + 1)))
+
+
+def test_the_catalog_is_embedded_for_search_on_spark(trained: dict[str, Any]) -> None:
+    pytest.importorskip("onnxruntime")
+    from shopsense.features.embedding_store import embedding_store
+    from shopsense.features.text import default_encoder
+
+    assert any("encoded on Spark" in s for s in trained["steps"])
+    encoder = default_encoder("minilm")
+    store = embedding_store(trained["settings"].data_dir / "search" / "embeddings", encoder)
+    texts = [encoder.product_text(p) for p in trained["shop"].products]
+
+    def not_stored(missing: Any) -> Any:
+        raise AssertionError(f"{len(missing)} product texts were not embedded")
+
+    vectors = store.encode(texts, not_stored)  # every product's vector is there
+    np.testing.assert_allclose(vectors[:5], encoder.encode(texts[:5]), atol=1e-4)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from typing import Any
 
 from shopsense.errors import ConfigError
@@ -41,6 +42,9 @@ def spark_session(master: str = DEFAULT_MASTER, app_name: str = "shopsense-train
     )
     local = re.fullmatch(r"local\[(\d+|\*)\]|local", master)
     if local:
+        # Python workers run this interpreter (PySpark's default is whatever `python3` is
+        # on the PATH, without ShopSense); on a cluster PYSPARK_PYTHON is the user's to set
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         cores = os.cpu_count() or 1
         wanted = local.group(1)
         threads = cores if wanted in (None, "*") else int(wanted)
