@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 from shopsense.errors import ConfigError
@@ -33,8 +34,10 @@ def spark_session(master: str = DEFAULT_MASTER, app_name: str = "shopsense-train
             "training on Spark needs Java 17 or newer (Debian: apt-get install "
             "openjdk-17-jre-headless), or JAVA_HOME set"
         )
+    logging = Path(__file__).with_name("log4j2.properties")
     builder = (
         SparkSession.builder.master(master)
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={logging}")
         .appName(app_name)
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
