@@ -34,10 +34,8 @@ def spark_session(master: str = DEFAULT_MASTER, app_name: str = "shopsense-train
             "training on Spark needs Java 17 or newer (Debian: apt-get install "
             "openjdk-17-jre-headless), or JAVA_HOME set"
         )
-    logging = Path(__file__).with_name("log4j2.properties")
     builder = (
         SparkSession.builder.master(master)
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={logging}")
         .appName(app_name)
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
@@ -45,6 +43,13 @@ def spark_session(master: str = DEFAULT_MASTER, app_name: str = "shopsense-train
     )
     local = re.fullmatch(r"local\[(\d+|\*)\]|local", master)
     if local:
+        # Errors only from the JVM this process starts (Spark's INFO and WARN lines
+        # otherwise fill stderr); a cluster's driver options are the user's
+        logging = Path(__file__).with_name("log4j2.properties")
+        if logging.is_file():
+            builder = builder.config(
+                "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={logging}"
+            )
         # Python workers run this interpreter (PySpark's default is whatever `python3` is
         # on the PATH, without ShopSense); on a cluster PYSPARK_PYTHON is the user's to set
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
