@@ -82,3 +82,8 @@ class Settings(BaseSettings):
     @property
     def artifacts_dir(self) -> Path:
         return self.data_dir / "artifacts"
+
+    @property
+    def search_embeddings_dir(self) -> Path:
+        """Where the search index keeps its product vectors (one file per encoder)."""
+        return self.data_dir / "search" / "embeddings"

@@ -159,10 +159,12 @@ def stack_metrics(stack: Stack) -> dict[str, dict[str, float]]:
 
 def _fit_serving_models(store: SqlStore, stack: Stack) -> dict[str, Recommender]:
     from shopsense.models import ItemKNN, Popularity
+    from shopsense.models.popularity import TRENDING_HALF_LIFE_DAYS
 
     items = stack.table.item_ids
     data = InteractionData.from_events(store.events.iter_batches(), items=items)
-    fitted: dict[str, Recommender] = {"trending": Popularity(half_life_days=7.0).fit(data)}
+    trending = Popularity(half_life_days=TRENDING_HALF_LIFE_DAYS)
+    fitted: dict[str, Recommender] = {"trending": trending.fit(data)}
     baskets = InteractionData.from_events(
         store.events.iter_batches(),
         weights={EventKind.ADD_TO_CART: 1.0, EventKind.PURCHASE: 1.0},
@@ -313,9 +315,8 @@ def _train_on_spark(
         from shopsense.distributed.session import spark_session
 
         step(f"Spark: embedding the catalog for search ({settings.search_encoder})")
-        directory = settings.data_dir / "search" / "embeddings"
         total, encoded = embed_catalog(
-            spark_session(master), products, directory, settings.search_encoder
+            spark_session(master), products, settings.search_embeddings_dir, settings.search_encoder
         )
         step(f"search vectors: {encoded} encoded on Spark, {total - encoded} already stored")
     return trained

@@ -153,7 +153,7 @@ class ServingState:
         manager = ModelManager(settings, config, catalog)
         manager.events = store.events
         search_service = SearchService(
-            search, settings.data_dir / "search" / "embeddings", settings.search_encoder
+            search, settings.search_embeddings_dir, settings.search_encoder
         )
         state = cls(settings, config, store, catalog, recent, manager, search_service)
         state.catalog_mark_us = mark

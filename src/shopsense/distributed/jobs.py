@@ -27,11 +27,10 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from shopsense.domain import DEFAULT_EVENT_WEIGHTS, EventKind
-from shopsense.models.item_knn import keep_top_per_row
+from shopsense.store.base import MICROS_PER_DAY
 
 DataFrame = Any  # pyspark.sql.DataFrame (pyspark is an optional dependency)
 FloatArray = npt.NDArray[np.float32]
-US_PER_DAY = 86_400 * 1_000_000
 
 
 def _f() -> Any:
@@ -116,7 +115,7 @@ def decayed_popularity(
     if now_us is None:
         last = pairs.agg(f.max("last_ts")).first()
         now_us = int(last[0]) if last and last[0] is not None else 0
-    age = f.greatest(f.lit(now_us) - f.col("last_ts"), f.lit(0)) / f.lit(US_PER_DAY)
+    age = f.greatest(f.lit(now_us) - f.col("last_ts"), f.lit(0)) / f.lit(MICROS_PER_DAY)
     decayed = pairs.groupBy("item").agg(
         f.sum(f.pow(f.lit(0.5), age / f.lit(half_life_days))).alias("n")
     )
@@ -142,7 +141,7 @@ def recent_engagements(
 ) -> npt.NDArray[np.float64]:
     """Engagements per product in the ``days`` before ``now_us``."""
     f = _f()
-    since = now_us - int(days * US_PER_DAY)
+    since = now_us - int(days * MICROS_PER_DAY)
     recent = engaged.where(f.col("ts") >= since).groupBy("item").agg(f.count("*").alias("n"))
     return _per_item(recent, "n", n_items)
 
@@ -184,8 +183,6 @@ def co_occurrence(
         shape=(n_items, n_items),
     )
     matrix.sort_indices()
-    if neighbors:  # the same cut as the local model (already made: a no-op check)
-        matrix = keep_top_per_row(matrix, neighbors)
     return matrix, _per_item(counts, "n", n_items)
 
 

@@ -36,13 +36,15 @@ from shopsense import progress
 from shopsense.distributed import jobs
 from shopsense.distributed.session import DEFAULT_MASTER, spark_session
 from shopsense.domain import EventKind
+from shopsense.errors import ModelError
 from shopsense.evaluation.offline import exclude_seen
 from shopsense.features.idmap import IdMap
 from shopsense.features.interactions import InteractionData
 from shopsense.models import ALS, ItemKNN, Popularity, Recommender
 from shopsense.models.base import Histories
 from shopsense.models.hybrid import normalise
-from shopsense.ranking.fitting import DEFAULT_PARAMS, Step
+from shopsense.models.popularity import TRENDING_HALF_LIFE_DAYS
+from shopsense.ranking.fitting import Step, model_params
 from shopsense.ranking.items import RECENT_DAYS, ItemStats, ItemTable
 from shopsense.ranking.repeats import RepeatPolicy
 from shopsense.ranking.sources import RetrievalSources
@@ -51,8 +53,7 @@ from shopsense.training import blend_line, blend_on_validation, validation_ndcg
 
 #: The retrieval models the Spark engine fits.
 SPARK_MODELS = ("popularity", "als")
-#: The serving helpers' settings, as the local trainer's (``pipeline._fit_serving_models``).
-TRENDING_HALF_LIFE_DAYS = 7.0
+#: "Bought together" keeps the local model's default number of neighbours.
 BOUGHT_TOGETHER_NEIGHBORS = ItemKNN().neighbors
 
 
@@ -127,10 +128,6 @@ def train_on_spark(
     return stack, helpers
 
 
-def _params(name: str, config: StackConfig) -> dict[str, Any]:
-    return {**DEFAULT_PARAMS.get(name, {}), **dict(config.params.get(name, {}))}
-
-
 def _fit(
     name: str,
     pairs: Any,
@@ -139,7 +136,7 @@ def _fit(
     config: StackConfig,
 ) -> Recommender:
     """Retrieval model ``name`` from one-row-per-(shopper, product) ``pairs``."""
-    params = _params(name, config)
+    params = model_params(name, config.params)
     if name == "popularity":
         counts = users_per_item.astype(np.float32)
         return Popularity.from_state(params, items, counts, {"counts_": counts})
@@ -174,8 +171,6 @@ def _choose(
         train, targets, config.validation_users, config.seed
     )
     if users.size == 0:
-        from shopsense.errors import ModelError
-
         raise ModelError(
             "too little history to choose retrieval models: no shopper has 3 or more steps"
         )

@@ -19,6 +19,9 @@ from shopsense.features.interactions import InteractionData
 from shopsense.models.base import FloatArray, Histories, Recommender
 from shopsense.store.base import MICROS_PER_DAY
 
+#: The half-life of the serving bundle's "trending" (whichever engine trains it).
+TRENDING_HALF_LIFE_DAYS = 7.0
+
 
 @dataclasses.dataclass(eq=False)
 class Popularity(Recommender):

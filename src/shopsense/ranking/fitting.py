@@ -87,12 +87,17 @@ def interaction_data(
     )
 
 
+def model_params(name: str, params: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Model ``name``'s hyper-parameters: the stack's defaults, overridden by ``params``."""
+    return {**DEFAULT_PARAMS.get(name, {}), **dict(params.get(name, {}))}
+
+
 def make_model(
     name: str, params: Mapping[str, Mapping[str, Any]], tower: TowerFeatures | None
 ) -> Recommender:
     if name not in MODELS:
         raise ConfigError(f"unknown retrieval model {name!r}; known: {', '.join(sorted(MODELS))}")
-    hyper = {**DEFAULT_PARAMS.get(name, {}), **dict(params.get(name, {}))}
+    hyper = model_params(name, params)
     if name == "item_tower" and tower is not None and len(tower) > 2:
         hyper.setdefault("text_encoder", tower[2])
     model = MODELS[name](**hyper)
