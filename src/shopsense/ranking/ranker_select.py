@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -27,8 +28,11 @@ from shopsense.ranking.ranker_net import (
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
-#: Item-effect shrinkage strengths tried when ``item_l2`` is not given.
+#: Item-effect shrinkage strengths tried first when ``item_l2`` is not given.
 ITEM_L2_GRID = (2.0, 8.0, 32.0, 128.0)
+#: When the best strength is at an end of the grid, the search steps past that end (by the
+#: grid's factor of 4) up to this many times: the best may lie beyond what was tried.
+ITEM_L2_EXTEND = 2
 
 
 class Choosing(NetSpec, Protocol):
@@ -60,6 +64,37 @@ def choose_residual(held: dict[int, npt.NDArray[np.float64]]) -> tuple[int, dict
     return kept, report
 
 
+def choose_strength(
+    held_losses: Callable[[float], npt.NDArray[np.float64]],
+    grid: Sequence[float],
+    extend: int = ITEM_L2_EXTEND,
+) -> tuple[float, dict[float, npt.NDArray[np.float64]]]:
+    """The item-effect shrinkage: ``held_losses(strength)`` gives the held-out per-row
+    losses of a fit at that strength (the same rows for every strength). Tries ``grid``;
+    while the best is at an end (and ``extend`` steps remain) it tries one step past that
+    end (the factor between the grid's first two strengths). Returns the strongest
+    strength within one standard error (paired per row) of the best, and every loss."""
+    losses = {float(g): held_losses(float(g)) for g in grid}
+    factor = grid[1] / grid[0] if len(grid) > 1 else 1.0
+
+    def best() -> float:
+        return min(losses, key=lambda g: float(losses[g].mean()))
+
+    for _ in range(extend if factor > 1.0 else 0):
+        top = best()
+        if top not in (min(losses), max(losses)):
+            break
+        step = top * factor if top == max(losses) else top / factor
+        losses[step] = held_losses(step)
+    chosen = best()
+
+    def close(g: float) -> bool:
+        diff = losses[g] - losses[chosen]
+        return bool(diff.mean() <= diff.std(ddof=1) / math.sqrt(max(diff.size, 1)))
+
+    return max(g for g in losses if g == chosen or close(g)), losses
+
+
 def choose_heads(
     ranker: Choosing,
     train: list[npt.NDArray[Any]],
@@ -73,23 +108,19 @@ def choose_heads(
     per_epoch = math.ceil(train[0].shape[0] / ranker.batch_size)
     ranker.selection_ = {}
     fits = {}
-    grid = ITEM_L2_GRID if ranker.item_l2 is None else (ranker.item_l2,)
     plain: dict[float, tuple[Any, FloatArray, int]] = {}
-    losses: dict[float, npt.NDArray[np.float64]] = {}
-    for strength in grid:
+
+    def attempt(strength: float) -> npt.NDArray[np.float64]:
         ranker.item_l2_ = strength
         plain[strength] = train_net(ranker, train, valid, None, knots, RESIDUAL_NONE)
-        losses[strength] = row_losses(plain[strength][0], valid)
-    best = min(grid, key=lambda g: float(losses[g].mean()))
+        return row_losses(plain[strength][0], valid)
 
-    def close(g: float) -> bool:
-        """Within one standard error of the best, paired per held-out impression."""
-        diff = losses[g] - losses[best]
-        return bool(diff.mean() <= diff.std(ddof=1) / math.sqrt(max(diff.size, 1)))
-
-    ranker.item_l2_ = max(g for g in grid if g == best or close(g))
+    grid = ITEM_L2_GRID if ranker.item_l2 is None else (ranker.item_l2,)
+    ranker.item_l2_, losses = choose_strength(attempt, grid, ITEM_L2_EXTEND)
     ranker.selection_["item_l2"] = ranker.item_l2_
-    ranker.selection_["item_l2_losses"] = {str(g): float(v.mean()) for g, v in losses.items()}
+    ranker.selection_["item_l2_losses"] = {
+        str(g): float(v.mean()) for g, v in sorted(losses.items())
+    }
     levels = {
         "off": (RESIDUAL_NONE,),
         "on": (RESIDUAL_FULL,),
