@@ -69,59 +69,105 @@ def ensure_venv() -> Path:
     return python
 
 
+def inside_recogym(script: str, inside: bool) -> bool:
+    """Whether this process is the one inside the RecoGym virtualenv (recogym importable,
+    shimmed). If not, runs ``script`` there (the virtualenv built when missing) with
+    ``--inside`` and this command line's arguments, and returns False."""
+    if not inside:
+        python = ensure_venv()
+        env = os.environ | {"OPENBLAS_NUM_THREADS": "1"}
+        subprocess.run([str(python), script, "--inside", *sys.argv[1:]], check=True, env=env)
+        return False
+    on_path()
+    import compat  # type: ignore[import-not-found]  # noqa: F401  (before recogym)
+
+    return True
+
+
 def headroom(value: float, fixed: float, oracle: float) -> float:
     return (value - fixed) / (oracle - fixed) if oracle > fixed else float("nan")
 
 
-def run_setting(seed: int, flips: int, test_users: int, train_users: int) -> dict[str, Any]:
-    """One setting, every policy (runs inside the RecoGym virtualenv)."""
-    sys.path[:0] = [str(SHARED_RECOGYM), str(ROOT / "benchmarks" / "recogym_agents")]
+def on_path() -> None:
+    """RecoGym's harness and the agents of this folder on ``sys.path`` (inside its venv)."""
+    for folder in (ROOT / "benchmarks" / "recogym_agents", SHARED_RECOGYM):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+
+
+def logged(seed: int, flips: int, train_users: int) -> tuple[Any, list[dict[str, Any]], Any]:
+    """The setting's environment arguments, its training logs as events, and the
+    environment right after them (what every policy is tested on a copy of)."""
+    on_path()
     from copy import deepcopy
 
     import harness  # type: ignore[import-not-found]
     import numpy as np
-    import oracle_agents  # type: ignore[import-not-found]
-    import run_oracle  # type: ignore[import-not-found]
     import torch
 
     torch.manual_seed(0)
     np.random.seed(0)
     env, env_args = harness.build_env(100, seed, number_of_flips=flips)
     logs = env.generate_logs(num_offline_users=train_users, num_organic_offline_users=100)
-    events = harness.logs_to_events(logs)
-    after_logs = deepcopy(env)
+    return env_args, harness.logs_to_events(logs), deepcopy(env)
+
+
+def score_policy(
+    agent: Any, events: list[dict[str, Any]], after_logs: Any, test_users: int, first_user: int
+) -> tuple[dict[str, Any], Any]:
+    """Fit ``agent`` on the logs, test it on a copy of ``after_logs``: its row (expected
+    CTR with its user-clustered standard error, realised CTR, times) and the mean true
+    click probability of every product over the states it met."""
+    on_path()
+    from copy import deepcopy
+
+    import harness
+    import numpy as np
+    import oracle_agents  # type: ignore[import-not-found]
+    import run_oracle  # type: ignore[import-not-found]
+
+    began = time.perf_counter()
+    copy = deepcopy(after_logs)
+    fitting = time.perf_counter()
+    if hasattr(agent, "fit_events"):
+        agent.fit_events(events)
+    else:
+        harness.replay_events_to_agent(agent, events)
+    fitted = time.perf_counter() - fitting
+    if isinstance(agent, oracle_agents.OracleAgent):
+        agent.attach_env(copy)
+    result = run_oracle.evaluate_instrumented(copy, agent, test_users, first_user)
+    row = {
+        "expected_ctr": result["expected_ctr"],
+        "expected_ctr_se": result["expected_ctr_se_user_clustered"],
+        "ctr": result["ctr"],
+        "ctr_ci95": [result["ctr_q025"], result["ctr_q975"]],
+        "fit_s": round(fitted, 1),
+        "wall_s": round(time.perf_counter() - began, 1),
+    }
+    return row, np.array(result["_mean_pvec"])
+
+
+def run_setting(seed: int, flips: int, test_users: int, train_users: int) -> dict[str, Any]:
+    """One setting, every policy (runs inside the RecoGym virtualenv)."""
+    env_args, events, after_logs = logged(seed, flips, train_users)
+    import harness
+    import numpy as np
+    import oracle_agents
+
     first_test_user = 100 + train_users
     out: dict[str, Any] = {"seed": seed, "flips": flips, "policies": {}}
     specs = {"oracle": "oracle_agents:OracleAgent", **REFERENCES, "shopsense": SHOPSENSE}
     best_static = None
     for name in ["oracle", "best_static_true", *REFERENCES, "shopsense"]:
-        began = time.perf_counter()
         if name == "best_static_true":
             cls, args = oracle_agents.FixedItemAgent, {"item": best_static}
         else:
             cls, args = harness.load_class(specs[name]), {}
         agent = harness.build_agent(cls, env_args, harness.default_args_for(cls), args)
-        copy = deepcopy(after_logs)
-        fitted = time.perf_counter()
-        if hasattr(agent, "fit_events"):
-            agent.fit_events(events)
-        else:
-            harness.replay_events_to_agent(agent, events)
-        fitted = time.perf_counter() - fitted
-        if isinstance(agent, oracle_agents.OracleAgent):
-            agent.attach_env(copy)
-        result = run_oracle.evaluate_instrumented(copy, agent, test_users, first_test_user)
-        mean_p = np.array(result.pop("_mean_pvec"))
+        row, mean_p = score_policy(agent, events, after_logs, test_users, first_test_user)
         if name == "oracle":
             best_static = int(np.argmax(mean_p))
-        row = {
-            "expected_ctr": result["expected_ctr"],
-            "expected_ctr_se": result["expected_ctr_se_user_clustered"],
-            "ctr": result["ctr"],
-            "ctr_ci95": [result["ctr_q025"], result["ctr_q975"]],
-            "fit_s": round(fitted, 1),
-            "wall_s": round(time.perf_counter() - began, 1),
-        }
         if name == "shopsense":
             row["stack"] = agent.stack.report
         out["policies"][name] = row
@@ -182,14 +228,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "recogym.json")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not args.inside:
-        python = ensure_venv()
-        env = os.environ | {"OPENBLAS_NUM_THREADS": "1"}
-        subprocess.run([str(python), __file__, "--inside", *sys.argv[1:]], check=True, env=env)
+    if not inside_recogym(__file__, args.inside):
         return
-    sys.path.insert(0, str(SHARED_RECOGYM))
-    import compat  # type: ignore[import-not-found]  # noqa: F401  (before recogym)
-
     began = time.perf_counter()
     results = [
         run_setting(int(seed), int(flips), args.test_users, args.train_users)
