@@ -137,8 +137,8 @@ class MultiTaskRanker:
     #: Strength of the pull of each item effect towards 0, in impressions' worth of loss:
     #: the penalty is ``item_l2 * sum(effect**2) / n_rows`` (a normal prior, sd
     #: 1/sqrt(2*item_l2)). ``None``: chosen on the held-out requests among
-    #: :data:`ITEM_L2_GRID`, extended past an end when the best is there (the strongest
-    #: within one standard error of the best).
+    #: :data:`ITEM_L2_GRID`, extended to weaker strengths when its weakest is the best (the
+    #: strongest within one standard error of the best).
     item_l2: float | None = None
     #: Positions ``>= n_positions - 1`` share the last position's learned bias.
     n_positions: int = 20
