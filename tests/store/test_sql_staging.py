@@ -1,8 +1,10 @@
-"""Bulk ingests through a staging table (issue 12, item 9): the log's write lock is held
-one chunk at a time, a refused file leaves nothing, a killed ingest resumes exactly."""
+"""Bulk ingests through a staging table (issue 12, item 9; issue 13, item 1): the log's
+write lock is held one chunk at a time, a refused file leaves nothing, a killed ingest
+resumes exactly, and staging leaves no file behind."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,22 @@ def test_a_refused_file_leaves_no_row_and_no_staging_table(tmp_path: Path) -> No
     import sqlalchemy as sa
 
     assert not [t for t in sa.inspect(store.engine).get_table_names() if t.startswith("staging_")]
+    assert sorted(p.name for p in tmp_path.iterdir() if "staging" in p.name) == []
+
+
+def test_a_file_stages_beside_the_database_and_leaves_nothing(tmp_path: Path) -> None:
+    """The staging table lives in a database file of its own in the store's folder (not
+    in a temporary folder that may be small), gone once the ingest ends."""
+    store = SqlStore(f"sqlite:///{tmp_path / 'shop.db'}")
+    seen: list[list[str]] = []
+
+    def look() -> None:
+        seen.append(sorted(p.name for p in tmp_path.glob("staging_*.db")))
+
+    report = ingest_events(store.events, records(300, during=look), "big.csv", batch_size=50)
+    assert report.written == 300 and store.events.count() == 300
+    assert len(seen) == 1 and len(seen[0]) == 1
+    assert list(tmp_path.glob("staging_*")) == []
 
 
 def test_a_killed_ingest_run_again_stores_exactly_the_rest(
@@ -88,6 +106,11 @@ def test_staging_tables_of_killed_processes_are_dropped(tmp_path: Path) -> None:
         conn.exec_driver_sql('CREATE TABLE "staging_99999999999_live" (row INTEGER)')
     import sqlalchemy as sa
 
+    dead, live = tmp_path / "staging_1000_dead.db", tmp_path / "staging_2000000000_live.db"
+    for file in (dead, live):
+        file.write_bytes(b"")
+    os.utime(dead, (1000, 1000))
     SqlStore(url)  # opening the store again cleans up
     names = set(sa.inspect(store.engine).get_table_names())
     assert "staging_1000_dead" not in names and "staging_99999999999_live" in names
+    assert not dead.exists() and live.exists()

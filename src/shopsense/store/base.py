@@ -353,7 +353,11 @@ class StagedEvents(Protocol):
     staged: int
 
     def add(self, rows: Sequence[tuple[int, Event]]) -> None:
-        """Stage ``(row number, event)`` pairs, row numbers increasing."""
+        """Stage ``(row number, event)`` pairs (row numbers: the file's rows)."""
+        ...
+
+    def add_rows(self, rows: Sequence[tuple[object, ...]]) -> None:
+        """Stage validated storage rows: ``(row number, *event_row(event))``."""
         ...
 
     def conflicts(self) -> list[tuple[int, str]]:

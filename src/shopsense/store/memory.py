@@ -122,6 +122,9 @@ class _StagedEvents:
     def add(self, rows: Sequence[tuple[int, Event]]) -> None:
         self._rows.update(rows)
 
+    def add_rows(self, rows: Sequence[tuple[object, ...]]) -> None:
+        self._rows.update((int(r[0]), event_from_row(r[1:])) for r in rows)  # type: ignore[call-overload]
+
     def conflicts(self) -> list[tuple[int, str]]:
         seen: dict[str, Event] = {}
         out = []
