@@ -1,18 +1,25 @@
 """Ingest throughput: events per second from a file into SQLite, validation included.
 
     python benchmarks/ingest_throughput.py [--events 500000] [--format csv|jsonl|parquet] [--runs 3]
+        [--typed-timestamps] [--out FILE]
 
-Writes a synthetic events file (realistic mix of kinds, string ids, ISO timestamps) into a
-temporary folder, then ingests it into a fresh SQLite store `--runs` times and prints the
-median rate. A second pass over the same file measures the idempotent re-ingest.
+Writes a synthetic events file (realistic mix of kinds, string ids, ISO timestamps; with
+``--typed-timestamps`` a Parquet file stores them as Arrow timestamps, as ``shopsense export``
+does) into a temporary folder, then ingests it into a fresh SQLite store `--runs` times and
+prints the median rate. A second pass over the same file measures the idempotent re-ingest.
+Parquet files go through the column check of :mod:`shopsense.ingest.columnar`; CSV and
+JSONL row by row. ``--out`` also writes the figures as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -57,8 +65,11 @@ def make_events(n: int, seed: int = 0) -> pa.Table:
     )
 
 
-def write(table: pa.Table, folder: Path, fmt: str) -> Path:
+def write(table: pa.Table, folder: Path, fmt: str, typed: bool = False) -> Path:
     path = folder / f"events.{fmt}"
+    if typed:
+        stamps = pc.cast(table["timestamp"], pa.timestamp("us", tz="UTC"))
+        table = table.set_column(table.schema.get_field_index("timestamp"), "timestamp", stamps)
     if fmt == "csv":
         pacsv.write_csv(table, path)
     elif fmt == "parquet":
@@ -75,10 +86,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=500_000)
     parser.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--typed-timestamps", action="store_true")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if args.typed_timestamps and args.format != "parquet":
+        parser.error("--typed-timestamps is for --format parquet")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        path = write(make_events(args.events), folder, args.format)
+        path = write(make_events(args.events), folder, args.format, args.typed_timestamps)
         rates, again = [], []
         for run in range(args.runs):
             store = SqlStore(f"sqlite:///{folder / f'run{run}.db'}")
@@ -101,6 +116,24 @@ def main() -> None:
         f"{args.format:<8} {args.events:>10,} {args.runs:>5} {statistics.median(rates):>16,.0f} "
         f"{statistics.median(again):>19,.0f}"
     )
+    if args.out is not None:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        result = {
+            "command": "python benchmarks/ingest_throughput.py " + " ".join(sys.argv[1:]),
+            "commit": commit,
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "format": args.format,
+            "typed_timestamps": args.typed_timestamps,
+            "events": args.events,
+            "events_per_s_runs": [round(r) for r in rates],
+            "events_per_s_median": round(statistics.median(rates)),
+            "reingest_events_per_s_runs": [round(r) for r in again],
+            "reingest_events_per_s_median": round(statistics.median(again)),
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

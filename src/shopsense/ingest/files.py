@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
 import zlib
@@ -39,6 +40,12 @@ from shopsense.limits import MAX_COLUMNS, MAX_DECOMPRESSED_BYTES, MAX_LINE_CHARS
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
 
 Record = tuple[int, dict[str, Any] | ValidationError]
+
+
+def derive_event_id(record: dict[str, Any]) -> str:
+    """A stable id from an event record's content, for files without an ``event_id``."""
+    payload = json.dumps(record, sort_keys=True, default=str, separators=(",", ":"))
+    return "h:" + hashlib.sha1(payload.encode(), usedforsecurity=False).hexdigest()[:24]
 
 
 def detect_format(path: Path) -> str:
@@ -119,7 +126,7 @@ def _check_width(path: Path, names: list[str]) -> None:
 
 
 @contextmanager
-def _readable(path: Path) -> Iterator[None]:
+def readable(path: Path) -> Iterator[None]:
     """Turn decoding and parsing failures of a whole file into one clear error."""
     import pyarrow as pa
 
@@ -151,18 +158,18 @@ def read_header(path: Path, mapping: Mapping[str, str] | None = None) -> list[st
     fmt = detect_format(path)
     names: list[str]
     if fmt in ("csv", "tsv"):
-        with _readable(path), _open_text(path) as handle:
+        with readable(path), _open_text(path) as handle:
             reader = csv.reader(_lines(handle, path), delimiter="\t" if fmt == "tsv" else ",")
             names = next(reader, [])
             _check_width(path, names)
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
-        with _readable(path):
+        with readable(path):
             names = list(pq.ParquetFile(path).schema_arrow.names)
     else:
         seen: dict[str, None] = {}
-        with _readable(path):
+        with readable(path):
             for _, record in _read_jsonl(path, {}, limit=1000):
                 if isinstance(record, dict):
                     seen.update(dict.fromkeys(record))
@@ -176,7 +183,7 @@ def read_records(path: Path, mapping: Mapping[str, str] | None = None) -> Iterat
     _require_file(path)
     fmt = detect_format(path)
     mapping = dict(mapping or {})
-    with _readable(path):
+    with readable(path):
         if fmt in ("csv", "tsv"):
             yield from _read_csv(path, mapping, "\t" if fmt == "tsv" else ",")
         elif fmt == "jsonl":
