@@ -142,3 +142,25 @@ def test_the_item_tower_can_embed_text_with_int8_minilm(tmp_path: Path) -> None:
     assert bundle is not None
     found = list(bundle.path.rglob("item_tower/*.json"))
     assert found and any('"minilm-int8"' in p.read_text() for p in found)
+
+
+def test_a_training_run_reads_the_event_log_once(
+    shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: the log was read three times per run (the stack, then trending and bought
+    together each again); the serving helpers now use the events the stack read."""
+    from shopsense.store.sql import SqlEventLog
+
+    reads: list[int] = []
+    real = SqlEventLog.iter_batches
+
+    def counted(self: SqlEventLog, *args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqlEventLog, "iter_batches", counted)
+    code, _, err = cli(
+        shop["data"], "train", "--text", "none", "--models", "popularity", "--no-gate"
+    )
+    assert code == 0, err
+    assert len(reads) == 1

@@ -32,6 +32,7 @@ from shopsense.models import MODELS, Recommender
 from shopsense.ranking.stack import Stack, StackConfig
 from shopsense.recommend.models import STACK
 from shopsense.store.artifacts import ArtifactStore, Bundle
+from shopsense.store.base import EventBatch
 from shopsense.store.sql import SqlStore
 from shopsense.training import train_stack
 
@@ -157,16 +158,18 @@ def stack_metrics(stack: Stack) -> dict[str, dict[str, float]]:
     return table
 
 
-def _fit_serving_models(store: SqlStore, stack: Stack) -> dict[str, Recommender]:
+def _fit_serving_models(events: EventBatch, stack: Stack) -> dict[str, Recommender]:
+    """Trending and bought-together from the events the stack was trained on (the log is
+    read once per training run)."""
     from shopsense.models import ItemKNN, Popularity
     from shopsense.models.popularity import TRENDING_HALF_LIFE_DAYS
 
     items = stack.table.item_ids
-    data = InteractionData.from_events(store.events.iter_batches(), items=items)
+    data = InteractionData.from_events([events], items=items)
     trending = Popularity(half_life_days=TRENDING_HALF_LIFE_DAYS)
     fitted: dict[str, Recommender] = {"trending": trending.fit(data)}
     baskets = InteractionData.from_events(
-        store.events.iter_batches(),
+        [events],
         weights={EventKind.ADD_TO_CART: 1.0, EventKind.PURCHASE: 1.0},
         items=items,
         group_by="session",
@@ -227,6 +230,7 @@ def train(
     reference = (current.manifest.get("stack") or {}).get("blend") if current else None
     began = time.perf_counter()
     extras: dict[str, Recommender] | None = None
+    events: EventBatch | None = None
     if engine == "spark":
         stack, extras = _train_on_spark(
             store, settings, models, config, spark_master, step, reference
@@ -237,6 +241,7 @@ def train(
         dataset = Dataset.from_store(store)
         if len(dataset) == 0:
             raise ModelError("no events to train on; ingest events first")
+        events = dataset.events
         stack = train_stack(
             dataset,
             chosen,
@@ -266,7 +271,8 @@ def train(
         if serving:
             step("training the serving helpers (trending, bought together)")
             if extras is None:
-                extras = _fit_serving_models(store, stack)
+                assert events is not None  # the local engine read them
+                extras = _fit_serving_models(events, stack)
             for name, model in extras.items():
                 model.save(
                     bundle.path / name, training_log=False, precision=settings.bundle_precision
