@@ -117,8 +117,14 @@ def main() -> None:
         f"{statistics.median(again):>19,.0f}"
     )
     if args.out is not None:
+        import shopsense
+
+        code = Path(shopsense.__file__).parent  # the checkout measured (PYTHONPATH may differ)
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+            ["git", "-C", str(code), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
         ).stdout.strip()
         result = {
             "command": "python benchmarks/ingest_throughput.py " + " ".join(sys.argv[1:]),

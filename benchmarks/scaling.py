@@ -3,6 +3,8 @@
     python benchmarks/scaling.py --sizes 2000x1000 --out results/scaling_100k.json
     python benchmarks/scaling.py --sizes 20000x10000 --models popularity,als \
         --out results/scaling_1m_als.json
+    python benchmarks/scaling.py --sizes 20000x10000,100000x100000 --steps ingest \
+        --out results/scaling_ingest.json
 
 For each size (``PRODUCTSxSHOPPERS`` of the sample shop) in a fresh data directory:
 ``shopsense generate``, ``ingest catalog``, ``ingest events``, then ``train`` (local
@@ -14,9 +16,11 @@ the feedback ranker (cross-fitted, once the log has impressions with clicks) and
 tower, which the Spark engine leaves out; without ``--models`` the local engine tries its
 whole default set of retrieval models.
 
-Every step runs as its own command; its wall time and peak memory (the resident set of the
-command and every process it started, summed: Spark's JVM included) are sampled every 0.2 s
-from ``/proc``. Writes ``--out`` (default ``results/scaling.json``) after each size.
+``--steps ingest`` stops after the ingests (generate and ingest only: the sizes where
+training locally would take hours). Every step runs as its own command; its wall time and
+peak memory (the resident set of the command and every process it started, summed: Spark's
+JVM included) are sampled every 0.2 s from ``/proc``. Writes ``--out`` (default
+``results/scaling.json``) after each size.
 """
 
 from __future__ import annotations
@@ -86,7 +90,9 @@ def step(data_dir: Path, *args: str) -> dict[str, float]:
     return {"seconds": seconds, "peak_rss_mb": peak / 1024}
 
 
-def run(products: int, users: int, master: str, models: str | None) -> dict[str, Any]:
+def run(
+    products: int, users: int, master: str, models: str | None, train: bool = True
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         data, shop = Path(tmp) / "data", Path(tmp) / "shop"
         row: dict[str, Any] = {"products": products, "users": users}
@@ -97,6 +103,10 @@ def run(products: int, users: int, master: str, models: str | None) -> dict[str,
         row["events"] = events
         row["ingest_catalog"] = step(data, "ingest", "catalog", str(shop / "catalog.jsonl"))
         row["ingest_events"] = step(data, "ingest", "events", str(shop / "events.parquet"))
+        if not train:
+            for name in ("generate", "ingest_events"):
+                row[name]["events_per_s"] = events / row[name]["seconds"]
+            return row
         narrowed = ["--models", models] if models else []
         row["models"] = models or "default"
         row["train_local"] = step(data, "train", "--no-gate", *narrowed)
@@ -123,14 +133,27 @@ def main() -> None:
         "--models", help="retrieval models both engines try (default: each its own)"
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "scaling.json")
+    parser.add_argument("--steps", choices=["all", "ingest"], default="all")
     args = parser.parse_args()
     rows = []
     print("| products x shoppers | events | ingest | train local | train Spark | NDCG@10 l / S |")
     print("|---|---|---|---|---|---|")
     for size in args.sizes.split(","):
         products, users = (int(x) for x in size.split("x"))
-        row = run(products, users, args.master, args.models)
+        row = run(products, users, args.master, args.models, train=args.steps == "all")
         rows.append(row)
+        machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        summary = {"machine": machine, "master": args.master, "results": rows}
+        args.out.write_text(json.dumps(summary, indent=1))  # after each size
+        if args.steps == "ingest":
+            gen, ing = row["generate"], row["ingest_events"]
+            print(
+                f"| {products} x {users} | {row['events']} | generate {gen['seconds']:.0f} s, "
+                f"{gen['peak_rss_mb']:.0f} MB | ingest {ing['seconds']:.0f} s, "
+                f"{ing['peak_rss_mb']:.0f} MB, {ing['events_per_s']:,.0f} events/s |",
+                flush=True,
+            )
+            continue
 
         def cell(name: str, row: dict[str, Any] = row) -> str:
             r = row[name]
@@ -143,9 +166,6 @@ def main() -> None:
             f"| {ndcg.get('local', float('nan')):.4f} / {ndcg.get('spark', float('nan')):.4f} |",
             flush=True,
         )
-        machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-        summary = {"machine": machine, "master": args.master, "results": rows}
-        args.out.write_text(json.dumps(summary, indent=1))  # after each size
 
 
 if __name__ == "__main__":
