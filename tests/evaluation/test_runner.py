@@ -103,3 +103,22 @@ def test_popularity_on_beauty_matches_the_training_only_anchor() -> None:
     metrics = evaluate(Popularity(), split, "test")
     assert metrics["users"] == 22_363
     assert metrics["NDCG@10"] == pytest.approx(0.0061, abs=0.0008)
+
+
+def test_cli_evaluate_tunes_each_model_on_validation_with_one_budget(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = clustered_sequences(tmp_path / "Toy.txt")
+    argv = ["evaluate", "--format", "s3rec", "--path", str(path), "--models", "ease,hybrid"]
+    assert main([*argv, "--tune", "3", "--params", '{"ease": {"binary": false}}', "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    tuning = out["tuning"]
+    assert set(tuning) == {"ease"}  # the hybrid has no search space: evaluated as given
+    assert tuning["ease"]["budget"] == {"trials": 3, "seconds": None}
+    assert len(tuning["ease"]["trials"]) == 3
+    assert tuning["ease"]["params"]["binary"] is False  # --params: kept, the start
+    assert out["params"]["ease"]["l2"] == tuning["ease"]["params"]["l2"]
+    assert main([*argv, "--tune", "2"]) == 0
+    assert "tuned ease on validation (2 trials" in capsys.readouterr().out
+    assert main([*argv, "--tune", "soon"]) == 2
+    assert "tuning budget" in capsys.readouterr().err

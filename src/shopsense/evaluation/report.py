@@ -30,7 +30,17 @@ def text_table(report: EvaluationReport, columns: tuple[str, ...] = TABLE_COLUMN
     for name, metrics in report.results.items():
         cells = "".join(f"{metrics.get(c, float('nan')):>14.4f}" for c in columns)
         lines.append(f"{name:<{width}}{cells}")
+    for name, tuned in report.tuning.items():
+        settings = ", ".join(f"{k}={_short(v)}" for k, v in sorted(tuned["params"].items()))
+        lines.append(
+            f"tuned {name} on validation ({len(tuned['trials'])} trials, {tuned['seconds']:.0f} "
+            f"s): NDCG@10 {tuned['valid_ndcg@10']:.4f} with {settings or 'its defaults'}"
+        )
     return "\n".join(lines)
+
+
+def _short(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def require_plotting(option: str) -> None:

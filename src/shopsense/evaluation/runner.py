@@ -8,6 +8,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from shopsense import progress
 from shopsense.errors import ConfigError
 from shopsense.evaluation.offline import Stage, evaluate
 from shopsense.evaluation.split import Split, leave_one_out, temporal_split
+from shopsense.evaluation.tuning import Budget, tunable, tune_model
 from shopsense.features.interactions import InteractionData
 from shopsense.models import MODELS, Recommender
 
@@ -35,6 +37,8 @@ class EvaluationReport:
     stats: dict[str, int]
     results: dict[str, dict[str, float]] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Per tuned model: the budget, the best settings, their validation NDCG@10, every trial.
+    tuning: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +48,7 @@ class EvaluationReport:
             "stats": self.stats,
             "results": self.results,
             "params": self.params,
+            "tuning": self.tuning,
         }
 
 
@@ -90,13 +95,23 @@ def run_evaluation(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     ks: Sequence[int] = (5, 10, 20),
     on_model: Callable[[str], None] | None = None,
+    tune: Budget | None = None,
 ) -> EvaluationReport:
-    """Evaluate ``models`` (names from the registry) on one dataset and protocol."""
+    """Evaluate ``models`` (names from the registry) on one dataset and protocol; with
+    ``tune``, each tunable model's settings are searched on validation first."""
     for name in models:
         build_model(name, (params or {}).get(name))
     name, data = load_interactions(format, path)
     return evaluate_data(
-        name, data, models, protocol=protocol, stage=stage, params=params, ks=ks, on_model=on_model
+        name,
+        data,
+        models,
+        protocol=protocol,
+        stage=stage,
+        params=params,
+        ks=ks,
+        on_model=on_model,
+        tune=tune,
     )
 
 
@@ -110,8 +125,13 @@ def evaluate_data(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     ks: Sequence[int] = (5, 10, 20),
     on_model: Callable[[str], None] | None = None,
+    tune: Budget | None = None,
 ) -> EvaluationReport:
-    """Evaluate ``models`` on interactions already loaded (a dataset or the shop's store)."""
+    """Evaluate ``models`` on interactions already loaded (a dataset or the shop's store).
+
+    ``tune``: each model :data:`~shopsense.evaluation.tuning.SPACES` covers is first tuned
+    on the validation stage with this budget (the same for every model, seeded), then
+    evaluated at ``stage`` with the best settings (``params`` are the starting point)."""
     split = make_split(data, protocol)
     report = EvaluationReport(
         dataset=name,
@@ -122,7 +142,12 @@ def evaluate_data(
     for model_name in progress.track(models, f"evaluating on {name}", unit="models"):
         if on_model:
             on_model(model_name)
-        model = build_model(model_name, (params or {}).get(model_name))
+        chosen = dict((params or {}).get(model_name) or {})
+        if tune is not None and tunable(model_name):
+            tuned = tune_model(model_name, split, tune, MODELS[model_name], chosen)
+            report.tuning[model_name] = {"budget": dataclasses.asdict(tune)} | tuned.as_json()
+            chosen = tuned.params
+        model = build_model(model_name, chosen)
         report.results[model_name] = evaluate(model, split, stage, ks)
         report.params[model_name] = model.get_params()
         log.info("%s: %s", model_name, report.results[model_name])

@@ -1,11 +1,23 @@
 """Choosing hyper-parameters on validation data only.
 
+:func:`tune_model` searches one model's hyper-parameters with Optuna (TPE, seeded) within a
+:class:`Budget` of trials or time: every trial fits on ``split.train`` and is scored by
+NDCG@10 on the validation targets (ties broken at random, as the test protocol does); the
+test targets are never read. The first trial is the settings given (the defaults), so
+tuning cannot return a setting that scored worse on validation. :data:`SPACES` holds what
+is searched per model.
+
 :func:`tune_weights` picks a hybrid's blend weights by coordinate ascent on validation
 NDCG@10, with each component fitted once on ``split.train`` and its scores cached for a
 sample of validation users.
 
 Example::
 
+    >>> Budget.parse("20m"), Budget.parse("30")
+    (Budget(trials=None, seconds=1200.0), Budget(trials=30, seconds=None))
+    >>> tuned = tune_model("ease", split, Budget.parse("10"), EASE)   # doctest: +SKIP
+    >>> tuned.params, tuned.score                                      # doctest: +SKIP
+    ({'l2': 212.7}, 0.0452)
     >>> names = ("transition", "sasrec")
     >>> models = {n: MODELS[n]().fit(split.train) for n in names}   # doctest: +SKIP
     >>> weights, trace = tune_weights(models, split)                 # doctest: +SKIP
@@ -13,14 +25,183 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import inspect
+import math
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from shopsense.errors import ConfigError
+from shopsense.evaluation.offline import evaluate
 from shopsense.evaluation.split import Split
 from shopsense.metrics import single_target_metrics, target_ranks
 from shopsense.models.base import Histories, Recommender
 from shopsense.models.hybrid import normalise
+
+#: What :func:`tune_model` searches, per model: ``(kind, ...)`` with kind ``"int"`` /
+#: ``"float"`` (low, high, log scale) or ``"cat"`` (choices); an optional last element
+#: ``(other, value)`` searches the parameter only when ``other`` took ``value``. Ranges
+#: stay where a fit is affordable on a shop's CPU.
+SPACES: dict[str, dict[str, tuple[Any, ...]]] = {
+    "popularity": {"half_life_days": ("cat", [None, 7.0, 30.0, 180.0])},
+    "repeat": {"decay": ("float", 0.3, 1.0, False)},
+    "item_knn": {
+        "neighbors": ("int", 20, 500, True),
+        "similarity": ("cat", ["cosine", "asymmetric_cosine"]),
+        "alpha": ("float", 0.1, 0.9, False, ("similarity", "asymmetric_cosine")),
+        "shrink": ("float", 0.0, 100.0, False),
+        "weighting": ("cat", ["none", "bm25"]),
+    },
+    "ease": {"l2": ("float", 1.0, 5000.0, True)},
+    "transition": {
+        "order": ("int", 1, 3, False),
+        "decay": ("float", 0.1, 1.0, False),
+        "smoothing": ("float", 0.1, 100.0, True),
+    },
+    "als": {
+        "factors": ("int", 16, 256, True),
+        "regularization": ("float", 0.001, 10.0, True),
+        "alpha": ("float", 0.5, 50.0, True),
+        "iterations": ("int", 5, 30, False),
+    },
+    "bpr": {
+        "factors": ("int", 16, 256, True),
+        "learning_rate": ("float", 0.005, 0.2, True),
+        "regularization": ("float", 1e-5, 0.1, True),
+        "iterations": ("int", 20, 200, True),
+    },
+    "mult_dae": {
+        "hidden": ("int", 64, 600, True),
+        "dropout": ("float", 0.1, 0.7, False),
+        "epochs": ("int", 10, 60, False),
+        "learning_rate": ("float", 1e-4, 1e-2, True),
+    },
+    "sasrec": {
+        "hidden": ("cat", [32, 64, 128]),
+        "layers": ("int", 1, 3, False),
+        "dropout": ("float", 0.1, 0.6, False),
+        "learning_rate": ("float", 1e-4, 5e-3, True),
+    },
+}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)$")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much tuning each model gets: a number of trials, or seconds (a trial under way
+    when the time runs out finishes)."""
+
+    trials: int | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Budget:
+        """``"30"``: 30 trials; ``"90s"``, ``"20m"``, ``"1h"``: that long."""
+        value = text.strip().lower()
+        if value.isdigit() and int(value) > 0:
+            return cls(trials=int(value))
+        match = _DURATION.match(value)
+        if match and float(match.group(1)) > 0:
+            unit = {"s": 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
+            return cls(seconds=float(match.group(1)) * unit)
+        raise ConfigError(
+            f"a tuning budget is a number of trials (30) or a time (90s, 20m, 1h), got {text!r}"
+        )
+
+
+@dataclass
+class Tuned:
+    """What :func:`tune_model` found: the best ``params`` (the settings given, changed
+    where tuning found better), their validation NDCG@10, every trial and the time taken."""
+
+    params: dict[str, Any]
+    score: float
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "valid_ndcg@10": self.score,
+            "trials": self.trials,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def tunable(name: str) -> bool:
+    """Whether :data:`SPACES` searches model ``name``."""
+    return bool(SPACES.get(name))
+
+
+def _suggest(trial: Any, space: Mapping[str, tuple[Any, ...]]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key, spec in space.items():
+        kind, rest = spec[0], spec[1:]
+        if rest and isinstance(rest[-1], tuple):
+            other, wanted = rest[-1]
+            rest = rest[:-1]
+            if params.get(other) != wanted:
+                continue
+        if kind == "int":
+            params[key] = trial.suggest_int(key, rest[0], rest[1], log=rest[2])
+        elif kind == "float":
+            params[key] = trial.suggest_float(key, rest[0], rest[1], log=rest[2])
+        else:
+            params[key] = trial.suggest_categorical(key, rest[0])
+    return params
+
+
+def tune_model(
+    name: str,
+    split: Split,
+    budget: Budget,
+    make: Callable[..., Recommender],
+    base: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    on_trial: Callable[[int, float], None] | None = None,
+) -> Tuned:
+    """Search model ``name``'s :data:`SPACES` within ``budget`` (see the module
+    docstring): ``make(**params)`` builds a model, ``base`` holds settings kept fixed
+    unless searched (and the first trial's values of the searched ones)."""
+    import optuna
+
+    space = SPACES.get(name)
+    if not space:
+        raise ConfigError(f"no tuning search space for {name!r}; tunable: {', '.join(SPACES)}")
+    base = dict(base or {})
+    defaults = {
+        key: p.default
+        for key, p in inspect.signature(make).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    first = {k: base.get(k, defaults.get(k)) for k in space if k in base or k in defaults}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.enqueue_trial(first, skip_if_exists=True)
+    began = time.perf_counter()
+
+    def objective(trial: Any) -> float:
+        params = {**base, **_suggest(trial, space)}
+        metrics = evaluate(make(**params), split, "valid", ks=(10,), seed=seed)
+        score = float(metrics["NDCG@10"])
+        if on_trial is not None:
+            on_trial(trial.number, score)
+        return score if math.isfinite(score) else 0.0
+
+    study.optimize(objective, n_trials=budget.trials, timeout=budget.seconds)
+    trials = [
+        {"number": t.number, "params": t.params, "valid_ndcg@10": t.value}
+        for t in study.trials
+        if t.value is not None
+    ]
+    best = study.best_trial
+    return Tuned(
+        {**base, **best.params}, float(best.value or 0.0), trials, time.perf_counter() - began
+    )
 
 
 def tune_weights(
