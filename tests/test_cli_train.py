@@ -164,3 +164,22 @@ def test_a_training_run_reads_the_event_log_once(
     )
     assert code == 0, err
     assert len(reads) == 1
+
+
+def test_train_tune_searches_each_candidate_on_validation_and_trains_with_it(
+    shop: dict[str, Any],
+) -> None:
+    code, out, err = cli(
+        shop["data"], "train", "--text", "none", "--models", "popularity,item_knn",
+        "--tune", "3", "--no-gate", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    stack = json.loads(out)["stack"]
+    assert set(stack["tuned"]) == {"popularity", "item_knn"}
+    bundle = Path(shop["data"]) / "artifacts" / "bundles" / json.loads(out)["bundle"]
+    saved = json.loads((bundle / "stack" / "stack.json").read_text())
+    for name, found in stack["tuned"].items():
+        assert saved["config"]["params"][name] == found["params"]  # what serves
+    assert saved["report"]["retrieval"]["tuned"]["item_knn"]["trials"][0]["number"] == 0
+    assert "tuning item_knn on validation (3 per model)" in err
+    assert cli(shop["data"], "train", "--tune", "3", "--engine", "spark")[0] == 2

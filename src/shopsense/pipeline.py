@@ -27,6 +27,7 @@ from shopsense.config import Settings
 from shopsense.dataset import Dataset
 from shopsense.domain import EventKind
 from shopsense.errors import ConfigError, ModelError
+from shopsense.evaluation.tuning import Budget
 from shopsense.features.interactions import InteractionData
 from shopsense.models import MODELS, Recommender
 from shopsense.ranking.stack import Stack, StackConfig
@@ -206,6 +207,7 @@ def train(
     text: str | None = "auto",
     engine: str = "local",
     spark_master: str | None = None,
+    tune: Budget | None = None,
 ) -> TrainResult:
     """Train the default stack on every stored event and publish it as one bundle.
 
@@ -220,7 +222,8 @@ def train(
     ``engine="spark"`` trains on Spark (``spark_master``, default ``local[*]``) from the
     events exported (incrementally) to ``DATA_DIR/export``: see
     :mod:`shopsense.distributed.train` for what it trains; the bundle, the gate and the
-    serving helpers are the same.
+    serving helpers are the same. ``tune``: the local engine first searches each
+    retrieval candidate's hyper-parameters on validation within this budget per model.
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
@@ -249,6 +252,7 @@ def train(
             text=default_text() if text == "auto" else text,
             text_cache=settings.data_dir / "features" / "embeddings",
             reference=reference,
+            tune=tune,
         )
     seconds = time.perf_counter() - began
     manifest: dict[str, Any] = {
@@ -340,6 +344,11 @@ def _summary(stack: Stack) -> dict[str, Any]:
         "strategy": stack.strategy,
         "objective": stack.config.objective,
     }
+    if "tuned" in retrieval:  # train --tune: what was found, and its validation NDCG@10
+        summary["tuned"] = {
+            name: {"params": found["params"], "valid_ndcg@10": found["valid_ndcg@10"]}
+            for name, found in retrieval["tuned"].items()
+        }
     click = ranker.get("tasks", {}).get("click")
     if click is not None:
         summary["ranker"] = {

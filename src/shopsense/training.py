@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,10 +39,11 @@ from shopsense.errors import ModelError
 from shopsense.evaluation.feedback import feedback_report, split_by_user
 from shopsense.evaluation.offline import exclude_seen
 from shopsense.evaluation.split import leave_one_out, next_event
+from shopsense.evaluation.tuning import Budget, tunable, tune_model
 from shopsense.features.interactions import InteractionData
 from shopsense.metrics import single_target_metrics, target_ranks
 from shopsense.models import MODELS
-from shopsense.models.base import Histories
+from shopsense.models.base import Histories, Recommender
 from shopsense.models.hybrid import normalise
 from shopsense.ranking.features import FeatureBuilder
 from shopsense.ranking.fitting import (
@@ -53,6 +55,7 @@ from shopsense.ranking.fitting import (
     fit_sources,
     interaction_data,
     make_model,
+    model_params,
     serving_sources,
     text_encoder,
     usable_candidates,
@@ -85,11 +88,15 @@ def choose_retrieval(
     table: ItemTable,
     tower: TowerFeatures | None,
     reference: Mapping[str, float] | None = None,
+    tune: Budget | None = None,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Blend weights chosen on the validation step, and what each model scored.
 
     ``reference``: another blend's weights (the served bundle's), scored on the same split
-    so a quality gate compares like with like (``reference_ndcg@10``).
+    so a quality gate compares like with like (``reference_ndcg@10``). ``tune``: each
+    candidate's hyper-parameters are first searched within this budget on the same
+    validation step (:func:`~shopsense.evaluation.tuning.tune_model`); the report's
+    ``tuned`` holds what was found, ``params`` every candidate's settings.
     """
     split = next_event(data) if config.validation == "next_event" else leave_one_out(data)
     users = split.users("valid")
@@ -106,16 +113,41 @@ def choose_retrieval(
     cached: dict[str, npt.NDArray[np.float32]] = {}
     single: dict[str, float] = {}
     extra = [n for n in (reference or {}) if n not in names and n in MODELS]
-    for name in progress.track([*names, *extra], "validating retrieval models", unit="models"):
-        model = make_model(name, config.params, tower).fit(split.train)
-        scores = normalise(model.score(histories), "zscore")
+    params = {name: model_params(name, config.params) for name in names}
+    tuned: dict[str, Any] = {}
+
+    def validation_scores(model: Recommender) -> npt.NDArray[np.float32]:
+        scores = normalise(model.fit(split.train).score(histories), "zscore")
         exclude_seen(scores, histories, may_not_repeat)
+        return scores
+
+    for name in [n for n in names if tune is not None and tunable(n)]:
+        assert tune is not None
+        progress.note(
+            f"tuning {name} on validation ({tune.trials or f'{tune.seconds:g} s'} per model)"
+        )
+        found = tune_model(
+            name,
+            tune,
+            lambda **p: make_model(name, {name: p}, tower),  # noqa: B023 (used at once)
+            lambda m: validation_ndcg(validation_scores(m), targets, config.seed),
+            params[name],
+            config.seed,
+        )
+        params[name] = found.params
+        tuned[name] = found.as_json()
+    for name in progress.track([*names, *extra], "validating retrieval models", unit="models"):
+        model = make_model(name, params if name in params else config.params, tower)
+        scores = validation_scores(model)
         cached[name] = scores
         if name in names:
             single[name] = validation_ndcg(scores, targets, config.seed)
             logger.info("validation NDCG@10 of %s: %.4f", name, single[name])
     chosen, report = blend_on_validation(cached, single, targets, config, reference)
-    return chosen, {"validation_users": int(users.size), **report}
+    report = {"validation_users": int(users.size), **report, "params": params}
+    if tuned:
+        report["tuned"] = tuned
+    return chosen, report
 
 
 def blend_line(blend: Mapping[str, float], retrieval: Mapping[str, Any]) -> str:
@@ -176,13 +208,16 @@ def train_stack(
     text: str | None = None,
     text_cache: Path | None = None,
     reference: Mapping[str, float] | None = None,
+    tune: Budget | None = None,
 ) -> Stack:
     """The default stack for ``dataset`` (see the module docstring).
 
     ``text`` ("static" or "minilm") adds that encoder's embeddings of each product's text
     to the item tower's catalog features (without: category, brand, attributes and price);
     ``text_cache`` keeps them between trainings. ``reference``: the served blend's weights,
-    scored on the same validation split for the quality gate.
+    scored on the same validation split for the quality gate. ``tune``: the retrieval
+    candidates' hyper-parameters are searched on validation first, within this budget per
+    model; the stack is trained with what was found (its config's ``params``).
     """
     config = config or StackConfig()
     step = on_step or progress.note
@@ -208,7 +243,9 @@ def train_stack(
         tower = (space, features, text or "minilm")
     repeats = RepeatPolicy.learn(log, table, config.repeat_threshold)
     step(f"choosing retrieval models on validation ({', '.join(names)})")
-    blend, retrieval = choose_retrieval(data, names, config, repeats, table, tower, reference)
+    blend, retrieval = choose_retrieval(data, names, config, repeats, table, tower, reference, tune)
+    if tune is not None:  # the stack trains with the settings tuning found
+        config = dataclasses.replace(config, params={**config.params, **retrieval["params"]})
     step(blend_line(blend, retrieval))
     serving_names = serving_sources(blend, retrieval["single"], tower is not None)
     impressions, clicks = feedback_counts(log)

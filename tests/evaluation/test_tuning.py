@@ -11,7 +11,13 @@ import pytest
 from shopsense.errors import ConfigError
 from shopsense.evaluation import offline
 from shopsense.evaluation.split import leave_one_out
-from shopsense.evaluation.tuning import Budget, tunable, tune_model, tune_weights
+from shopsense.evaluation.tuning import (
+    Budget,
+    tunable,
+    tune_model,
+    tune_weights,
+    validation_score,
+)
 from shopsense.features.interactions import InteractionData
 from shopsense.models import EASE, Popularity, Transition
 
@@ -78,7 +84,8 @@ def test_budgets_read_as_trials_or_time() -> None:
 
 
 def test_tuning_starts_from_the_defaults_and_finds_a_better_setting() -> None:
-    tuned = tune_model("ease", hub_split(), Budget(trials=8), EASE)
+    split = hub_split()
+    tuned = tune_model("ease", Budget(trials=8), EASE, validation_score(split))
     assert len(tuned.trials) == 8
     first = tuned.trials[0]
     assert first["params"] == {"l2": 500.0}
@@ -99,18 +106,19 @@ def test_tuning_reads_validation_targets_only_and_repeats_with_its_seed(
         return real(model, split, stage, *args, **kwargs)
 
     monkeypatch.setattr(offline, "rank_targets", spy)
-    runs = [tune_model("ease", split, Budget(trials=4), EASE, seed=3) for _ in "ab"]
+    score = validation_score(split, seed=3)
+    runs = [tune_model("ease", Budget(trials=4), EASE, score, seed=3) for _ in "ab"]
     assert stages == ["valid"] * 8
     assert runs[0].trials == runs[1].trials and runs[0].params == runs[1].params
 
 
 def test_a_time_budget_stops_after_the_trial_under_way() -> None:
     split = hub_split()
-    tuned = tune_model("ease", split, Budget(seconds=0.01), EASE)
+    tuned = tune_model("ease", Budget(seconds=0.01), EASE, validation_score(split))
     assert len(tuned.trials) >= 1 and tuned.seconds < 30
 
 
 def test_a_model_without_a_search_space_is_refused() -> None:
     assert not tunable("hybrid") and tunable("als")
     with pytest.raises(ConfigError, match="no tuning search space"):
-        tune_model("hybrid", hub_split(), Budget(trials=2), Popularity)
+        tune_model("hybrid", Budget(trials=2), Popularity, validation_score(hub_split()))

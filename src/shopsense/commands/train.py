@@ -37,6 +37,7 @@ def register(add: AddCommand) -> None:
             "shopsense train --models popularity,transition,als --gate-tolerance 0.02",
             "shopsense train --no-gate --json > train.json",
             "shopsense train --engine spark --spark-master local[2]",
+            "shopsense train --tune 10m",
         ),
     )
     p.add_argument(
@@ -73,16 +74,28 @@ def register(add: AddCommand) -> None:
         help="the Spark master with --engine spark: local[*] (default), local[2], "
         "spark://host:7077, yarn, k8s://...",
     )
+    p.add_argument(
+        "--tune",
+        metavar="BUDGET",
+        help="first tune each retrieval model's hyper-parameters on the validation step "
+        "(Optuna, seeded), with this budget per model: trials (30) or time (90s, 20m, 1h); "
+        "the stack is trained with what was found (local engine)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from shopsense.demo import stack_table
+    from shopsense.errors import ConfigError
+    from shopsense.evaluation.tuning import Budget
     from shopsense.pipeline import QualityGate, train
     from shopsense.store import open_store
 
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     gate = None if args.no_gate else QualityGate(tolerance=args.gate_tolerance)
+    tune = Budget.parse(args.tune) if args.tune else None
+    if tune is not None and args.engine != "local":
+        raise ConfigError("--tune tunes the local engine's models; drop it with --engine spark")
     store = open_store(settings)
     try:
         result = train(
@@ -93,6 +106,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
             text=None if args.text == "none" else args.text,
             engine=args.engine,
             spark_master=args.spark_master,
+            tune=tune,
         )
     finally:
         store.close()

@@ -19,7 +19,7 @@ from shopsense import progress
 from shopsense.errors import ConfigError
 from shopsense.evaluation.offline import Stage, evaluate
 from shopsense.evaluation.split import Split, leave_one_out, temporal_split
-from shopsense.evaluation.tuning import Budget, tunable, tune_model
+from shopsense.evaluation.tuning import Budget, tunable, tune_model, validation_score
 from shopsense.features.interactions import InteractionData
 from shopsense.models import MODELS, Recommender
 
@@ -144,7 +144,8 @@ def evaluate_data(
             on_model(model_name)
         chosen = dict((params or {}).get(model_name) or {})
         if tune is not None and tunable(model_name):
-            tuned = tune_model(model_name, split, tune, MODELS[model_name], chosen)
+            score = validation_score(split)
+            tuned = tune_model(model_name, tune, MODELS[model_name], score, chosen)
             report.tuning[model_name] = {"budget": dataclasses.asdict(tune)} | tuned.as_json()
             chosen = tuned.params
         model = build_model(model_name, chosen)

@@ -15,7 +15,8 @@ Example::
 
     >>> Budget.parse("20m"), Budget.parse("30")
     (Budget(trials=None, seconds=1200.0), Budget(trials=30, seconds=None))
-    >>> tuned = tune_model("ease", split, Budget.parse("10"), EASE)   # doctest: +SKIP
+    >>> score = validation_score(split)                                # doctest: +SKIP
+    >>> tuned = tune_model("ease", Budget.parse("10"), EASE, score)    # doctest: +SKIP
     >>> tuned.params, tuned.score                                      # doctest: +SKIP
     ({'l2': 212.7}, 0.0452)
     >>> names = ("transition", "sasrec")
@@ -155,19 +156,33 @@ def _suggest(trial: Any, space: Mapping[str, tuple[Any, ...]]) -> dict[str, Any]
     return params
 
 
+def validation_score(split: Split, seed: int = 0) -> Callable[[Recommender], float]:
+    """The tuning objective of offline evaluation: fit on ``split.train``, NDCG@10 of the
+    validation targets (the papers' protocol, :func:`~shopsense.evaluation.offline.evaluate`)."""
+
+    def score(model: Recommender) -> float:
+        return float(evaluate(model, split, "valid", ks=(10,), seed=seed)["NDCG@10"])
+
+    return score
+
+
 def tune_model(
     name: str,
-    split: Split,
     budget: Budget,
     make: Callable[..., Recommender],
+    score: Callable[[Recommender], float],
     base: Mapping[str, Any] | None = None,
     seed: int = 0,
     on_trial: Callable[[int, float], None] | None = None,
 ) -> Tuned:
     """Search model ``name``'s :data:`SPACES` within ``budget`` (see the module
-    docstring): ``make(**params)`` builds a model, ``base`` holds settings kept fixed
-    unless searched (and the first trial's values of the searched ones)."""
+    docstring): ``make(**params)`` builds a model, ``score(model)`` fits it on training
+    data and scores it on validation data only (:func:`validation_score`); ``base`` holds
+    settings kept fixed unless searched, and the first trial's values of the searched ones
+    (the model's defaults elsewhere)."""
     import optuna
+
+    from shopsense.models import MODELS
 
     space = SPACES.get(name)
     if not space:
@@ -175,7 +190,7 @@ def tune_model(
     base = dict(base or {})
     defaults = {
         key: p.default
-        for key, p in inspect.signature(make).parameters.items()
+        for key, p in inspect.signature(MODELS[name]).parameters.items()
         if p.default is not inspect.Parameter.empty
     }
     first = {k: base.get(k, defaults.get(k)) for k in space if k in base or k in defaults}
@@ -186,11 +201,10 @@ def tune_model(
 
     def objective(trial: Any) -> float:
         params = {**base, **_suggest(trial, space)}
-        metrics = evaluate(make(**params), split, "valid", ks=(10,), seed=seed)
-        score = float(metrics["NDCG@10"])
+        value = score(make(**params))
         if on_trial is not None:
-            on_trial(trial.number, score)
-        return score if math.isfinite(score) else 0.0
+            on_trial(trial.number, value)
+        return value if math.isfinite(value) else 0.0
 
     study.optimize(objective, n_trials=budget.trials, timeout=budget.seconds)
     trials = [
