@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,13 @@ from shopsense import progress
 from shopsense.errors import ConfigError
 from shopsense.evaluation.offline import Stage, evaluate
 from shopsense.evaluation.split import Split, leave_one_out, temporal_split
-from shopsense.evaluation.tuning import Budget, tunable, tune_model, validation_score
+from shopsense.evaluation.tuning import (
+    Budget,
+    tunable,
+    tune_model,
+    tune_weights,
+    validation_score,
+)
 from shopsense.features.interactions import InteractionData
 from shopsense.models import MODELS, Recommender
 
@@ -85,6 +92,44 @@ def build_model(name: str, params: Mapping[str, Any] | None = None) -> Recommend
         raise ConfigError(f"bad parameters for {name}: {exc}") from exc
 
 
+#: What the hybrid chooses among on the validation stage when it is given no weights.
+HYBRID_CANDIDATES = ("transition", "item_knn", "als", "ease")
+#: EASE^R is dense (``n_items²`` floats, about 3 GB at 20,000 items): tried up to here.
+HYBRID_EASE_MAX_ITEMS = 20_000
+
+
+def choose_hybrid(
+    split: Split, params: Mapping[str, Mapping[str, Any]], seed: int = 0
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The hybrid's settings when ``params["hybrid"]`` gives no ``weights``: its candidate
+    components (``components``, default :data:`HYBRID_CANDIDATES`, each with its own
+    ``params``) are fitted on ``split.train`` and blended by
+    :func:`~shopsense.evaluation.tuning.tune_weights` on the validation targets, which
+    starts from the best single component: the hybrid never scores below its best
+    component on validation. Returns the hybrid's settings and what decided them (empty
+    when the weights were given, or the protocol has several targets per shopper)."""
+    given = dict(params.get("hybrid") or {})
+    if "weights" in given or split.protocol != "leave-one-out":
+        return given, {}
+    began = time.perf_counter()
+    offered = given.get("components") or {n: dict(params.get(n) or {}) for n in HYBRID_CANDIDATES}
+    names = [
+        n for n in offered if not (n == "ease" and split.train.n_items > HYBRID_EASE_MAX_ITEMS)
+    ]
+    models = {n: build_model(n, offered[n]).fit(split.train) for n in names}
+    weights, trace = tune_weights(models, split, seed=seed)
+    chosen = {n: w for n, w in weights.items() if w > 0}
+    settings = {**given, "components": {n: offered[n] for n in chosen}, "weights": chosen}
+    report = {
+        "params": {"weights": chosen},
+        "valid_ndcg@10": max(score for _, score in trace),
+        "trials": [{"weights": w, "valid_ndcg@10": score} for w, score in trace],
+        "seconds": round(time.perf_counter() - began, 1),
+        "candidates": names,
+    }
+    return settings, report
+
+
 def run_evaluation(
     format: str,
     path: Path,
@@ -143,7 +188,11 @@ def evaluate_data(
         if on_model:
             on_model(model_name)
         chosen = dict((params or {}).get(model_name) or {})
-        if tune is not None and tunable(model_name):
+        if model_name == "hybrid":
+            chosen, decided = choose_hybrid(split, params or {})
+            if decided:
+                report.tuning[model_name] = decided
+        elif tune is not None and tunable(model_name):
             score = validation_score(split)
             tuned = tune_model(model_name, tune, MODELS[model_name], score, chosen)
             report.tuning[model_name] = {"budget": dataclasses.asdict(tune)} | tuned.as_json()

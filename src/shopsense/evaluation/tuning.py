@@ -227,7 +227,9 @@ def tune_weights(
     passes: int = 2,
     seed: int = 0,
 ) -> tuple[dict[str, float], list[tuple[dict[str, float], float]]]:
-    """Blend weights maximising validation NDCG@10 (single-target protocols).
+    """Blend weights maximising validation NDCG@10 (single-target protocols): coordinate
+    ascent over ``grid``, starting from the best of equal weights and each model alone (so
+    the blend never scores below its best model on validation).
 
     ``models`` must be fitted on ``split.train``. Returns the best weights and the trace of
     every setting tried with its score. Score ties are broken at random as in the test
@@ -264,6 +266,12 @@ def tune_weights(
         return score
 
     best = value(weights)
+    if len(names) > 1:  # each model alone too: the search starts from the best of these
+        for name in names:
+            alone = {n: float(n == name) for n in names}
+            score = value(alone)
+            if score > best:
+                best, weights = score, alone
     for _ in range(passes):
         for name in names:
             for candidate in grid:
