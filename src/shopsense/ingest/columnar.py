@@ -27,7 +27,6 @@ Example::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -70,12 +69,10 @@ ISO_TIMESTAMP = (
     r"^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?"
     r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?$"
 )
-_ISO = re.compile(ISO_TIMESTAMP.replace(r"\d", "[0-9]"))
 IDS = ("event_id", "user_id", "session_id", "item_id", "request_id")
 KINDS = pa.array([k.value for k in EventKind])
-#: Numeric columns: (lowest, highest, lowest allowed, integer column).
+#: Numeric columns: (lowest, highest, whether the lowest is allowed, integers only).
 NUMBERS: dict[str, tuple[float, float, bool, bool]] = {
-    # name: (low, high, low inclusive, integers)
     "position": (0, MAX_INT32, True, True),
     "quantity": (1, MAX_INT32, True, True),
     "propensity": (0.0, 1.0, False, False),

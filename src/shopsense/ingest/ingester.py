@@ -315,7 +315,9 @@ def ingest_events_file(
     progress: Progress | None = None,
     max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
 ) -> IngestReport:
-    """Ingest an events file (CSV / TSV / JSONL / Parquet) with default column names."""
+    """Ingest an events file (CSV / TSV / JSONL / Parquet) with default column names.
+    Parquet batches are checked column by column first (:mod:`shopsense.ingest.columnar`):
+    only the rows that check cannot vouch for are validated one by one."""
     mapping = mapping or {}
     ignored = check_columns(path, "events", mapping)
     records: Iterable[Record | StorageRows]
