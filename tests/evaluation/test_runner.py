@@ -11,8 +11,9 @@ import pytest
 from factories import SHARED_DATASETS
 from shopsense.cli import main
 from shopsense.evaluation.offline import evaluate
-from shopsense.evaluation.runner import build_model, choose_hybrid, run_evaluation
+from shopsense.evaluation.runner import build_model, choose_hybrid, evaluate_data, run_evaluation
 from shopsense.evaluation.split import leave_one_out
+from shopsense.evaluation.tuning import Budget
 from shopsense.features.interactions import InteractionData
 from shopsense.models import Popularity
 
@@ -155,3 +156,18 @@ def test_a_hybrid_with_weights_is_evaluated_as_given() -> None:
     split = leave_one_out(InteractionData.from_sequences({"u": ["a", "b", "c", "d"]}))
     given = {"hybrid": {"components": {"transition": {}}, "weights": {"transition": 1.0}}}
     assert choose_hybrid(split, given) == (given["hybrid"], {})
+
+
+def test_with_tune_the_hybrid_comes_last_and_its_parts_keep_their_tuned_settings() -> None:
+    rng = np.random.default_rng(2)
+    sequences = {}
+    for u in range(300):
+        group = u % 5
+        items = rng.choice(np.arange(group * 15, group * 15 + 15), size=7, replace=False)
+        sequences[f"u{u}"] = [f"i{k}" for k in items]
+    data = InteractionData.from_sequences(sequences)
+    report = evaluate_data("toy", data, ["hybrid", "ease"], tune=Budget(trials=3))
+    assert list(report.results) == ["ease", "hybrid"]
+    hybrid = report.params["hybrid"]
+    assert "ease" in hybrid["weights"]
+    assert hybrid["components"]["ease"] == report.tuning["ease"]["params"]

@@ -176,7 +176,9 @@ def evaluate_data(
 
     ``tune``: each model :data:`~shopsense.evaluation.tuning.SPACES` covers is first tuned
     on the validation stage with this budget (the same for every model, seeded), then
-    evaluated at ``stage`` with the best settings (``params`` are the starting point)."""
+    evaluated at ``stage`` with the best settings (``params`` are the starting point). The
+    hybrid is evaluated last; its candidate parts tuned in the same run keep those settings.
+    """
     split = make_split(data, protocol)
     report = EvaluationReport(
         dataset=name,
@@ -184,19 +186,22 @@ def evaluate_data(
         stage=stage,
         stats={"users": data.n_users, "items": data.n_items, "interactions": data.n_events},
     )
-    for model_name in progress.track(models, f"evaluating on {name}", unit="models"):
+    found: dict[str, dict[str, Any]] = {}  # what tuning chose, for the hybrid's parts
+    # The hybrid goes last: with --tune its candidate parts use what tuning found for them.
+    ordered = sorted(models, key=lambda m: m == "hybrid")
+    for model_name in progress.track(ordered, f"evaluating on {name}", unit="models"):
         if on_model:
             on_model(model_name)
         chosen = dict((params or {}).get(model_name) or {})
         if model_name == "hybrid":
-            chosen, decided = choose_hybrid(split, params or {})
+            chosen, decided = choose_hybrid(split, {**(params or {}), **found})
             if decided:
                 report.tuning[model_name] = decided
         elif tune is not None and tunable(model_name):
             score = validation_score(split)
             tuned = tune_model(model_name, tune, MODELS[model_name], score, chosen)
             report.tuning[model_name] = {"budget": dataclasses.asdict(tune)} | tuned.as_json()
-            chosen = tuned.params
+            chosen = found[model_name] = tuned.params
         model = build_model(model_name, chosen)
         report.results[model_name] = evaluate(model, split, stage, ks)
         report.params[model_name] = model.get_params()
