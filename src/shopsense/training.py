@@ -121,8 +121,9 @@ def choose_retrieval(
         exclude_seen(scores, histories, may_not_repeat)
         return scores
 
-    for name in [n for n in names if tune is not None and tunable(n)]:
-        assert tune is not None
+    for name in filter(tunable, names):
+        if tune is None:
+            break
         progress.note(
             f"tuning {name} on validation ({tune.trials or f'{tune.seconds:g} s'} per model)"
         )

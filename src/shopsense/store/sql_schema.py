@@ -151,10 +151,16 @@ def upsert_into(engine_or_conn: Engine | Connection, table: sa.Table) -> Any:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
+def transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """One write transaction: on a new connection of an engine, or on the connection
+    given (a bulk ingest's own); a failure is a one-line :class:`StoreError`."""
     try:
-        with engine.begin() as conn:
-            yield conn
+        if isinstance(bind, Connection):
+            with bind.begin():
+                yield bind
+        else:
+            with bind.begin() as conn:
+                yield conn
     except SQLAlchemyError as exc:
         raise StoreError(f"database write failed, nothing was stored: {db_reason(exc)}") from exc
 

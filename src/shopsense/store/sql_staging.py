@@ -30,7 +30,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,16 +79,9 @@ class SqlStagedEvents:
         self.staged = 0
         self._last_row = 0
 
-    @contextmanager
-    def _step(self) -> Iterator[Connection]:
+    def _step(self) -> AbstractContextManager[Connection]:
         """One short transaction on the staging connection."""
-        try:
-            with self._conn.begin():
-                yield self._conn
-        except SQLAlchemyError as exc:
-            raise StoreError(
-                f"database write failed, nothing was stored: {db_reason(exc)}"
-            ) from exc
+        return transaction(self._conn)
 
     def create(self) -> None:
         with self._step() as conn:
@@ -104,18 +97,17 @@ class SqlStagedEvents:
         if not rows:
             return
         keys = ("row", *EVENT_COLUMNS)
+        names = ", ".join(f'"{n}"' for n in keys)
         with self._step() as conn:
             for start in range(0, len(rows), ADD_CHUNK):
                 part = list(rows[start : start + ADD_CHUNK])
                 if conn.dialect.name == "sqlite":
                     # Tuples straight to the driver: SQLAlchemy's per-row dicts halve the
                     # rate (benchmarks/ingest_throughput.py).
-                    names = ", ".join(f'"{n}"' for n in keys)
                     marks = ", ".join("?" for _ in keys)
                     insert = f"INSERT INTO {self.sql_name} ({names}) VALUES ({marks})"
                     conn.exec_driver_sql(insert, part)
                 else:  # PostgreSQL: COPY, row tuples straight to psycopg
-                    names = ", ".join(f'"{n}"' for n in keys)
                     raw: Any = conn.connection.driver_connection
                     copy_in = f"COPY {self.sql_name} ({names}) FROM STDIN"
                     with raw.cursor() as cursor, cursor.copy(copy_in) as copy:
@@ -224,25 +216,23 @@ def staged_events(engine: Engine) -> Iterator[SqlStagedEvents]:
         raise StoreError(f"database write failed, nothing was stored: {db_reason(exc)}") from exc
     try:
         if file is not None:
-            conn.exec_driver_sql(f'ATTACH DATABASE ? AS "{database}"', (str(file),))
-            conn.exec_driver_sql(f'PRAGMA "{database}".journal_mode=OFF')
-            conn.exec_driver_sql(f'PRAGMA "{database}".synchronous=OFF')
-            conn.commit()
+            with transaction(conn):  # SQLite runs these outside any transaction of its own
+                conn.exec_driver_sql(f'ATTACH DATABASE ? AS "{database}"', (str(file),))
+                conn.exec_driver_sql(f'PRAGMA "{database}".journal_mode=OFF')
+                conn.exec_driver_sql(f'PRAGMA "{database}".synchronous=OFF')
         staged = SqlStagedEvents(conn, database)
         staged.create()
         try:
             yield staged
         finally:
             try:
-                with staged._step() as step:
-                    staged.table.drop(step, checkfirst=False)
+                with transaction(conn):
+                    staged.table.drop(conn, checkfirst=False)
                 if file is not None:
-                    conn.exec_driver_sql(f'DETACH DATABASE "{database}"')
-                    conn.commit()
-            except (StoreError, SQLAlchemyError):
+                    with transaction(conn):
+                        conn.exec_driver_sql(f'DETACH DATABASE "{database}"')
+            except StoreError:
                 conn.invalidate()  # a temporary table goes with the connection
-    except SQLAlchemyError as exc:
-        raise StoreError(f"database write failed, nothing was stored: {db_reason(exc)}") from exc
     finally:
         conn.close()
         if file is not None:
