@@ -19,9 +19,14 @@ def test_greedy_shows_the_top_with_propensity_one() -> None:
     assert propensity.tolist() == [1.0] * 4
 
 
-def test_propensities_match_the_frequencies() -> None:
-    """Monte Carlo: how often each (slot, item) is shown equals its logged propensity."""
-    ranked, n, epsilon, runs = np.arange(8), 3, 0.3, 40_000
+@pytest.mark.parametrize(
+    ("k", "n", "epsilon"),
+    [(8, 3, 0.3), (5, 3, 0.5), (3, 2, 1.0)],  # a long pool; short pools (regression: k=3, n=2)
+)
+def test_propensities_match_the_frequencies(k: int, n: int, epsilon: float) -> None:
+    """Monte Carlo: how often each (slot, item) is shown equals its logged propensity,
+    also when fewer candidates lie below the list than it has slots."""
+    ranked, runs = np.arange(k), 40_000
     rng = np.random.default_rng(1)
     seen: Counter[tuple[int, int]] = Counter()
     logged: dict[tuple[int, int], float] = {}
@@ -32,9 +37,19 @@ def test_propensities_match_the_frequencies() -> None:
             seen[(slot, item)] += 1
             logged[(slot, item)] = p
     for key, p in logged.items():
+        assert 0 < p <= 1
         assert seen[key] / runs == pytest.approx(p, abs=0.01)
-    assert logged[(0, 0)] == pytest.approx(0.7)
-    assert logged[(1, 5)] == pytest.approx(0.3 / 5)
+    assert sum(seen.values()) == runs * n
+
+
+def test_a_short_pool_explores_only_the_last_slots() -> None:
+    """Regression: with one candidate below a two-slot list and epsilon 1, the first slot
+    used to keep its item with a logged propensity of 0."""
+    shown, propensity = explore(np.array([7, 4, 9]), 2, 1.0, np.random.default_rng(0))
+    assert shown.tolist() == [7, 9]
+    assert propensity.tolist() == [1.0, 1.0]
+    shown, propensity = explore(np.arange(8), 3, 0.3, np.random.default_rng(0))
+    assert propensity.min() > 0
 
 
 @settings(max_examples=50)

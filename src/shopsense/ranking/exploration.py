@@ -2,7 +2,9 @@
 
 The serving policy ranks its candidates; each of the ``n`` shown slots then keeps its
 greedy item with probability ``1 - epsilon``, or, with probability ``epsilon``, shows an
-item drawn uniformly (without replacement) from the candidates ranked below the list. By
+item drawn uniformly (without replacement) from the candidates ranked below the list
+(when fewer candidates lie below the list than it has slots, only its last ``pool`` slots
+may explore and the ones above them always keep their greedy item). By
 symmetry every pool item is equally likely in any replaced slot, so the probability of
 what was shown at each position is exact and cheap:
 
@@ -46,8 +48,11 @@ def explore(
     propensity = np.ones(shown.size)
     if epsilon == 0.0 or pool.size == 0 or shown.size == 0:
         return shown, propensity
-    replaced = np.flatnonzero(rng.random(shown.size) < epsilon)[: pool.size]
-    propensity[:] = 1.0 - epsilon
+    # Only the last ``min(n, pool)`` slots may explore, so that every slot that draws a
+    # replacement finds one; the slots above them (when the pool is short) stay greedy.
+    eligible = np.arange(max(shown.size - pool.size, 0), shown.size)
+    replaced = eligible[rng.random(eligible.size) < epsilon]
+    propensity[eligible] = 1.0 - epsilon
     if replaced.size:
         shown[replaced] = rng.choice(pool, size=replaced.size, replace=False)
         propensity[replaced] = epsilon / pool.size
