@@ -47,6 +47,17 @@ def test_a_full_queue_counts_the_dropped_impressions() -> None:
     assert log.dropped == 3 and log.flush() == 2
 
 
+def test_forgetting_a_shopper_drops_their_queued_lists_only() -> None:
+    rows: list[Sequence[object]] = []
+    log = ImpressionLog(rows.extend)
+    log.served("U1", None, "r1", ["P1", "P2"], [1.0, 1.0])
+    log.served("U2", None, "r2", ["P3"], [1.0])
+    log.served("U1", None, "r3", ["P4"], [1.0])
+    assert log.forget("U1") == 3
+    assert log.flush() == 1 and [row[1] for row in rows] == ["U2"]
+    assert log.forget("U1") == 0
+
+
 def test_flush_waits_for_the_batch_the_writer_thread_is_storing() -> None:
     """Regression: ``flush()`` found the queue empty while the writer thread was storing
     the batch it had taken, and returned before those impressions were stored (a CI run

@@ -168,6 +168,30 @@ class ImpressionLog:
         self.written += len(batch)
         return len(batch)
 
+    def forget(self, user_id: str) -> int:
+        """Drop the shopper's queued lists, unwritten; returns how many impressions.
+
+        Waits for a write in progress, so once it returns nothing this log took for the
+        shopper before the call can still reach the store: delete the stored events after
+        it (a shopper deleted between queueing and the writer's next flush used to come
+        back as the impressions of their last lists).
+        """
+        with self._flushing:
+            kept: list[_Served] = []
+            dropped = 0
+            while True:
+                try:
+                    listed = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if listed.user_id == user_id:
+                    dropped += len(listed.item_ids)
+                else:
+                    kept.append(listed)
+            for listed in kept:  # fits: the queue held them all a moment ago
+                self._queue.put_nowait(listed)
+            return dropped
+
     def close(self) -> None:
         """Stop the writer after a last flush."""
         self._stop.set()

@@ -344,7 +344,10 @@ class ServingState:
 
     def delete_user(self, user_id: str) -> int:
         """Remove the shopper's events, in-memory history, cart and learned factors; the
-        store keeps a tombstone that every later bundle load applies."""
+        store keeps a tombstone that every later bundle load applies. Lists served to the
+        shopper and not yet written as impressions are dropped first."""
+        if self.impressions is not None:
+            self.impressions.forget(user_id)
         removed = self.store.events.delete_user(user_id)
         self.tombstones = self.tombstones | {self.store.events.digest(user_id)}
         self.recent.forget(user_id)
