@@ -147,6 +147,27 @@ def test_a_posted_event_changes_the_next_answer(client: TestClient) -> None:
     assert session["strategy"] != "trending"
 
 
+def test_a_purchase_is_named_by_the_explanations_whatever_the_product(
+    client: TestClient,
+) -> None:
+    """Regression: for about two products in three, every item recommended after a single
+    purchase said "popular in <category>": the stack's candidates came from models (the
+    item tower) whose similarity the explanation never looked at."""
+    catalog = client.app.state.serving.catalog  # type: ignore[attr-defined]
+    for product in catalog.products()[:25]:
+        user = "one-buy-" + uuid.uuid4().hex[:8]
+        event = {
+            "event_id": uuid.uuid4().hex,
+            "user_id": user,
+            "kind": "purchase",
+            "item_id": product.id,
+        }
+        assert client.post("/events", json={"events": [event]}, headers=HEADERS).status_code == 200
+        after = get(client, f"/recommendations/{user}", n=5, exclude_seen="true")
+        named = [i for i in after["items"] if product.title[:30] in i["explanation"]]
+        assert named, (product.id, [i["explanation"] for i in after["items"]])
+
+
 def test_deleting_a_user_removes_events_and_influence(client: TestClient) -> None:
     user = "leaving-" + uuid.uuid4().hex[:8]
     item = client.app.state.serving.catalog.products()[5].id  # type: ignore[attr-defined]

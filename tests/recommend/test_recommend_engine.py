@@ -229,3 +229,18 @@ def test_a_product_no_model_has_evidence_about_gets_no_made_up_neighbours() -> N
         assert all(r.reason.startswith("popular in") for r in result.items)
     known = lonely.recommend("similar", "", item_id="D", n=2)
     assert known.strategy == "item_knn" and {r.item_id for r in known.items} == {"E", "F"}
+
+
+def test_an_explanation_looks_in_every_similarity_model_for_its_anchor() -> None:
+    """The usual similarity model sees no link from A to D; a second one does, so D is
+    explained by A rather than by its category."""
+    from shopsense.recommend import explain
+
+    apart = InteractionData.from_sequences({"a": list("ABC"), "d": list("DEF")})
+    linked = InteractionData.from_sequences({"x": list("AD"), "y": list("BE"), "z": list("CF")})
+    first = ItemKNN(similarity="cosine").fit(apart)
+    second = ItemKNN(similarity="cosine").fit(linked)
+    assert explain.closest_history_items(first, ["A"], ["D", "B"]) == [None, "A"]
+    assert explain.closest_by_any([first, second], ["A"], ["D", "B"]) == ["A", "A"]
+    assert explain.closest_by_any([first], ["A"], ["D"]) == [None]
+    assert explain.closest_by_any([], ["A"], ["D"]) == [None]

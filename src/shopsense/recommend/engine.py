@@ -227,7 +227,7 @@ class RecommendationEngine:
     def _explained(
         self, events: Sequence[EventLike], items: list[str], ids: list[str], scores: list[float]
     ) -> list[Recommended]:
-        anchors = explain.closest_history_items(self.models.similar, items, ids)
+        anchors = explain.closest_by_any(self.models.explainers(), items, ids)
         kinds = {e.item_id: e.kind for e in events if e.item_id is not None}
         out = []
         for rec, score, anchor in zip(ids, scores, anchors, strict=True):
@@ -261,8 +261,10 @@ class RecommendationEngine:
             mask[index[index >= 0]] = False
         ids, scores = _top_for_history(model, user_id, items, weights, mask, n)
         rec_ids = [str(i) for i in ids]
-        explainer = model if hasattr(model, "item_factors_") else self.models.similar
-        anchors = explain.closest_history_items(explainer, items, rec_ids)
+        explainers = self.models.explainers()
+        if hasattr(model, "item_factors_"):
+            explainers = [model, *(m for m in explainers if m is not model)]
+        anchors = explain.closest_by_any(explainers, items, rec_ids)
         kinds = {e.item_id: e.kind for e in events if e.item_id is not None}
         out = []
         for rec, score, anchor in zip(rec_ids, scores, anchors, strict=True):

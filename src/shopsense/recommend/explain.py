@@ -88,5 +88,23 @@ def closest_history_items(
     return found
 
 
+def closest_by_any(
+    models: Sequence[Recommender], history: Sequence[str], recommended: Sequence[str]
+) -> list[str | None]:
+    """:func:`closest_history_items` by the first of ``models`` with a positive similarity
+    for each recommended item: a stack's candidates come from several models, and one
+    model's item vectors may know nothing of an item another retrieved it by (the item
+    tower, by content)."""
+    found: list[str | None] = [None] * len(recommended)
+    for model in models:
+        open_slots = [i for i, anchor in enumerate(found) if anchor is None]
+        if not open_slots:
+            break
+        more = closest_history_items(model, history, [recommended[i] for i in open_slots])
+        for slot, anchor in zip(open_slots, more, strict=True):
+            found[slot] = anchor
+    return found
+
+
 def last_kind(kinds: Mapping[str, EventKind], item_id: str) -> EventKind:
     return kinds.get(item_id, EventKind.VIEW)

@@ -119,12 +119,16 @@ class ModelSet:
             together=models.get("bought_together"),
         )
 
+    def explainers(self) -> list[Recommender]:
+        """The bundle's similarity models, the usual one first: what explanations look in
+        for the history item a recommendation resembles."""
+        others = [m for n, m in self.models.items() if n in SIMILARITY_MODELS]
+        return [self.similar, *(m for m in others if m is not self.similar)]
+
     def similarity_models(self, item_id: str) -> list[Recommender]:
         """The similarity models that know ``item_id``: the usual one first, then the other
         similarity models of the bundle (the item tower knows new products by content)."""
-        others = [m for n, m in self.models.items() if n in SIMILARITY_MODELS]
-        ordered = [self.similar, *(m for m in others if m is not self.similar)]
-        return [m for m in ordered if item_id in m.items_]
+        return [m for m in self.explainers() if item_id in m.items_]
 
     def scenario_models(self) -> dict[str, str]:
         """Which of the bundle's models (by its name in the bundle; ``"stack"``: the stack)
