@@ -114,7 +114,8 @@ def fold_in(
 ) -> FloatArray:
     """One implicit-ALS half-step for a shopper not trained on: solve
     ``(VᵀV + Vᵀ(C - I)V + λI) u = VᵀC p`` over the item ``vectors`` (``gram`` = VᵀV), for
-    engagements with ``items`` at ``confidence`` (1 + alpha * weight)."""
+    engagements with ``items`` at ``confidence`` (``alpha * weight``, as ``implicit``
+    trains: the paper's ``1 + alpha * weight`` without the 1)."""
     y = vectors[items].astype(np.float64)
     a = gram + (y.T * (confidence - 1.0)) @ y
     a[np.diag_indices_from(a)] += regularization

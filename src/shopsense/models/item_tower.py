@@ -355,8 +355,9 @@ class ItemTower(Recommender):
         return scores
 
     def _fold_in(self, items: IntArray, weights: npt.NDArray[np.float32]) -> FloatArray:
-        """ALS half-step for one shopper against the tower's item vectors (:func:`fold_in`)."""
-        confidence = 1.0 + self.als_alpha * np.log1p(weights.astype(np.float64))
+        """ALS half-step for one shopper against the tower's item vectors (:func:`fold_in`),
+        with the confidences its ALS trained on (``alpha * log1p(weight)``, as :class:`ALS`)."""
+        confidence = self.als_alpha * np.log1p(weights.astype(np.float64))
         if self.gram_ is None or self.gram_.shape[0] != self.factors:
             all_y = self.item_vectors_.astype(np.float64)
             self.gram_ = all_y.T @ all_y
