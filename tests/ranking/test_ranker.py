@@ -194,22 +194,3 @@ def test_the_traced_serving_net_scores_as_the_network(ranker: MultiTaskRanker) -
     finally:
         ranker.net_ = before
     np.testing.assert_allclose(ranker.predict(x, items).click, got.click)
-
-
-def test_the_frozen_scoring_graph_gives_the_nets_own_logits(ranker: MultiTaskRanker) -> None:
-    """Serving runs the net traced and frozen; it must score exactly as the net itself does
-    at the top position."""
-    import torch
-
-    x, *_ = _impressions()
-    standard = np.clip(
-        (x[:50] - ranker.feature_mean_) / ranker.feature_scale_,
-        ranker.feature_low_,
-        ranker.feature_high_,
-    )
-    xs = torch.from_numpy(standard.astype(np.float32))
-    items = torch.from_numpy(ranker._items(None, 50))
-    with torch.inference_mode():
-        frozen = ranker._scoring_net()(xs, items)
-        direct = ranker.net_(xs, items, None)
-    torch.testing.assert_close(frozen, direct)
