@@ -149,9 +149,9 @@ def scoring_net(net: Any, n_features: int) -> Any:
     """``net`` traced for serving: ``(x (b, d), items (b,)) -> logits (b, heads)`` as if every
     row were shown at the top. The trace runs the forward pass as one graph, without the
     Python overhead of each module: about a third of a served list's ranker time. It is
-    then frozen (weights inlined as constants; about a quarter less time per call on 150
-    candidates, the same logits): ``net``'s weights must not change afterwards, and they do
-    not: every training run builds a fresh net."""
+    then frozen (weights inlined as constants; the same logits, in less time per call: see
+    BENCHMARKS.md, serving CPU per list): ``net``'s weights must not change afterwards, and
+    they do not: every training run builds a fresh net."""
     import warnings
 
     import torch
