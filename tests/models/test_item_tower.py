@@ -110,16 +110,3 @@ def test_without_features_new_items_score_zero() -> None:
     assert scores[tower.items_.index("k9")] == 0.0
     assert not tower.item_vectors_for(catalog()[:2]).any()
     assert isinstance(ItemFeatureSpace.fit(catalog()), ItemFeatureSpace)
-
-
-def test_pair_similarity_is_the_cosine_of_the_item_scores(model: ItemTower) -> None:
-    """The explanations' fast path (cosine of the item vectors) agrees with the tower's own
-    similarity row of each anchor."""
-    from shopsense.recommend.models import pair_similarity
-
-    anchors = np.array([0, 3], np.int64)
-    targets = np.arange(len(model.items_), dtype=np.int64)
-    pairs = pair_similarity(model, anchors, targets)
-    assert pairs is not None
-    slow = np.stack([model._item_scores(int(a))[targets] for a in anchors])
-    np.testing.assert_allclose(pairs, slow, atol=1e-5)

@@ -189,6 +189,39 @@ def test_float16_halves_factors_and_keeps_counts(tmp_path: Path) -> None:
     assert _halved(np.array([0.5], np.float32)).dtype == np.float16
 
 
+#: The models that embed items (a vector per item): the others return ``None``.
+EMBEDDING_MODELS = {"als", "bpr", "item_tower", "item_tower_als", "sasrec"}
+
+
+def test_item_embeddings_are_one_row_per_item_where_the_model_has_them(
+    request: pytest.FixtureRequest, model: Recommender
+) -> None:
+    vectors = model.item_embeddings()
+    if request.node.callspec.params["model"] not in EMBEDDING_MODELS:
+        assert vectors is None
+        return
+    assert vectors is not None
+    assert vectors.ndim == 2
+    assert vectors.shape[0] == len(model.items_)
+    assert np.isfinite(vectors).all()
+
+
+def test_pair_similarity_is_the_cosine_of_the_item_scores(model: Recommender) -> None:
+    """The explanations' fast path (cosine of the item embeddings) agrees with the model's
+    own similarity row of each anchor. Regression: BPR's explanations took the cosine of
+    its factors with the item-bias column in, which its own similarity leaves out."""
+    from shopsense.recommend.models import pair_similarity
+
+    if model.item_embeddings() is None:
+        return
+    anchors = np.array([0, 3], np.int64)
+    targets = np.arange(len(model.items_), dtype=np.int64)
+    pairs = pair_similarity(model, anchors, targets)
+    assert pairs is not None
+    slow = np.stack([model._item_scores(int(a))[targets] for a in anchors])
+    np.testing.assert_allclose(pairs, slow, atol=1e-5)
+
+
 def test_unfitted_model_says_so() -> None:
     with pytest.raises(ModelError, match="not fitted"):
         Popularity().recommend("x")

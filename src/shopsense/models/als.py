@@ -101,11 +101,8 @@ class ALS(Recommender):
         scores: FloatArray = vectors @ self.item_factors_.T
         return scores
 
-    def _item_scores(self, item: int) -> FloatArray:
-        norms = np.linalg.norm(self.item_factors_, axis=1) + 1e-9
-        vector = self.item_factors_[item] / norms[item]
-        scores: FloatArray = (self.item_factors_ @ vector) / norms
-        return scores
+    def item_embeddings(self) -> FloatArray:
+        return self.item_factors_
 
     def user_vector(self, item_ids: Sequence[str], weights: Sequence[float]) -> FloatArray:
         """Factors of a shopper with these (item, weight) interactions: one ALS half-step.

@@ -220,8 +220,20 @@ class Recommender(ABC):
         """Scores of every item for each shopper, shape ``(b, n_items)``."""
 
     def _item_scores(self, item: int) -> FloatArray:
-        """Similarity of every item to item ``item``, shape ``(n_items,)``."""
-        raise ModelError(f"{self.name} does not compute item similarity")
+        """Similarity of every item to item ``item``, shape ``(n_items,)``: the cosine of
+        :meth:`item_embeddings` where the model has them."""
+        vectors = self.item_embeddings()
+        if vectors is None:
+            raise ModelError(f"{self.name} does not compute item similarity")
+        norms = np.linalg.norm(vectors, axis=1) + 1e-9
+        scores: FloatArray = (vectors @ (vectors[item] / norms[item])) / norms
+        return scores
+
+    def item_embeddings(self) -> FloatArray | None:
+        """Every item's learned vector ``(n_items, d)`` (row ``i``: item index ``i``) for a
+        model that embeds items (ALS, BPR, the item tower, SASRec), else ``None``. Item
+        similarity, explanations and the embedding map read these."""
+        return None
 
     def _cold_scores(self) -> FloatArray:
         """Scores for a shopper with no history at all: popularity unless overridden."""

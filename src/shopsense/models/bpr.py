@@ -78,11 +78,10 @@ class BPR(Recommender):
         scores: FloatArray = self._user_vectors(histories) @ self.item_factors_.T
         return scores
 
-    def _item_scores(self, item: int) -> FloatArray:
-        factors = self.item_factors_[:, :-1]
-        norms = np.linalg.norm(factors, axis=1) + 1e-9
-        scores: FloatArray = (factors @ (factors[item] / norms[item])) / norms
-        return scores
+    def item_embeddings(self) -> FloatArray:
+        """The item factors without their last column (the item bias)."""
+        factors: FloatArray = self.item_factors_[:, :-1]
+        return factors
 
     def _state(self) -> dict[str, npt.NDArray[Any]]:
         return {"user_factors_": self.user_factors_, "item_factors_": self.item_factors_}

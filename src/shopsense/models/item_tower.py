@@ -363,10 +363,8 @@ class ItemTower(Recommender):
             self.gram_ = all_y.T @ all_y
         return fold_in(self.item_vectors_, self.gram_, items, confidence, self.als_regularization)
 
-    def _item_scores(self, item: int) -> FloatArray:
-        norms = np.linalg.norm(self.item_vectors_, axis=1) + 1e-9
-        scores: FloatArray = (self.item_vectors_ @ (self.item_vectors_[item] / norms[item])) / norms
-        return scores
+    def item_embeddings(self) -> FloatArray:
+        return self.item_vectors_
 
     # --- persistence ------------------------------------------------------------------
     def _state(self) -> dict[str, npt.NDArray[Any]]:

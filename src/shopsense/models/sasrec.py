@@ -223,14 +223,17 @@ class SASRec(Recommender):
                 scores[rows] = self.net_.next_item_scores(trim_padding(tokens)).numpy()
         return scores
 
-    def _item_scores(self, item: int) -> FloatArray:
+    def item_embeddings(self) -> FloatArray:
+        """The network's item vectors (computed once per trained network)."""
         import torch
 
-        with torch.no_grad():
-            vectors = self.net_.item_vectors().numpy()
-        norms = np.linalg.norm(vectors, axis=1) + 1e-9
-        scores: FloatArray = (vectors @ (vectors[item] / norms[item])) / norms
-        return scores
+        cached = self.__dict__.get("_item_vectors")
+        if cached is None or cached[0] is not self.net_:
+            with torch.no_grad():
+                cached = (self.net_, self.net_.item_vectors().numpy().astype(np.float32))
+            self.__dict__["_item_vectors"] = cached
+        vectors: FloatArray = cached[1]
+        return vectors
 
     # --- persistence ------------------------------------------------------------------
     def _state(self) -> dict[str, npt.NDArray[Any]]:

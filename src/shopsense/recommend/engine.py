@@ -262,7 +262,7 @@ class RecommendationEngine:
         ids, scores = _top_for_history(model, user_id, items, weights, mask, n)
         rec_ids = [str(i) for i in ids]
         explainers = self.models.explainers()
-        if hasattr(model, "item_factors_"):
+        if model.item_embeddings() is not None:
             explainers = [model, *(m for m in explainers if m is not model)]
         anchors = explain.closest_by_any(explainers, items, rec_ids)
         kinds = {e.item_id: e.kind for e in events if e.item_id is not None}

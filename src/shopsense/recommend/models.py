@@ -168,18 +168,14 @@ def pair_similarity(
 ) -> FloatArray | None:
     """Similarity ``(len(anchors), len(targets))`` between two sets of ``model`` items.
 
-    Cosine of item factors for factor models (the item tower's item vectors too), the
-    learned similarity for item-kNN, else the model's item scores; ``None`` when the model
-    has no notion of item similarity.
+    Cosine of the model's item embeddings (ALS, BPR, the item tower, SASRec), the learned
+    similarity for item-kNN, else the model's item scores; ``None`` when the model has no
+    notion of item similarity.
     """
-    factors = getattr(model, "item_factors_", None)
-    if factors is None:
-        # the tower's full-row path normalised every item's vector per anchor: a tenth of
-        # a served list's time once explanations looked in the tower
-        factors = getattr(model, "item_vectors_", None)
-    if isinstance(factors, np.ndarray):
-        a = factors[anchors]
-        t = factors[targets]
+    vectors = model.item_embeddings()
+    if vectors is not None:
+        a = vectors[anchors]
+        t = vectors[targets]
         a = a / (np.linalg.norm(a, axis=1, keepdims=True) + 1e-9)
         t = t / (np.linalg.norm(t, axis=1, keepdims=True) + 1e-9)
         result: FloatArray = (a @ t.T).astype(np.float32)
