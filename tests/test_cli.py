@@ -207,6 +207,25 @@ def test_report_without_matplotlib_fails_before_the_work(
     assert not report.exists()
 
 
+def test_report_without_scikit_learn_fails_before_the_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report's t-SNE maps need scikit-learn: said at once, not after the training."""
+    import shopsense.evaluation.runner as runner
+
+    def work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the evaluation started")
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setattr(runner, "run_evaluation", work)
+    path = str(sequences_file(tmp_path))
+    code, out, err = run(
+        capsys, "evaluate", "--format", "s3rec", "--path", path, "--report", str(tmp_path / "r")
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith("error: --report needs scikit-learn") and "shopsense[report]" in err
+
+
 def test_simulate_refuses_a_plot_it_would_not_draw(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

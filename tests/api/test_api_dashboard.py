@@ -3,6 +3,7 @@ on a time axis, search analytics (the browser test drives the page for real)."""
 
 from __future__ import annotations
 
+import html
 import itertools
 import re
 import shutil
@@ -272,3 +273,38 @@ def test_search_analytics_top_zero_result_and_click_through(client: TestClient) 
     )
     summary = re.search(r'id="search-summary">([^<]+)<', page)
     assert summary and "searches" in summary.group(1) and "showed no results" in summary.group(1)
+
+
+def test_the_page_maps_the_serving_models_item_vectors(client: TestClient) -> None:
+    """Each item-embedding model of the serving bundle gets a map: its points are products
+    of the catalog, named on hover and coloured by top category, with the agreement of
+    nearest neighbours against chance."""
+    from shopsense.api.item_map import SAMPLE, serving_maps
+
+    page = log_in(client)
+    state = client.app.state.serving  # type: ignore[attr-defined]
+    engine = state.models.engine
+    sources = engine.models.stack.sources.models
+    embedded = {f"stack/{n}" for n, m in sources.items() if m.item_embeddings() is not None}
+    assert embedded  # the default stack's ALS and item tower
+    drawn = re.findall(r'<figure class="item-map" data-model="([\w/]+)">', page)
+    assert embedded <= set(drawn)
+    maps = {m.model: m for m in serving_maps(engine.models, state.catalog)}
+    for name in drawn:
+        found = re.search(
+            rf'<svg class="chart item-map"[^>]*data-model="{name}"(.*?)</svg>', page, re.S
+        )
+        assert found
+        points = re.findall(r'<circle cx="[\d.]+" cy="[\d.]+" r="2.6" fill="(#\w+)" data-item="'
+                            r'([^"]+)"><title>([^<]+)</title>', found.group(1))  # fmt: skip
+        assert len(points) == len(maps[name].item_ids) == min(SAMPLE, maps[name].items_total)
+        for _, item, title in points[:20]:
+            product = state.catalog.get(item)
+            assert product is not None and html.unescape(title).startswith(product.title)
+        assert len({fill for fill, _, _ in points}) > 2  # several categories coloured
+        m = maps[name]
+        assert f"For {100 * m.neighbour_same:.0f}% of them" in page
+    # the sample shop's vectors learned its categories: well above chance
+    assert maps["stack/item_tower"].neighbour_same > 2 * maps["stack/item_tower"].chance_same
+    # computed once per bundle, not per view
+    assert serving_maps(engine.models, state.catalog)[0] is next(iter(maps.values()))

@@ -58,8 +58,37 @@ def test_cli_evaluate_json_and_report(tmp_path: Path, capsys: pytest.CaptureFixt
     for key in ("HR@10", "NDCG@10", "HR@20", "NDCG@20", "MRR@10", "train_seconds"):
         assert key in results["als"]
     assert results["als"]["HR@10"] > results["popularity"]["HR@10"]
-    assert (report_dir / "index.html").read_text().count("<img") == 3
-    assert json.loads((report_dir / "results.json").read_text())["results"] == results
+    page = (report_dir / "index.html").read_text()
+    assert page.count("<img") == 4  # three plots and the ALS item map (popularity has none)
+    assert (report_dir / "map_als.png").stat().st_size > 10_000
+    assert "Item-embedding maps" in page
+    written = json.loads((report_dir / "results.json").read_text())
+    assert written["results"] == results
+    als_map = written["embedding_maps"]["als"]
+    assert als_map["label_kind"] == "popularity"  # a sequence file has no catalog
+    assert als_map["items_mapped"] == 60 and set(written["embedding_maps"]) == {"als"}
+
+
+def test_maps_of_vectors_that_learned_the_tastes_beat_chance(tmp_path: Path) -> None:
+    """Three tastes, each buying from its own 20 items: coloured by taste, ALS's nearest
+    neighbours share it far more often than chance (about 19 / 59)."""
+    data = InteractionData.from_sequences(
+        {
+            line.split()[0]: line.split()[1:]
+            for line in clustered_sequences(tmp_path / "Toy.txt").read_text().splitlines()
+        }
+    )
+    labels = {str(i): f"taste {(i - 1) // 20}" for i in range(1, 61)}
+    report = evaluate_data(
+        "toy", data, ["als", "popularity"], params={"als": {"factors": 8}}, maps=True,
+        item_labels=labels,
+    )  # fmt: skip
+    drawn = report.maps["als"]
+    assert set(report.maps) == {"als"}
+    assert drawn.label_kind == "top category"
+    assert drawn.chance_same == pytest.approx(19 / 59)
+    assert drawn.neighbour_same > 0.9
+    assert drawn.tsne is not None and drawn.tsne.shape == (60, 2)
 
 
 def test_unknown_model_and_bad_params_are_clear(

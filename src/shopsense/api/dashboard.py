@@ -5,7 +5,8 @@ with its quality-gate verdict, the models inside it compared on validation NDCG@
 "Activate" button (roll back or forward); events, click-through and conversion per day on
 a time axis (:mod:`shopsense.api.charts`: inline SVG, no JavaScript library, no network);
 top and zero-result search queries with click-through per query; A/B results counted from
-each experiment's start, with the sample-ratio check shown whatever its verdict.
+each experiment's start, with the sample-ratio check shown whatever its verdict; the
+serving bundle's item-embedding maps (:mod:`shopsense.api.item_map`).
 
 **Who may see it.** The operator only: the API key in ``X-API-Key``, or a browser that
 logged in at ``/dashboard/login`` with it (a signed cookie, ``HttpOnly``,
@@ -38,6 +39,7 @@ from shopsense.api.analytics import attributed_ctr, daily_stats, search_stats
 from shopsense.api.auth import is_operator, key_matches, operator_may_act, state_of
 from shopsense.api.bundles import listed, scenario_rows
 from shopsense.api.charts import day_bars, day_lines
+from shopsense.api.item_map import map_svg, serving_maps
 from shopsense.api.lifecycle import BundleLoadError
 from shopsense.api.shoppers import ADMIN, ADMIN_MAX_AGE_S
 from shopsense.api.storefront import ShopRefusedError, page
@@ -124,6 +126,7 @@ def render(
         ),
     }  # fmt: skip
     engine = state.models.engine
+    maps = serving_maps(engine.models, state.catalog) if engine is not None else []
     experiments = state.experiments.experiments
     bundles = state.models.bundles()
     cookie = request.cookies.get(ADMIN)
@@ -140,6 +143,7 @@ def render(
             engine.models if engine is not None else None, experiments[0] if experiments else None
         ),
         "charts": charts,
+        "maps": [{"map": m, "svg": map_svg(m, state.catalog)} for m in maps],
         "window": DAYS,
         "totals": state.store.events.count_by_kind(),
         "attributed": attributed_ctr(state.store),

@@ -66,7 +66,8 @@ def register(add: AddCommand) -> None:
     p.add_argument(
         "--report",
         metavar="DIR",
-        help="also write an HTML report with plots to DIR (needs the report extra)",
+        help="also write an HTML report with plots to DIR, item-embedding maps of the "
+        "models that embed items included (needs the report extra)",
     )
 
 
@@ -76,7 +77,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from shopsense.evaluation.tuning import Budget
 
     if args.report:
-        require_plotting("--report")  # before the work, not after it
+        require_plotting("--report", maps=True)  # before the work, not after it
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     try:
         params = json.loads(args.params) if args.params else {}
@@ -89,13 +90,23 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         "stage": args.stage,
         "params": params,
         "on_model": lambda m: progress.note(f"evaluating {m}"),
+        "maps": bool(args.report),
     }
     if args.format == "store":
         from shopsense.pipeline import build_interactions
         from shopsense.store import open_store
 
-        data = build_interactions(open_store(settings), settings)
-        report = evaluate_data(str(settings.data_dir), data, models, **common)
+        store = open_store(settings)
+        data = build_interactions(store, settings)
+        labels = {
+            p.id: p.category[0]
+            for batch in store.catalog.iter_products()
+            for p in batch
+            if p.category
+        }
+        report = evaluate_data(
+            str(settings.data_dir), data, models, item_labels=labels or None, **common
+        )
     else:
         if not args.path:
             raise ConfigError(f"--path is required with --format {args.format}")

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from shopsense import progress
 from shopsense.errors import ConfigError
+from shopsense.evaluation.embedding_map import EmbeddingMap, embedding_map, popularity_labels
 from shopsense.evaluation.offline import Stage, evaluate
 from shopsense.evaluation.split import Split, leave_one_out, temporal_split
 from shopsense.evaluation.tuning import (
@@ -46,6 +47,8 @@ class EvaluationReport:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Per tuned model: the budget, the best settings, their validation NDCG@10, every trial.
     tuning: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Per model that embeds items: its item-embedding map (when asked for, see ``maps``).
+    maps: dict[str, EmbeddingMap] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,7 @@ class EvaluationReport:
             "results": self.results,
             "params": self.params,
             "tuning": self.tuning,
+            "embedding_maps": {name: m.summary() for name, m in self.maps.items()},
         }
 
 
@@ -73,6 +77,33 @@ def load_interactions(format: str, path: Path) -> tuple[str, InteractionData]:
     store = InMemoryStore()
     store.events.append(list(dataset.events))
     return dataset.name, InteractionData.from_events(store.events.iter_batches())
+
+
+def item_labels(format: str, path: Path) -> dict[str, str] | None:
+    """Each product's top category, for the formats that come with a catalog (``None`` for
+    sequence formats, which have none: maps are then coloured by popularity)."""
+    if format in SEQUENCE_FORMATS:
+        return None
+    from shopsense.ingest.datasets import read_dataset
+
+    labels = {p.id: p.category[0] for p in read_dataset(format, path).products if p.category}
+    return labels or None
+
+
+def item_map(
+    name: str, model: Recommender, labels: Mapping[str, str] | None, tsne: bool = True
+) -> EmbeddingMap | None:
+    """The model's item-embedding map (``None`` for a model without item vectors), coloured
+    by ``labels`` (product id -> top category) or, without them, by popularity."""
+    vectors = model.item_embeddings()
+    if vectors is None:
+        return None
+    ids = model.items_.to_list()
+    if labels:
+        named = [labels.get(i, "") for i in ids]
+        return embedding_map(name, vectors, ids, named, "top category", tsne=tsne)
+    bands = popularity_labels(model.item_popularity_)
+    return embedding_map(name, vectors, ids, bands, "popularity", tsne=tsne)
 
 
 def make_split(data: InteractionData, protocol: str) -> Split:
@@ -141,9 +172,11 @@ def run_evaluation(
     ks: Sequence[int] = (5, 10, 20),
     on_model: Callable[[str], None] | None = None,
     tune: Budget | None = None,
+    maps: bool = False,
 ) -> EvaluationReport:
     """Evaluate ``models`` (names from the registry) on one dataset and protocol; with
-    ``tune``, each tunable model's settings are searched on validation first."""
+    ``tune``, each tunable model's settings are searched on validation first; with
+    ``maps``, every model that embeds items also gets its item-embedding map."""
     for name in models:
         build_model(name, (params or {}).get(name))
     name, data = load_interactions(format, path)
@@ -157,6 +190,8 @@ def run_evaluation(
         ks=ks,
         on_model=on_model,
         tune=tune,
+        maps=maps,
+        item_labels=item_labels(format, path) if maps else None,
     )
 
 
@@ -171,8 +206,13 @@ def evaluate_data(
     ks: Sequence[int] = (5, 10, 20),
     on_model: Callable[[str], None] | None = None,
     tune: Budget | None = None,
+    maps: bool = False,
+    item_labels: Mapping[str, str] | None = None,
 ) -> EvaluationReport:
     """Evaluate ``models`` on interactions already loaded (a dataset or the shop's store).
+
+    ``maps``: each model that embeds items gets its item-embedding map (of the model as
+    evaluated), coloured by ``item_labels`` (product id -> top category) or by popularity.
 
     ``tune``: each model :data:`~shopsense.evaluation.tuning.SPACES` covers is first tuned
     on the validation stage with this budget (the same for every model, seeded), then
@@ -205,5 +245,8 @@ def evaluate_data(
         model = build_model(model_name, chosen)
         report.results[model_name] = evaluate(model, split, stage, ks)
         report.params[model_name] = model.get_params()
+        drawn = item_map(model_name, model, item_labels) if maps else None
+        if drawn is not None:
+            report.maps[model_name] = drawn
         log.info("%s: %s", model_name, report.results[model_name])
     return report
