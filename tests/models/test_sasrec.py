@@ -108,3 +108,43 @@ def test_held_out_ndcg_breaks_ties_at_random_and_skips_seen_items() -> None:
     empty = [np.zeros(0, np.int64)] * rows
     blank = right_aligned_tokens(empty, 5)
     assert held_out_ndcg(net, blank, targets, empty) == pytest.approx(top10 / n_items, abs=0.02)
+
+
+def test_attention_is_what_the_block_applies() -> None:
+    """Known answer: with one head, the last position's attention weights times the values
+    are the block's attention output there (scaled dot-product, causal and padding mask)."""
+    import torch
+    from torch.nn import functional as F  # noqa: N812
+
+    from shopsense.models._torch import CausalBlock
+
+    torch.manual_seed(0)
+    block = CausalBlock(hidden=8, heads=1, dropout=0.0).eval()
+    x = torch.randn(2, 5, 8)
+    real = torch.tensor([[False, False, True, True, True], [True] * 5])
+    allowed = (torch.ones(5, 5, dtype=torch.bool).tril() & real[:, None, :]) | torch.eye(
+        5, dtype=torch.bool
+    )
+    allowed = allowed.unsqueeze(1)
+    with torch.no_grad():
+        weights = block.last_attention(x, allowed)
+        q, k, v = block._qkv(x)
+        expected = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)[:, 0, -1]
+    assert torch.allclose((weights[:, :, None] * v[:, 0]).sum(dim=1), expected, atol=1e-6)
+    assert torch.allclose(weights.sum(dim=1), torch.ones(2))
+    assert (weights[0, :2] == 0).all()  # padding gets none
+
+
+def test_attended_history_weights_sum_to_one_per_item(model: SASRec) -> None:
+    weights = model.attended(["i3", "i4", "i4", "nope", "i5", "i3"])
+    assert {item for item, _ in weights} == {"i3", "i4", "i5"}  # unknown left out
+    assert sum(w for _, w in weights) == pytest.approx(1.0, abs=1e-5)
+    assert [w for _, w in weights] == sorted((w for _, w in weights), reverse=True)
+    assert model.attended(["i7"]) == [("i7", pytest.approx(1.0))]
+    assert model.attended(["nope"]) == []
+
+
+def test_models_that_do_not_attend_say_so() -> None:
+    from shopsense.models import Popularity
+
+    assert Popularity().fit(cycle_data()).attended(["i1"]) is None

@@ -244,3 +244,51 @@ def test_an_explanation_looks_in_every_similarity_model_for_its_anchor() -> None
     assert explain.closest_by_any([first, second], ["A"], ["D", "B"]) == ["A", "A"]
     assert explain.closest_by_any([first], ["A"], ["D"]) == [None]
     assert explain.closest_by_any([], ["A"], ["D"]) == [None]
+
+
+def test_a_sequence_model_explains_by_the_item_it_attended_to_most() -> None:
+    """A bundle whose personal model is SASRec: every item is "because you viewed X", X the
+    history item with the most attention (the next one for X itself), and the weights come
+    with the answer."""
+    pytest.importorskip("torch")
+    from shopsense.models import SASRec
+
+    sequences = {f"u{k}": ["A", "B", "C", "D", "E", "F"][k % 3 :] for k in range(30)}
+    data = InteractionData.from_sequences(sequences)
+    sasrec = SASRec(hidden=8, layers=1, epochs=5, valid_fraction=0.0, num_threads=1).fit(data)
+    fitted = {"sasrec": sasrec, "trending": Popularity().fit(data)}
+    models = ModelSet.from_models("b2", {"primary": "sasrec"}, fitted)
+    history = events("A", "D", "B")
+    result = engine(models).recommend("for_you", "target", history, n=3, exclude_seen=False)
+    assert result.strategy == "sasrec"
+    weights = sasrec.attended(["A", "D", "B"])
+    assert result.attention == tuple(weights)
+    top, runner_up = weights[0][0], weights[1][0]
+    for r in result.items:
+        anchor = runner_up if r.item_id == top else top
+        assert r.reason == f"because you viewed Product {anchor}"
+
+
+def test_a_stack_list_carries_the_attention_of_its_sequence_source() -> None:
+    """The first of the stack's sources that attends gives the list's attention; a stack
+    without one gives none."""
+    from types import SimpleNamespace
+    from typing import cast
+
+    from shopsense.ranking.stack import Stack
+    from shopsense.recommend.engine import _attention
+
+    class Attends:
+        def attended(self, items: list[str]) -> list[tuple[str, float]]:
+            return [(items[-1], 0.75), (items[0], 0.25)]
+
+    class Blind:
+        def attended(self, items: list[str]) -> None:
+            return None
+
+    def stack(*sources: object) -> Stack:
+        named = {f"s{k}": s for k, s in enumerate(sources)}
+        return cast(Stack, SimpleNamespace(sources=SimpleNamespace(models=named)))
+
+    assert _attention(stack(Blind(), Attends()), ["A", "B"]) == (("B", 0.75), ("A", 0.25))
+    assert _attention(stack(Blind()), ["A", "B"]) == ()

@@ -100,6 +100,7 @@ def recommendations(
     exclude_seen: bool | None = None,
     objective: Objective | None = None,
     session_id: str | None = None,
+    explain: bool = False,
 ) -> dict[str, Any]:
     """The JSON body of a recommendation list (used by the API and the storefront).
 
@@ -129,18 +130,19 @@ def recommendations(
         item_id,
         exclude_seen,
         objective,
+        explain,
     )
     reusable = state.reusable(user_id)
     cached = state.results.get(key) if reusable else None
     if cached is None:
         result = engine.recommend(
             scenario, user_id, history, fetch, rules, item_id, exclude_seen, policy, objective,
-            explained=n,
+            explained=n, attention=explain,
         )  # fmt: skip
-        cached = (result.strategy, result.items)
+        cached = (result.strategy, result.items, result.attention)
         if reusable:
             state.results.put(key, cached)
-    strategy, ranked = cached
+    strategy, ranked, attention = cached
     if exploring:
         picked, propensity = explore(np.arange(len(ranked)), n, epsilon, state.rng)
         shown = [ranked[i] for i in picked]
@@ -152,7 +154,7 @@ def recommendations(
         state.impressions.served(
             user_id, session_id, request_id, [r.item_id for r in shown], propensity.tolist()
         )
-    return {
+    body = {
         "request_id": request_id,
         "user_id": user_id,
         "scenario": scenario,
@@ -164,6 +166,12 @@ def recommendations(
             for r, p in zip(shown, propensity, strict=True)
         ],
     }
+    if explain:
+        body["attention"] = [
+            {"item_id": item, "title": state.item_out(item, 0.0, "")["title"], "weight": w}
+            for item, w in attention
+        ] or None
+    return body
 
 
 class RecommendationQuery(BaseModel):
@@ -188,6 +196,11 @@ class RecommendationQuery(BaseModel):
         None, description="what the ranker orders for (default: the bundle's, conversion)"
     )
     session_id: str | None = Field(None, max_length=256, description="logged with the list")
+    explain: bool = Field(
+        False,
+        description="also return what the answer rests on: for a list from a sequence model "
+        "(SASRec), how much each history item weighed in its prediction (attention)",
+    )
 
 
 @router.get(
@@ -213,6 +226,7 @@ async def get_recommendations(
         q.exclude_seen,
         q.objective,
         q.session_id,
+        q.explain,
     )
     return json_response(body)
 

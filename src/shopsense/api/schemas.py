@@ -102,6 +102,14 @@ class ItemOut(BaseModel):
     )
 
 
+class AttentionOut(BaseModel):
+    """One history item and how much a sequence model's prediction attended to it."""
+
+    item_id: str
+    title: str
+    weight: float = Field(description="share of the attention (the list's weights sum to 1)")
+
+
 class RecommendationsOut(BaseModel):
     request_id: str = Field(description="send it back with impressions and clicks")
     user_id: str | None = None
@@ -112,6 +120,11 @@ class RecommendationsOut(BaseModel):
         default=None, description="the A/B experiment and variant that served this list"
     )
     items: list[ItemOut]
+    attention: list[AttentionOut] | None = Field(
+        default=None,
+        description="with explain=true, for a list a sequence model (SASRec) answered: the "
+        "shopper's history items by the attention its prediction paid them, largest first",
+    )
 
 
 class SearchOut(BaseModel):

@@ -71,8 +71,7 @@ class CausalBlock(nn.Module):
     def forward(self, x: Tensor, allowed: Tensor) -> Tensor:
         """``x``: ``(b, L, hidden)``; ``allowed``: ``(b, 1, L, L)``, True where query may look."""
         b, length, hidden = x.shape
-        qkv = self.qkv(self.attention_norm(x)).view(b, length, 3, self.heads, hidden // self.heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)
+        q, k, v = self._qkv(x)
         attended = F.scaled_dot_product_attention(
             q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0
         )
@@ -80,6 +79,22 @@ class CausalBlock(nn.Module):
         x = x + self.residual_dropout(self.attention_out(attended))
         out: Tensor = x + self.residual_dropout(self.feed_forward(self.feed_forward_norm(x)))
         return out
+
+    def _qkv(self, x: Tensor) -> Tensor:
+        """Queries, keys and values ``(3, b, heads, L, hidden / heads)`` of ``x``."""
+        b, length, hidden = x.shape
+        qkv = self.qkv(self.attention_norm(x)).view(b, length, 3, self.heads, hidden // self.heads)
+        out: Tensor = qkv.permute(2, 0, 3, 1, 4)
+        return out
+
+    def last_attention(self, x: Tensor, allowed: Tensor) -> Tensor:
+        """How much the last position attends to each position, averaged over the heads:
+        ``(b, L)``, rows summing to 1 (the weights :meth:`forward` applies, without dropout)."""
+        q, k, _ = self._qkv(x)
+        logits = (q[:, :, -1:] @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+        logits = logits.masked_fill(~allowed[:, :, -1:], -torch.inf)
+        weights: Tensor = torch.softmax(logits, dim=-1).mean(dim=1)[:, 0]
+        return weights
 
 
 class SASRecNet(nn.Module):
@@ -132,6 +147,24 @@ class SASRecNet(nn.Module):
 
         Returns ``(b, L, hidden)``; padding positions hold values nobody reads.
         """
+        x, allowed = self._inputs(tokens)
+        for block in self.blocks:
+            x = block(x, allowed)
+        out: Tensor = self.final_norm(x)
+        return out
+
+    def attention(self, tokens: Tensor) -> Tensor:
+        """What the next-item prediction attends to: the last block's attention of the last
+        position over the positions of right-aligned ``tokens`` ``(b, L)``, averaged over
+        heads, ``(b, L)`` (0 on padding; each row sums to 1)."""
+        x, allowed = self._inputs(tokens)
+        for block in self.blocks[:-1]:
+            x = block(x, allowed)
+        last: CausalBlock = self.blocks[-1]  # type: ignore[assignment]
+        return last.last_attention(x, allowed)
+
+    def _inputs(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
+        """The first block's input ``(b, L, hidden)`` and the attention mask ``(b, 1, L, L)``."""
         _b, length = tokens.shape
         if self.feature_projection is None:
             x = self.item_embedding(tokens)
@@ -145,11 +178,7 @@ class SASRecNet(nn.Module):
         itself = torch.eye(length, dtype=torch.bool, device=tokens.device)
         # Padding keys are hidden; every position may see itself, so no row is all-masked.
         allowed = (causal & real[:, None, :]) | itself
-        allowed = allowed.unsqueeze(1)
-        for block in self.blocks:
-            x = block(x, allowed)
-        out: Tensor = self.final_norm(x)
-        return out
+        return x, allowed.unsqueeze(1)
 
     def loss(self, tokens: Tensor, negatives: Tensor | None = None) -> Tensor:
         """Cross-entropy of the next item at every position of ``tokens`` ``(b, L+1)``.

@@ -229,6 +229,12 @@ class Recommender(ABC):
         scores: FloatArray = (vectors @ (vectors[item] / norms[item])) / norms
         return scores
 
+    def attended(self, history: Sequence[str]) -> list[tuple[str, float]] | None:
+        """For a sequence model, how much each item of ``history`` (ids, oldest first)
+        weighs in its next-item prediction, as ``(item id, weight)`` pairs summing to 1,
+        largest first; ``None`` for models that do not attend (all others)."""
+        return None
+
     def item_embeddings(self) -> FloatArray | None:
         """Every item's learned vector ``(n_items, d)`` (row ``i``: item index ``i``) for a
         model that embeds items (ALS, BPR, the item tower, SASRec), else ``None``. Item

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
@@ -222,6 +223,28 @@ class SASRec(Recommender):
             with torch.no_grad():
                 scores[rows] = self.net_.next_item_scores(trim_padding(tokens)).numpy()
         return scores
+
+    def attended(self, history: Sequence[str]) -> list[tuple[str, float]]:
+        """The last block's attention of the next-item prediction over the shopper's latest
+        ``maxlen`` items (consecutive repeats collapsed, unknown items left out, as when
+        scoring), averaged over heads and summed per item."""
+        import torch
+
+        self._require_fit()
+        index = self.items_.indices(list(history))
+        known = index[index >= 0]
+        if known.size == 0:
+            return []
+        keep = np.ones(known.size, dtype=bool)
+        keep[1:] = known[1:] != known[:-1]
+        sequence = known[keep][-self.maxlen :]
+        tokens = torch.from_numpy(self._tokens([sequence], sequence.size))
+        with torch.no_grad():
+            weights = self.net_.attention(tokens)[0].numpy().astype(np.float64)
+        totals: dict[str, float] = {}
+        for item, weight in zip(self.items_.ids(sequence), weights, strict=True):
+            totals[str(item)] = totals.get(str(item), 0.0) + float(weight)
+        return sorted(totals.items(), key=lambda pair: -pair[1])
 
     def item_embeddings(self) -> FloatArray:
         """The network's item vectors (computed once per trained network)."""

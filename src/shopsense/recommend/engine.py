@@ -46,6 +46,7 @@ from shopsense.errors import ValidationError
 from shopsense.features.idmap import IdMap
 from shopsense.models.base import FloatArray, Recommendation, Recommender, top_k
 from shopsense.ranking.ranker import Objective
+from shopsense.ranking.stack import Stack
 from shopsense.recommend import explain
 from shopsense.recommend.catalog import CatalogView, ItemFilter, top_category
 from shopsense.recommend.history import EventLike, current_session, history_triples, item_history
@@ -76,6 +77,10 @@ class Recommendations:
     strategy: str
     items: list[Recommended]
     bundle_id: str
+    #: Where a sequence model (SASRec) answered, or scored the stack's candidates when asked
+    #: (``attention=True``): how much each history item weighed in its next-item
+    #: prediction, ``(item id, weight)`` largest first; empty otherwise.
+    attention: tuple[tuple[str, float], ...] = ()
 
 
 class RecommendationEngine:
@@ -104,6 +109,7 @@ class RecommendationEngine:
         policy: str | None = None,
         objective: Objective | None = None,
         explained: int | None = None,
+        attention: bool = False,
     ) -> Recommendations:
         """Top ``n`` for ``scenario``, best first; ``item_id`` anchors ``similar`` /
         ``bought_together``; ``objective`` (click, conversion, revenue) is what the
@@ -117,6 +123,10 @@ class RecommendationEngine:
         re-consumption rule allows; ``True`` / ``False`` leaves them all out / in.
         ``policy`` names the bundle model that answers ``for_you`` (an A/B variant):
         ``"stack"`` or an unknown name means the stack.
+
+        ``attention``: a stack list also carries the attention of its sequence source, if it
+        has one (a list a sequence model answered alone always carries it: its reasons are
+        drawn from it).
         """
         if scenario not in SCENARIOS:
             raise ValidationError("request", 0, "scenario", f"must be one of {SCENARIOS}")
@@ -133,13 +143,20 @@ class RecommendationEngine:
                 found, strategy = self._stacked(
                     events, s_items, n, rules, exclude_seen, objective, explained
                 )
-                return self._finish(scenario, strategy, found, set(s_items), n, rules)
+                done = self._finish(scenario, strategy, found, set(s_items), n, rules)
+                if not attention or done.strategy == "trending":
+                    return done
+                return dataclasses.replace(done, attention=_attention(stack, s_items))
             if s_items:
                 model = chosen or (
                     self.models.personal if scenario == "for_you" else self.models.session
                 )
-                found = self._personal(model, user_id, events, s_items, s_weights, n, rules, seen)
-                return self._finish(scenario, model.name, found, seen, n, rules)
+                attended = model.attended(s_items)
+                found = self._personal(
+                    model, user_id, events, s_items, s_weights, n, rules, seen, attended
+                )
+                done = self._finish(scenario, model.name, found, seen, n, rules)
+                return dataclasses.replace(done, attention=tuple(attended or ()))
         if scenario == "similar":
             anchor = item_id or (items[-1] if items else None)
             if anchor is not None:
@@ -253,7 +270,11 @@ class RecommendationEngine:
         n: int,
         rules: ItemFilter,
         seen: set[str],
+        attended: list[tuple[str, float]] | None = None,
     ) -> list[Recommended]:
+        """``model``'s top ``n`` for the history, each explained by the history item it
+        resembles most, or, for a model that attends (``attended``: SASRec's weights), by the
+        item it attended to most (the next one for that item itself)."""
         mask = self.catalog.mask(model.items_, rules)
         if seen:
             mask = mask.copy()
@@ -264,7 +285,13 @@ class RecommendationEngine:
         explainers = self.models.explainers()
         if model.item_embeddings() is not None:
             explainers = [model, *(m for m in explainers if m is not model)]
-        anchors = explain.closest_by_any(explainers, items, rec_ids)
+        if attended:
+            ranked = [item for item, _ in attended]
+            anchors: list[str | None] = [
+                next((a for a in ranked if a != rec), None) for rec in rec_ids
+            ]
+        else:
+            anchors = explain.closest_by_any(explainers, items, rec_ids)
         kinds = {e.item_id: e.kind for e in events if e.item_id is not None}
         out = []
         for rec, score, anchor in zip(rec_ids, scores, anchors, strict=True):
@@ -422,6 +449,15 @@ def _top_for_history(
     scores[~mask] = -np.inf
     best = top_k(scores, n)
     return model.items_.ids(best), scores[best]
+
+
+def _attention(stack: Stack, items: list[str]) -> tuple[tuple[str, float], ...]:
+    """The attention of the stack's first source that attends (SASRec), or none."""
+    for model in stack.sources.models.values():
+        weights = model.attended(items)
+        if weights is not None:
+            return tuple(weights)
+    return ()
 
 
 def _basket(history: Sequence[EventLike]) -> list[str]:
