@@ -129,3 +129,30 @@ def test_search_holds_its_spec_for_generated_requests(search_client: TestClient)
     ran, failures = fuzz_operations(search_client, only={("GET", "/search"), ("GET", "/suggest")})
     assert ran == 2
     assert not failures, "\n\n".join(failures)
+
+
+def test_explain_says_why_each_result_is_where_it_is(search_client: TestClient) -> None:
+    """``explain=true``: the words matched, BM25, semantic similarity, and for a shopper
+    the affinity blended in and where the feedback ranker moved the result."""
+    state = search_client.app.state.serving  # type: ignore[attr-defined]
+    user = next(f"U{n:04d}" for n in range(1, 99) if state.history(f"U{n:04d}"))
+    word = state.catalog.products()[0].title.split()[-1]
+    params = {"q": word, "user_id": user, "page_size": 10}
+    plain = search_client.get("/search", params=params).json()
+    assert all("why" not in item for item in plain["items"])
+    body = search_client.get("/search", params={**params, "explain": "true"}).json()
+    assert [i["item_id"] for i in body["items"]] == [i["item_id"] for i in plain["items"]]
+    moves = []
+    for to, item in enumerate(body["items"], start=1):
+        why = item["why"]
+        assert set(why) >= {"matched_terms", "lexical", "semantic", "understood"}
+        title = item["title"].lower()
+        assert all(term in title or term.rstrip("s") in title for term in why["matched_terms"])
+        assert -1.0 <= why["semantic"] <= 1.0 and why["lexical"] >= 0.0
+        if word.lower() in title.split():
+            assert why["lexical"] > 0 and word.lower() in why["matched_terms"]
+        assert "affinity_z" in why["personal"]
+        moved = why["feedback_ranker"]
+        assert moved["to"] == to
+        moves.append(moved["from"])
+    assert sorted(moves) == list(range(1, len(moves) + 1))  # a permutation of the page

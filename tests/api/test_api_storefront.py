@@ -114,7 +114,8 @@ def test_dashboard_shows_models_volumes_and_rates(client: TestClient) -> None:
     assert page.status_code == 200
     for part in ("Model versions", "serving", "Events per day", "Click-through", "Conversion"):
         assert part in page.text
-    assert page.text.count("<svg") == 3
+    assert page.text.count('<svg class="chart" ') == 3  # the day charts
+    assert page.text.count('<svg class="chart item-map"') >= 1  # and the item maps
     stats = client.get("/admin/stats").json()["days"]  # the operator's cookie opens it
     assert stats and {"date", "events", "ctr", "conversion"} <= set(stats[-1])
 
@@ -354,3 +355,19 @@ def test_suggestions_complete_queries_and_name_products(searching: TestClient) -
     first = body["products"][0]
     assert first["url"].startswith("/product/") and first["picture"].endswith(".svg")
     assert searching.get("/shop/suggest", params={"q": " "}).json()["queries"] == []
+
+
+def test_why_these_results_shows_each_results_reasons_on_request(searching: TestClient) -> None:
+    page = searching.get("/shop/search", params={"q": "running shoe"}).text
+    assert 'class="why-details"' not in page
+    toggle = re.search(r'id="why-toggle" href="([^"]+)">Why these results\?<', page)
+    assert toggle and "why=1" in toggle.group(1)
+    shown = searching.get(toggle.group(1).replace("&amp;", "&")).text
+    details = re.findall(r'<ul class="why-details">(.*?)</ul>', shown, re.S)
+    assert len(details) == len(cards(shown, "results")) > 0
+    assert all("meaning match" in d and "text match (BM25)" in d for d in details)
+    assert any("title matches" in d for d in details)
+    assert re.search(r'id="why-toggle" href="[^"]+">Hide why<', shown)
+    # the other links of the page keep it on
+    assert 'data-page="2"' in shown
+    assert all("why=1" in link for link in re.findall(r'class="page-link" href="([^"]+)"', shown))

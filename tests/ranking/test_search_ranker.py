@@ -42,3 +42,17 @@ def test_errors() -> None:
         SearchRanker().predict(np.zeros((1, len(FEATURES)), np.float32))
     with pytest.raises(ConfigError, match="features"):
         SearchRanker().fit([np.zeros((3, 2), np.float32)], [np.zeros(3, np.int32)], FEATURES)
+
+
+def test_contributions_sum_to_the_score_and_name_the_signal() -> None:
+    xs, ys = synthetic(40, 0)
+    ranker = SearchRanker(n_estimators=50, label_gain=(0.0, 0.01, 0.1, 1.0)).fit(xs, ys, FEATURES)
+    x = synthetic(1, 2)[0][0]
+    parts = ranker.contributions(x)
+    assert parts.shape == (len(x), len(FEATURES) + 1)
+    np.testing.assert_allclose(parts.sum(axis=1), ranker.predict(x), atol=1e-4)
+    spread = np.abs(parts[:, :-1]).mean(axis=0)
+    assert FEATURES[int(spread.argmax())] == "cosine"  # the feature the grades follow
+    assert ranker.contributions(x[:0]).shape == (0, len(FEATURES) + 1)
+    with pytest.raises(ModelError, match="not trained"):
+        SearchRanker().contributions(x)

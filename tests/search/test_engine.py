@@ -225,3 +225,52 @@ def test_products_with_words_the_shopper_excludes_drop(encoder: HashingEncoder) 
     assert scores[0.5]["D1"] < scores[0.0]["D1"]
     assert min(scores[0.5], key=scores[0.5].__getitem__) == "D1"
     assert scores[0.5]["D3"] == scores[0.0]["D3"]
+
+
+def test_explain_says_what_placed_each_hit(
+    products: list[Product], encoder: HashingEncoder
+) -> None:
+    """Matched words, BM25, semantic similarity, the filters read from the query, the
+    shopper's affinity where it re-ordered the page; nothing extra without ``explain``."""
+    engine = SearchEngine.build(products, encoder=encoder)
+    engine.personalizer = FavouriteBrand(products)
+    plain = engine.search("running shoes under 200", user_id="U1")
+    assert all(hit.why is None for hit in plain.items)
+    result = engine.search("running shoes under 200", user_id="U1", explain=True)
+    assert result.ids == plain.ids
+    for hit in result.items:
+        why = hit.why
+        assert why is not None
+        title = hit.title.lower()
+        assert why["matched_terms"] == [w for w in ("running", "shoes") if w.rstrip("s") in title]
+        assert why["lexical"] == hit.lexical_score and why["semantic"] == hit.semantic_score
+        assert why["understood"] == result.understood == ["price <= 200"]
+        personal = why["personal"]
+        assert personal["weight"] == engine.config.personal_weight
+    loved = [h.why["personal"]["affinity_z"] for h in result.items if h.brand == "Peakform"]
+    others = [h.why["personal"]["affinity_z"] for h in result.items if h.brand != "Peakform"]
+    assert loved and others and min(loved) > max(others)
+    assert "ranker" not in result.items[0].why  # no learning-to-rank model here
+
+
+def test_explain_gives_the_ranker_contributions(
+    products: list[Product], encoder: HashingEncoder
+) -> None:
+    from shopsense.ranking.search_ranker import SearchRanker
+    from shopsense.search.engine import EXPLAINED_FEATURES
+    from shopsense.search.features import FEATURES
+
+    engine = SearchEngine.build(products, encoder=encoder)
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(20, len(FEATURES))).astype(np.float32) for _ in range(20)]
+    ys = [np.digitize(x[:, FEATURES.index("bm25")], [0.0, 1.0]).astype(np.int32) for x in xs]
+    engine.ranker = SearchRanker(n_estimators=20, min_child_samples=5).fit(xs, ys, FEATURES)
+    result = engine.search("running shoes", explain=True)
+    assert result.reranked
+    for hit in result.items:
+        ranker = hit.why["ranker"]
+        assert ranker["score"] == pytest.approx(hit.score)
+        values = [c["value"] for c in ranker["contributions"]]
+        assert len(values) == EXPLAINED_FEATURES
+        assert [abs(v) for v in values] == sorted((abs(v) for v in values), reverse=True)
+        assert {c["feature"] for c in ranker["contributions"]} <= set(FEATURES)

@@ -283,8 +283,11 @@ def get_search(
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
     facets: bool = True,
     session_id: Annotated[str | None, Query(max_length=256)] = None,
+    explain: bool = False,
 ) -> Response:
-    """Hybrid product search with filters, facets and personal re-ranking.
+    """Hybrid product search with filters, facets and personal re-ranking; ``explain=true``
+    adds each result's ``why`` (matched words, BM25, semantic similarity, the shopper's
+    affinity, the feedback ranker's move; see docs/api.md).
 
     A plain ``def``: the query encoder and the full-text engine release the GIL, so
     searches run in the thread pool beside other requests.
@@ -301,13 +304,14 @@ def get_search(
         in_stock=in_stock,
     )
     result, request_id = run_search(
-        state, q, user_id, filters, sort, page, page_size, facets, session_id
+        state, q, user_id, filters, sort, page, page_size, facets, session_id, explain
     )
     items = [
         {
             **state.item_out(h.id, h.score, h.explanation or matches(q)),
             "title": h.title,
             "propensity": 1.0,
+            **({"why": h.why} if explain else {}),
         }
         for h in result.items
     ]
@@ -336,6 +340,7 @@ def run_search(
     page_size: int = 20,
     facets: bool = True,
     session_id: str | None = None,
+    explain: bool = False,
 ) -> tuple[SearchResult, str]:
     """One page of search results and its request id (used by the API and the storefront).
 
@@ -357,6 +362,7 @@ def run_search(
         page,
         page_size,
         facets,
+        explain,
     )
     reusable = state.reusable(user_id)
     result = state.results.get(key) if reusable else None
@@ -371,6 +377,7 @@ def run_search(
             page_size=page_size,
             facets=facets,
             history=items or None,
+            explain=explain,
         )
         live = state.models.engine
         if live is not None and result.sort == "relevance" and user_id:
@@ -399,7 +406,14 @@ def rerank_hits(
     now = to_micros(history[-1].timestamp) if history else 0
     ranked = stack.rerank(state, rows, now, query=query)
     position = {int(r): k for k, r in enumerate(rows)}
-    return dataclasses.replace(result, items=[result.items[position[int(r)]] for r in ranked.items])
+    items = []
+    for to, (row, score) in enumerate(zip(ranked.items, ranked.scores, strict=True)):
+        hit = result.items[position[int(row)]]
+        if hit.why is not None:  # explained: where the feedback ranker moved it
+            moved = {"from": position[int(row)] + 1, "to": to + 1, "score": float(score)}
+            hit = dataclasses.replace(hit, why={**hit.why, "feedback_ranker": moved})
+        items.append(hit)
+    return dataclasses.replace(result, items=items)
 
 
 @router.get(

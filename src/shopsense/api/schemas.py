@@ -95,6 +95,12 @@ class ItemOut(BaseModel):
     price: float | None = None
     in_stock: bool = True
     explanation: str = Field(description='why: "because you viewed X", "popular in Y", ...')
+    why: dict[str, Any] | None = Field(
+        default=None,
+        description="search with explain=true: matched_terms, lexical (BM25), semantic "
+        "(cosine), understood, personal (affinity_z, weight), feedback_ranker (from, to, "
+        "score), ranker (score, expected, contributions) where each applies",
+    )
     propensity: float = Field(
         1.0,
         description="the probability the serving policy showed this product at this position "

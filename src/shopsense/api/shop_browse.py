@@ -83,6 +83,8 @@ class Browse:
     attributes: tuple[tuple[str, str], ...] = ()
     sort: str = "relevance"
     page: int = 1
+    #: Show why each result is where it is (``?why=1``): kept by every link of the page.
+    why: bool = False
     attribute_names: tuple[str, ...] = field(default=("color", "size"), compare=False)
 
     @classmethod
@@ -107,6 +109,7 @@ class Browse:
             attributes=attributes,
             sort=sort if sort in sorts else "relevance",
             page=min(int(page), MAX_PAGE) if page.isdigit() and int(page) >= 1 else 1,
+            why=text("why", 5) in ("1", "true"),
             attribute_names=tuple(attribute_names),
         )
 
@@ -146,6 +149,7 @@ class Browse:
         pairs += [("price", self.price), ("in_stock", self.in_stock), *self.attributes]
         pairs += [("sort", self.sort if self.sort != "relevance" else "")]
         pairs += [("page", str(self.page) if self.page > 1 else "")]
+        pairs += [("why", "1" if self.why else "")]
         return [(k, v) for k, v in pairs if v]
 
     def url(self, **changes: Any) -> str:

@@ -12,6 +12,7 @@ shop's own page; ``/suggest`` is the API's).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -58,7 +59,7 @@ def _results(request: Request, browse: Browse, uid: str, sid: str) -> dict[str, 
     engine = state.search.engine()
     result, request_id = run_search(
         state, browse.q, uid, browse.filters(), browse.sort, browse.page, PAGE_SIZE,
-        session_id=sid,
+        session_id=sid, explain=browse.why,
     )  # fmt: skip
     terms = query_terms(browse.q)
     cards = []
@@ -66,7 +67,7 @@ def _results(request: Request, browse: Browse, uid: str, sid: str) -> dict[str, 
         item = {"item_id": hit.id, "title": hit.title, "category": hit.category,
                 "brand": hit.brand, "price": hit.price, "in_stock": hit.in_stock,
                 "explanation": hit.explanation or matches(browse.q)}  # fmt: skip
-        cards.append(card(item, state.catalog.get(hit.id), terms))
+        cards.append(card(item, state.catalog.get(hit.id), terms) | {"why": why_lines(hit.why)})
     currencies = Counter(p.currency for h in result.items if (p := state.catalog.get(h.id)))
     currency = currencies.most_common(1)[0][0] if currencies else "USD"
     corrected = engine.did_you_mean(browse.q) if browse.q else None
@@ -78,6 +79,34 @@ def _results(request: Request, browse: Browse, uid: str, sid: str) -> dict[str, 
         "pages": pages(browse.page, result.total),
         "did_you_mean": (corrected, browse.url(q=corrected, page=1)) if corrected else None,
     }
+
+
+def why_lines(why: Mapping[str, Any] | None) -> list[str]:
+    """A search hit's ``why`` (``explain=True``) as short lines a shopper can read."""
+    if not why:
+        return []
+    words = why.get("matched_terms") or []
+    lines = [
+        "title matches " + ", ".join(f"‘{w}’" for w in words) if words else "no word in the title",
+        f"text match (BM25) {why.get('lexical', 0.0):.2f}",
+        f"meaning match {why.get('semantic', 0.0):.2f} (cosine similarity)",
+    ]
+    ranker = why.get("ranker")
+    if ranker:
+        top = ", ".join(f"{c['feature']} {c['value']:+.2f}" for c in ranker["contributions"][:3])
+        lines.append(f"ranker {ranker['score']:.2f} (expected {ranker['expected']:.2f}): {top}")
+    personal = why.get("personal")
+    if personal:
+        lines.append(
+            f"your taste {personal['affinity_z']:+.2f} (z-score, weight {personal['weight']:g})"
+        )
+    moved = why.get("feedback_ranker")
+    if moved:
+        lines.append(
+            f"for you: from place {moved['from']} to {moved['to']} "
+            "(the ranker learned from what shoppers clicked and bought)"
+        )
+    return lines
 
 
 def _phrases(completion: str, titles: list[str], n: int = 3) -> list[str]:

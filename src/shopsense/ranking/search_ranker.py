@@ -87,16 +87,29 @@ class SearchRanker:
 
     def predict(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Scores for a ``(n, d)`` matrix of the trained features; higher is more relevant."""
-        if self.booster_ is None:
-            raise ModelError("the search ranker is not trained; call fit() or load() first")
+        self._check(features)
         if len(features) == 0:
             return np.empty(0, np.float32)
-        if features.shape[1] != len(self.features_):
+        return np.asarray(self.booster_.predict(features, num_threads=1), np.float32)
+
+    def contributions(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Each feature's share of each row's score, ``(n, d + 1)``: LightGBM's per-feature
+        contributions (SHAP values of the trees), the last column the expected score; a
+        row sums to its :meth:`predict` score."""
+        self._check(features)
+        if len(features) == 0:
+            return np.empty((0, len(self.features_) + 1), np.float32)
+        parts = self.booster_.predict(features, num_threads=1, pred_contrib=True)
+        return np.asarray(parts, np.float32)
+
+    def _check(self, features: npt.NDArray[np.float32]) -> None:
+        if self.booster_ is None:
+            raise ModelError("the search ranker is not trained; call fit() or load() first")
+        if len(features) and features.shape[1] != len(self.features_):
             raise ModelError(
                 f"the search ranker was trained on {len(self.features_)} features, got "
                 f"{features.shape[1]}; retrain it"
             )
-        return np.asarray(self.booster_.predict(features, num_threads=1), np.float32)
 
     def feature_importance(self) -> dict[str, float]:
         """Total gain per feature, for reports."""

@@ -47,7 +47,7 @@ from shopsense.index.vectors import VectorIndex
 from shopsense.ranking.search_ranker import SearchRanker
 from shopsense.search.features import FEATURES
 from shopsense.search.filters import Filters, facet_counts
-from shopsense.search.personalize import Affinity, blend
+from shopsense.search.personalize import Affinity, affinity_parts, blend
 from shopsense.search.result import SearchHit, SearchResult
 from shopsense.search.retrieval import Candidates, Retriever
 from shopsense.search.rows import ProductRows
@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 Scores = npt.NDArray[np.float32]
 SORTS = ("relevance", "price_asc", "price_desc", "popularity", "newest")
+#: Per-feature contributions of the ranker an explained hit lists (the largest first).
+EXPLAINED_FEATURES = 5
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,18 @@ class SearchEngine:
         history: Sequence[str] | None = None,
         personalize: bool = True,
         rerank: bool = True,
+        explain: bool = False,
     ) -> SearchResult:
-        """One page of results for ``query`` (see the module docstring)."""
+        """One page of results for ``query`` (see the module docstring).
+
+        ``explain``: each hit also carries ``why``, what placed it: ``matched_terms`` (query
+        words in its title), ``lexical`` (BM25 of the query over its text, 0 without a word
+        match), ``semantic`` (cosine similarity of the query's and the product's
+        embeddings), ``understood`` (filters read from the query); with a learning-to-rank
+        model, ``ranker`` (its score, the expected score, and the largest per-feature
+        contributions, LightGBM's SHAP values); when personalized, ``personal`` (the
+        shopper's z-scored affinity and the weight it was blended with).
+        """
         began = time.perf_counter()
         if sort not in SORTS:
             raise ConfigError(f"unknown sort {sort!r}; choose from {', '.join(SORTS)}")
@@ -215,20 +227,28 @@ class SearchEngine:
         found = self.retriever.retrieve(query, filters or Filters(), config)
         scores = self.retriever.fuse(found.evidence, config)
         reranked = False
+        parts: dict[str, dict[int, dict[str, object]]] = {"ranker": {}, "personal": {}}
         if rerank and self.ranker is not None and len(found.rows):
-            scores = self._rerank(found, scores)
+            scores = self._rerank(found, scores, parts["ranker"] if explain else None)
             reranked = True
         personalized = False
         if personalize and self.personalizer is not None and len(found.rows):
             ids = [self.rows.product(int(r)).id for r in found.rows]
             affinity = self.personalizer.affinity(user_id, history, ids)
             if affinity is not None:
+                if explain:
+                    z = affinity_parts(scores, affinity, config.personal_depth)
+                    parts["personal"] = {
+                        int(i): {"affinity_z": float(z[i]), "weight": config.personal_weight}
+                        for i in np.flatnonzero(np.isfinite(z))
+                    }
                 scores = blend(scores, affinity, config.personal_weight, config.personal_depth)
                 personalized = True
         order = self._order(found, scores, sort)
         start = (page - 1) * page_size
         hits = [
-            self._hit(found, int(i), float(scores[i])) for i in order[start : start + page_size]
+            self._hit(found, int(i), float(scores[i]), parts if explain else None)
+            for i in order[start : start + page_size]
         ]
         facet_table = {}
         if facets and len(found.rows):
@@ -249,12 +269,29 @@ class SearchEngine:
             took_ms=(time.perf_counter() - began) * 1000.0,
         )
 
-    def _rerank(self, found: Candidates, scores: Scores) -> Scores:
+    def _rerank(
+        self, found: Candidates, scores: Scores, why: dict[int, dict[str, object]] | None = None
+    ) -> Scores:
+        """The ranker's scores for the top ``rerank_depth``, the rest below them in order;
+        ``why`` (when given) gets each re-ranked candidate's score and largest per-feature
+        contributions."""
         assert self.ranker is not None
         order = np.argsort(-scores, kind="stable")
         head = order[: self.config.rerank_depth]
         features = self.retriever.features(found, head)
         learned = self.ranker.predict(features)
+        if why is not None:
+            names = self.ranker.features_
+            contributions = self.ranker.contributions(features)
+            for i, row, score in zip(head, contributions, learned, strict=True):
+                largest = np.argsort(-np.abs(row[:-1]), kind="stable")[:EXPLAINED_FEATURES]
+                why[int(i)] = {
+                    "score": float(score),
+                    "expected": float(row[-1]),
+                    "contributions": [
+                        {"feature": names[k], "value": float(row[k])} for k in largest
+                    ],
+                }
         result = np.asarray(scores, np.float32).copy()
         floor = float(learned.min()) if len(learned) else 0.0
         result[head] = learned
@@ -276,8 +313,23 @@ class SearchEngine:
             key = [-p.created_at.timestamp() if p.created_at else np.inf for p in products]
         return relevance[np.argsort(np.asarray(key, np.float64), kind="stable")]
 
-    def _hit(self, found: Candidates, i: int, score: float) -> SearchHit:
+    def _hit(
+        self,
+        found: Candidates,
+        i: int,
+        score: float,
+        parts: Mapping[str, Mapping[int, dict[str, object]]] | None = None,
+    ) -> SearchHit:
         product = self.rows.product(int(found.rows[i]))
+        why: dict[str, object] | None = None
+        if parts is not None:
+            why = {
+                "matched_terms": self.retriever.matched_terms(found, i),
+                "lexical": float(found.evidence.bm25[i]),
+                "semantic": float(found.evidence.cosine[i]),
+                "understood": list(found.understood),
+            }
+            why |= {name: by_row[i] for name, by_row in parts.items() if i in by_row}
         return SearchHit(
             id=product.id,
             score=score,
@@ -289,6 +341,7 @@ class SearchEngine:
             explanation=self.retriever.explain(found, i),
             lexical_score=float(found.evidence.bm25[i]),
             semantic_score=float(found.evidence.cosine[i]),
+            why=why,
         )
 
     def suggest(self, prefix: str, n: int = 10) -> list[str]:

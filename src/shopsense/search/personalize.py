@@ -66,6 +66,16 @@ def _zscore(values: npt.NDArray[np.floating]) -> Scores:
     return ((filled - mean) / (std if std > 1e-9 else 1.0)).astype(np.float32)
 
 
+def affinity_parts(relevance: Scores, affinity: Scores, depth: int) -> Scores:
+    """What :func:`blend` adds to each result before its weight, ``z(affinity)`` among the
+    top ``depth`` by ``relevance`` (``NaN`` below them: they are not re-ordered)."""
+    order = np.argsort(-relevance, kind="stable")
+    head = order[: min(depth, len(relevance))]
+    parts = np.full(len(relevance), np.nan, np.float32)
+    parts[head] = _zscore(affinity[head])
+    return parts
+
+
 def blend(relevance: Scores, affinity: Scores, weight: float, depth: int) -> Scores:
     """New scores (shape ``(n,)``): among the top ``depth`` by ``relevance``,
     ``z(relevance) + weight * z(affinity)``; the rest stay below them in their old order."""

@@ -29,6 +29,8 @@ class SearchHit:
     explanation: str
     lexical_score: float = 0.0
     semantic_score: float = 0.0
+    #: With ``explain=True``: what placed it, piece by piece (see ``SearchEngine.search``).
+    why: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -208,14 +208,18 @@ class Retriever:
         products = [self.rows.product(int(r)) for r in rows]
         return search_features(sub, products, self.rows.popularity[rows])
 
+    def matched_terms(self, found: Candidates, i: int) -> list[str]:
+        """The query words candidate ``i``'s title holds (a plural matching its singular)."""
+        product = self.rows.product(int(found.rows[i]))
+        title = set(words(product.title))
+        query_words = words(found.evidence.parsed.text)
+        return [w for w in query_words if w in title or w.rstrip("s") in title]
+
     def explain(self, found: Candidates, i: int) -> str:
         """Why candidate ``i`` is in the results, in a few words."""
-        product = self.rows.product(int(found.rows[i]))
         if not found.evidence.parsed.text.strip():  # "under 80", " ": no words to match
             return "; ".join(["no search words: chosen by the filters", *found.understood])
-        query_words = words(found.evidence.parsed.text)
-        title = set(words(product.title))
-        matched = [w for w in query_words if w in title or w.rstrip("s") in title]
+        matched = self.matched_terms(found, i)
         parts = []
         if matched:
             parts.append("matches " + ", ".join(f"'{w}'" for w in matched) + " in the title")
