@@ -117,8 +117,11 @@ def test_recommend_json_has_the_http_apis_keys(shop: dict[str, Any]) -> None:
     assert code == 0
     body = json.loads(out)
     served_only = {"request_id", "experiment"}  # what only a server has
-    assert set(body) == set(RecommendationsOut.model_fields) - served_only
-    assert all(set(item) == set(ItemOut.model_fields) - {"propensity"} for item in body["items"])
+    explained_only = {"attention"}  # with explain=true
+    assert set(body) == set(RecommendationsOut.model_fields) - served_only - explained_only
+    search_only = {"why"}  # a search result's, with explain=true
+    item_keys = set(ItemOut.model_fields) - {"propensity"} - search_only
+    assert all(set(item) == item_keys for item in body["items"])
     RecommendationsOut.model_validate({**body, "request_id": "r1"})  # and the API's types
     assert Path(shop["data"], "artifacts", "bundles", body["bundle"]).is_dir()
 

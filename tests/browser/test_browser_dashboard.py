@@ -43,7 +43,9 @@ def test_dashboard_rollback_and_screenshots(page: Any, shop: Shop, screenshots: 
     assert comparison.get_attribute("open") is not None
     assert comparison.locator("table.models tr[data-model]").count() >= 3
     assert "NDCG@10" in page.locator("#models").inner_text()
-    assert page.locator("svg.chart").count() == 3
+    assert page.locator("svg.chart:not(.item-map)").count() == 3  # the day charts
+    assert page.locator("svg.chart.item-map").count() >= 1  # the serving models' item maps
+    assert page.locator("svg.item-map circle[data-item]").count() >= 100
     assert page.locator("svg.chart text.ytick").count() >= 9  # three charts, labelled ticks
     assert page.locator("svg.chart text.xtick").count() >= 3
     assert page.locator("#top-queries tr[data-query]").count() > 0  # the sample shop searches

@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopsense.evaluation.embedding_map import NO_LABEL, embedding_map, popularity_labels
+from shopsense.evaluation.embedding_map import (
+    NO_LABEL,
+    embedding_map,
+    popularity_labels,
+    view_box,
+)
 
 
 def clustered(per: int = 30, seed: int = 0) -> tuple[np.ndarray, list[str], list[str]]:
@@ -115,3 +120,14 @@ def test_pca_sees_directions_not_lengths() -> None:
     first = m.pca[:, 0]
     names = np.array(m.labels)
     assert np.ptp(first[names == "x"]) < 1e-3 and np.ptp(first[names == "y"]) < 1e-3
+
+
+def test_the_view_box_holds_the_middle_of_the_points() -> None:
+    rng = np.random.default_rng(0)
+    points = np.concatenate([rng.normal(0, 1, (992, 2)), np.full((8, 2), 1000.0)])
+    low, high = view_box(points)
+    assert (high < 10).all() and (low > -10).all()  # a few outliers do not stretch it
+    inside = ((points >= low) & (points <= high)).all(axis=1).mean()
+    assert 0.9 <= inside <= 0.97
+    empty_low, empty_high = view_box(np.zeros((0, 2)))
+    assert (empty_low < empty_high).all()

@@ -22,7 +22,7 @@ import numpy as np
 from cachetools import LRUCache
 from markupsafe import Markup
 
-from shopsense.evaluation.embedding_map import EmbeddingMap, embedding_map
+from shopsense.evaluation.embedding_map import EmbeddingMap, embedding_map, view_box
 from shopsense.models.base import Recommender
 from shopsense.recommend.catalog import CatalogView, top_category
 from shopsense.recommend.models import ModelSet
@@ -81,9 +81,9 @@ def map_svg(drawn: EmbeddingMap, catalog: CatalogView) -> Markup:
     top = drawn.top_labels(len(PALETTE))
     colour = dict(zip(top, PALETTE, strict=False))
     coords = np.asarray(drawn.pca, np.float64).reshape(-1, 2)
-    low = coords.min(axis=0) if len(coords) else np.zeros(2)
-    high = coords.max(axis=0) if len(coords) else np.ones(2)
+    low, high = view_box(coords)
     span = np.where(high - low > 0, high - low, 1.0)
+    coords = np.clip(coords, low, high)  # the few outliers sit on the edge
     inner_w, inner_h = WIDTH - LEGEND - 2 * MARGIN, HEIGHT - 2 * MARGIN
     points = []
     # grey first, so the coloured categories are drawn on top

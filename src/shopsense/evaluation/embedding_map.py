@@ -138,6 +138,18 @@ def embedding_map(
     )
 
 
+def view_box(coords: npt.ArrayLike, keep: float = 0.96) -> tuple[FloatArray, FloatArray]:
+    """The ``(low, high)`` corners (each ``(2,)``) of the box that holds the middle ``keep``
+    of the points on each axis: a few outliers would otherwise squeeze the rest of a
+    projection into a corner of the picture."""
+    points = np.asarray(coords, np.float64).reshape(-1, 2)
+    if len(points) == 0:
+        return np.zeros(2, np.float32), np.ones(2, np.float32)
+    tail = 100 * (1 - keep) / 2
+    low, high = np.percentile(points, [tail, 100 - tail], axis=0)
+    return low.astype(np.float32), high.astype(np.float32)
+
+
 def popularity_labels(popularity: npt.ArrayLike, bands: int = 5) -> list[str]:
     """A label per item from its popularity: ``bands`` equal-count bands, most popular
     first ("top 20%", "20-40%", ...); items never engaged with are "never engaged"."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from shopsense.errors import ConfigError
-from shopsense.evaluation.embedding_map import EmbeddingMap
+from shopsense.evaluation.embedding_map import EmbeddingMap, view_box
 from shopsense.evaluation.runner import EvaluationReport
 
 TABLE_COLUMNS = ("HR@10", "NDCG@10", "HR@20", "NDCG@20", "MRR@10", "Coverage@10", "train_seconds")
@@ -141,6 +141,10 @@ def _map_plot(plt: Any, drawn: EmbeddingMap, directory: Path) -> tuple[str, str]
         for colour, label in zip(_PALETTE, top, strict=False):
             chosen = labels == label
             ax.scatter(*coords[chosen].T, s=6, c=colour, label=label, alpha=0.8)
+        low, high = view_box(coords)  # outliers beyond the middle 96% are left out
+        pad = 0.05 * (high - low)
+        ax.set_xlim(low[0] - pad[0], high[0] + pad[0])
+        ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
         ax.set_xticks([])
         ax.set_yticks([])
         if method == "PCA":
