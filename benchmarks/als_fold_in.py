@@ -18,8 +18,6 @@ import copy
 import dataclasses
 import json
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from common import load
+from common import load, provenance
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -72,14 +70,10 @@ def main() -> int:
     for dataset in args.datasets.split(","):
         rows.append(measure(dataset, args.alpha))
         print(json.dumps(rows[-1]))
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
     result = {
         "command": f"python benchmarks/als_fold_in.py --datasets {args.datasets} "
         f"--alpha {args.alpha}",
-        "commit": commit,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        **provenance(),
         "results": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+import subprocess
 from pathlib import Path
 
 from shopsense.evaluation.runner import load_interactions
@@ -40,3 +42,15 @@ PUBLISHED: dict[str, dict[str, dict[str, float]]] = {
 def load(name: str) -> InteractionData:
     fmt, path = DATASETS[name]
     return load_interactions(fmt, path)[1]
+
+
+def provenance() -> dict[str, str]:
+    """What a results file records about the run: the checkout's commit and the machine."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent,
+    ).stdout.strip()
+    return {"commit": commit, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}

@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from common import provenance
 
 RESULTS = Path(__file__).resolve().parent / "results" / "embedding_maps.json"
 
@@ -73,14 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<12}{seconds:>7.1f}{len(drawn.item_ids):>8}{drawn.items_without_vector:>11}"
             f"{drawn.neighbour_same:>9.1%}{drawn.chance_same:>8.1%}{drawn.lift:>7.2f}"
         )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
     result = {
         "command": "python benchmarks/embedding_maps.py "
         f"--products {args.products} --users {args.users} --models {args.models}",
-        "commit": commit,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        **provenance(),
         "data": f"sample shop, seed 7: {args.products} products, {args.users} shoppers, "
         f"{data.n_events} weighted interactions; every model fitted on all of them",
         "seconds": round(time.perf_counter() - began, 1),

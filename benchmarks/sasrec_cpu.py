@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from common import load
+from common import load, provenance
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sasrec_cpu.json"
 
@@ -96,14 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{test['NDCG@10']:.4f} HR@10 {test['HR@10']:.4f}; full scores p50 "
             f"{run['full_scores_ms']['p50']:.2f} ms, top 10 p50 {run['top10_ms']['p50']:.2f} ms"
         )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
     result = {
         "command": f"python benchmarks/sasrec_cpu.py --datasets {args.datasets} "
         f"--params '{args.params}' --calls {args.calls}",
-        "commit": commit,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        **provenance(),
         "runs": runs,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -18,16 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from common import provenance
 from serve_load import restore_shop
 from shopsense.api.config import ServeConfig
 from shopsense.api.routes import recommendations
@@ -69,14 +68,10 @@ def main() -> int:
     runs = [one_run(settings, args.requests, seed) for seed in range(args.runs)]
     per_list = [ms for ms, _ in runs]
     strategies = sum((s for _, s in runs), Counter())
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
     result = {
         "command": "python benchmarks/serve_cpu.py "
         f"--data-dir {args.data_dir} --requests {args.requests} --runs {args.runs}",
-        "commit": commit,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        **provenance(),
         "cpu_ms_per_list_median": round(statistics.median(per_list), 3),
         "cpu_ms_per_list_runs": [round(x, 3) for x in per_list],
         "strategies": dict(strategies),
