@@ -148,3 +148,55 @@ def test_models_that_do_not_attend_say_so() -> None:
     from shopsense.models import Popularity
 
     assert Popularity().fit(cycle_data()).attended(["i1"]) is None
+
+
+def test_an_int8_copy_scores_like_the_float_model(model: SASRec, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    int8 = model.quantized()
+    assert model.recommend("new", n=1, history=["i3", "i4"])[0][0] == "i5"
+    assert int8.recommend("new", n=1, history=["i3", "i4"])[0][0] == "i5"
+    history = ["i1", "i2", "i3"]
+    full, small = model.scores("", history=history), int8.scores("", history=history)
+    assert np.corrcoef(full, small)[0, 1] > 0.99
+    assert not np.array_equal(full, small)  # it is another computation (int8 weights)
+    assert model.__dict__.get("_int8") is None  # the original scores as before
+    with pytest.raises(ModelError, match="save the float model"):
+        int8.save(tmp_path / "int8")
+
+
+def test_a_student_learns_from_its_teacher(model: SASRec) -> None:
+    """A student trained on the teacher's distribution alone (``distill_weight=1``: no
+    true next item in its loss) answers the cycle as the teacher does; a teacher on other
+    items is refused."""
+    data = cycle_data()
+    student = SASRec(hidden=16, layers=1, dropout=0.0, learning_rate=5e-3, epochs=40,
+                     valid_fraction=0.0, num_threads=1, distill_weight=1.0)  # fmt: skip
+    student.distilled_from(model).fit(data)
+    right = 0
+    for start in range(12):
+        history = [f"i{start}", f"i{(start + 1) % 12}"]
+        teacher_says = model.recommend("new", n=1, history=history)[0][0]
+        right += student.recommend("new", n=1, history=history)[0][0] == teacher_says
+    assert right >= 11
+    assert student.teacher_ is model
+    other = InteractionData.from_sequences({"u": ["x", "y", "z"]})
+    with pytest.raises(ModelError, match="other items"):
+        SASRec(epochs=1).distilled_from(model).fit(other)
+
+
+def test_distillation_loss_is_the_cross_entropy_without_a_teacher_weight(model: SASRec) -> None:
+    """Known answer: weight 0 gives the plain loss; a student that is its own teacher has
+    no divergence, so weight 1 gives 0."""
+    import torch
+
+    with torch.no_grad():
+        tokens = torch.tensor([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]])
+        net = model.net_
+        plain = float(net.loss(tokens))
+        student = SASRec(distill_weight=0.0).distilled_from(model)
+        assert float(student._loss(net, tokens, None, "cpu")) == pytest.approx(plain, rel=1e-5)
+        itself = SASRec(distill_weight=1.0).distilled_from(model)
+        assert float(itself._loss(net, tokens, None, "cpu")) == pytest.approx(0.0, abs=1e-5)
+        negatives = torch.tensor([0, 3, 5])
+        sampled = SASRec(distill_weight=1.0).distilled_from(model)
+        assert float(sampled._loss(net, tokens, negatives, "cpu")) == pytest.approx(0.0, abs=1e-5)

@@ -71,7 +71,7 @@ class CausalBlock(nn.Module):
     def forward(self, x: Tensor, allowed: Tensor) -> Tensor:
         """``x``: ``(b, L, hidden)``; ``allowed``: ``(b, 1, L, L)``, True where query may look."""
         b, length, hidden = x.shape
-        q, k, v = self._qkv(x)
+        q, k, v = self._qkv(x).unbind(0)
         attended = F.scaled_dot_product_attention(
             q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0
         )
@@ -90,7 +90,7 @@ class CausalBlock(nn.Module):
     def last_attention(self, x: Tensor, allowed: Tensor) -> Tensor:
         """How much the last position attends to each position, averaged over the heads:
         ``(b, L)``, rows summing to 1 (the weights :meth:`forward` applies, without dropout)."""
-        q, k, _ = self._qkv(x)
+        q, k, _ = self._qkv(x).unbind(0)
         logits = (q[:, :, -1:] @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
         logits = logits.masked_fill(~allowed[:, :, -1:], -torch.inf)
         weights: Tensor = torch.softmax(logits, dim=-1).mean(dim=1)[:, 0]
@@ -174,8 +174,11 @@ class SASRecNet(nn.Module):
         positions = self.position_embedding.weight[self.maxlen - length :]
         x = self.embedding_dropout(x * math.sqrt(self.hidden) + positions)
         real = tokens > 0
-        causal = torch.ones(length, length, dtype=torch.bool, device=tokens.device).tril()
-        itself = torch.eye(length, dtype=torch.bool, device=tokens.device)
+        # From position comparisons (not tril / eye): the same masks, and an ONNX export
+        # that onnxruntime runs (it has no boolean EyeLike)
+        at = torch.arange(length, device=tokens.device)
+        causal = at[None, :] <= at[:, None]
+        itself = at[None, :] == at[:, None]
         # Padding keys are hidden; every position may see itself, so no row is all-masked.
         allowed = (causal & real[:, None, :]) | itself
         return x, allowed.unsqueeze(1)
@@ -187,20 +190,27 @@ class SASRecNet(nn.Module):
         by the whole batch for a sampled softmax (the target against those ``m``; a sampled
         item that is the target itself is masked out), for catalogs too large to score all.
         """
+        logits, labels = self.logits(tokens, negatives)
+        return F.cross_entropy(logits, labels)
+
+    def logits(self, tokens: Tensor, negatives: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The next-item logits of every real position of ``tokens`` ``(b, L+1)`` and the
+        column of each one's target: over every item (``negatives`` ``None``: the target's
+        index), or over the target then ``negatives`` (column 0; a sampled item that is the
+        target itself is masked to -inf). :meth:`loss` is their cross-entropy; a distilled
+        student matches a teacher's logits over the same columns."""
         inputs, targets = tokens[:, :-1], tokens[:, 1:]
         states = self.encode(inputs)
         keep = (inputs > 0) & (targets > 0)
         wanted = targets[keep] - 1
         vectors = self.item_vectors()
         if negatives is None:
-            logits = states[keep] @ vectors.T
-            return F.cross_entropy(logits.float(), wanted)
+            return (states[keep] @ vectors.T).float(), wanted
         kept = states[keep]
         positive = (kept * vectors[wanted]).sum(dim=1, keepdim=True)
         sampled = kept @ vectors[negatives].T
         sampled = sampled.masked_fill(negatives[None, :] == wanted[:, None], -torch.inf)
-        logits = torch.cat([positive, sampled], dim=1)
-        return F.cross_entropy(logits.float(), torch.zeros_like(wanted))
+        return torch.cat([positive, sampled], dim=1).float(), torch.zeros_like(wanted)
 
     def next_item_scores(self, tokens: Tensor) -> Tensor:
         """Scores ``(b, n_items)`` of the item after each right-aligned row of ``tokens``."""

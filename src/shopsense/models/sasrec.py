@@ -66,8 +66,14 @@ class SASRec(Recommender):
     #: Where training runs: "cpu", "cuda" (or "cuda:N"), or "auto" (a GPU when torch sees
     #: one). The trained network always comes back to the CPU for serving.
     device: str = "cpu"
+    #: With a teacher (:meth:`distilled_from`): the share of the loss that matches the
+    #: teacher's next-item distribution (KL at ``distill_temperature``); the rest is the
+    #: usual cross-entropy on the true next item.
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
 
     item_features_: FloatArray | None = dataclasses.field(init=False, repr=False, default=None)
+    teacher_: SASRec | None = dataclasses.field(init=False, repr=False, default=None)
     net_: SASRecNet = dataclasses.field(init=False, repr=False)
     #: One row per epoch: (epoch, mean training loss, held-out NDCG@10 or NaN, seconds).
     training_curve_: FloatArray = dataclasses.field(init=False, repr=False)
@@ -81,6 +87,29 @@ class SASRec(Recommender):
         self.item_features_ = None if features is None else np.asarray(features, np.float32)
         return self
 
+    def distilled_from(self, teacher: SASRec | None) -> Self:
+        """Train as a student of a fitted ``teacher`` (typically larger) on the same data:
+        its loss also matches the teacher's next-item distribution at every position
+        (knowledge distillation, over the same softmax columns). ``None``: no teacher.
+        Call before ``fit``; the teacher is not saved with the student."""
+        if teacher is not None:
+            teacher._require_fit()
+        self.teacher_ = teacher
+        return self
+
+    def quantized(self) -> SASRec:
+        """A copy that scores through onnxruntime with int8 weights: the network exported
+        to ONNX and dynamically quantised (int8 weights per output channel, activations
+        quantised on the fly), as the int8 text encoder is; the item table's product with
+        the sequence state included. For serving in this process (save the float model).
+        Needs the search extra's onnxruntime and onnx."""
+        import copy
+
+        self._require_fit()
+        twin = copy.copy(self)
+        twin.__dict__["_int8"] = _Int8Scorer(self.net_, self.maxlen, self.num_threads)
+        return twin
+
     # --- training ---------------------------------------------------------------------
     def _fit(self, data: InteractionData) -> None:
         import torch
@@ -88,6 +117,9 @@ class SASRec(Recommender):
         from shopsense.models._torch import SASRecNet, held_out_ndcg, torch_threads
 
         features = self._checked_features(data)
+        teacher = self.teacher_
+        if teacher is not None and teacher.items_.to_list() != data.items.to_list():
+            raise ModelError("the SASRec teacher was trained on other items; fit it on this data")
         rng = np.random.default_rng(self.random_state)
         sequences = [data.sequence(u) for u in range(data.n_users)]
         valid_users = self._held_out_users(sequences, rng)
@@ -164,13 +196,38 @@ class SASRec(Recommender):
             negatives = None
             if 0 < self.negatives < n_items:
                 negatives = torch.from_numpy(rng.integers(0, n_items, self.negatives)).to(device)
-            loss = net.loss(trim_padding(batch, guide=batch[:, :-1]), negatives)
+            trimmed = trim_padding(batch, guide=batch[:, :-1])
+            loss = self._loss(net, trimmed, negatives, device)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             optimizer.step()
             total += float(loss.detach())
             batches += 1
         return total / max(batches, 1)
+
+    def _loss(self, net: SASRecNet, tokens: Any, negatives: Any, device: Any) -> Any:
+        """Cross-entropy on the next item; with a teacher, mixed with the KL divergence
+        from the teacher's distribution over the same columns (temperature-scaled, times
+        ``T²`` so its gradients keep their size, as Hinton et al.)."""
+        import torch
+        from torch.nn import functional as F  # noqa: N812
+
+        if self.teacher_ is None:
+            return net.loss(tokens, negatives)
+        logits, labels = net.logits(tokens, negatives)
+        teacher = self.teacher_.net_.to(device)
+        teacher.eval()
+        with torch.no_grad():
+            target, _ = teacher.logits(tokens, negatives)
+        hard = F.cross_entropy(logits, labels)
+        t = self.distill_temperature
+        # -inf columns (a sampled item that is the target) are masked alike in both
+        finite = torch.isfinite(target)
+        student_log_p = F.log_softmax(logits / t, dim=1).masked_fill(~finite, 0.0)
+        teacher_p = F.softmax(target / t, dim=1)
+        soft = (teacher_p * (torch.log(teacher_p.clamp_min(1e-12)) - student_log_p)).sum(1)
+        w = self.distill_weight
+        return (1 - w) * hard + w * t * t * soft.mean()
 
     def _torch_device(self) -> Any:
         import torch
@@ -219,9 +276,14 @@ class SASRec(Recommender):
         scores = np.tile(self.item_popularity_, (len(histories), 1))
         rows = np.flatnonzero([s.size > 0 for s in histories.sequences])
         if rows.size:
-            tokens = torch.from_numpy(self._tokens([histories.sequences[i] for i in rows]))
+            tokens = self._tokens([histories.sequences[i] for i in rows])
+            int8 = self.__dict__.get("_int8")
+            if int8 is not None:
+                scores[rows] = int8.scores(tokens)
+                return scores
             with torch.no_grad():
-                scores[rows] = self.net_.next_item_scores(trim_padding(tokens)).numpy()
+                trimmed = trim_padding(torch.from_numpy(tokens))
+                scores[rows] = self.net_.next_item_scores(trimmed).numpy()
         return scores
 
     def attended(self, history: Sequence[str]) -> list[tuple[str, float]]:
@@ -260,6 +322,8 @@ class SASRec(Recommender):
 
     # --- persistence ------------------------------------------------------------------
     def _state(self) -> dict[str, npt.NDArray[Any]]:
+        if self.__dict__.get("_int8") is not None:
+            raise ModelError("an int8 SASRec is not saved: save the float model, quantize it")
         arrays = {f"net.{k}": v.detach().numpy() for k, v in self.net_.state_dict().items()}
         return {**arrays, "training_curve_": self.training_curve_}
 
@@ -283,3 +347,52 @@ class SASRec(Recommender):
         self.net_.load_state_dict(state)
         self.net_.eval()
         self.training_curve_ = arrays["training_curve_"]
+
+
+class _Int8Scorer:
+    """A SASRec network's next-item scores run by onnxruntime with int8 weights. Inputs are
+    always ``maxlen`` tokens wide (left-padded), so the exported graph has one shape."""
+
+    def __init__(self, net: SASRecNet, maxlen: int, num_threads: int) -> None:
+        import tempfile
+        from pathlib import Path
+
+        import onnxruntime  # type: ignore[import-untyped]
+        import torch
+
+        from shopsense.features.text import quantized
+
+        class NextScores(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.net = net
+
+            def forward(self, tokens: Any) -> Any:
+                return self.net.next_item_scores(tokens)
+
+        self.maxlen = maxlen
+        with tempfile.TemporaryDirectory() as folder:
+            fp32 = Path(folder) / "sasrec.onnx"
+            example = torch.ones((2, maxlen), dtype=torch.int64)
+            with torch.no_grad():
+                torch.onnx.export(
+                    NextScores().eval(),
+                    (example,),
+                    str(fp32),
+                    input_names=["tokens"],
+                    output_names=["scores"],
+                    dynamic_axes={"tokens": {0: "batch"}, "scores": {0: "batch"}},
+                    opset_version=17,
+                    dynamo=False,
+                )
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = num_threads
+            options.inter_op_num_threads = 1
+            self.session = onnxruntime.InferenceSession(
+                str(quantized(fp32)), options, providers=["CPUExecutionProvider"]
+            )
+
+    def scores(self, tokens: IntArray) -> FloatArray:
+        """Scores ``(b, n_items)`` for right-aligned ``tokens`` ``(b, maxlen)``."""
+        out: FloatArray = self.session.run(None, {"tokens": tokens.astype(np.int64)})[0]
+        return out
