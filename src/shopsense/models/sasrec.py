@@ -388,8 +388,11 @@ class _Int8Scorer:
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = num_threads
             options.inter_op_num_threads = 1
+            int8 = quantized(fp32)
+            #: The int8 model's size in bytes (what a saved copy would take).
+            self.size_bytes = int8.stat().st_size
             self.session = onnxruntime.InferenceSession(
-                str(quantized(fp32)), options, providers=["CPUExecutionProvider"]
+                str(int8), options, providers=["CPUExecutionProvider"]
             )
 
     def scores(self, tokens: IntArray) -> FloatArray:
