@@ -10,7 +10,8 @@ ties at random, as ``models_offline.py``):
 - **int8**: the same network through onnxruntime with int8 weights (``SASRec.quantized()``:
   exported to ONNX, dynamically quantised);
 - **student**: one block of 32 dimensions (the teacher: two of 64) trained on the teacher's
-  next-item distribution and the true next item (``distilled_from``), same settings;
+  next-item distribution and the true next item (``distilled_from``, its default weight and
+  temperature), same settings;
 - **small, alone**: the student's architecture trained on the true next item only, to show
   what the teacher adds.
 
