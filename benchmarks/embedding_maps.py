@@ -31,7 +31,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "embedding_maps.json"
 
 
 def main(argv: list[str] | None = None) -> int:
-    from shopsense.evaluation.runner import item_map
+    from shopsense.evaluation.runner import category_labels, item_map
     from shopsense.features.interactions import InteractionData
     from shopsense.features.item_features import catalog_features
     from shopsense.ranking.fitting import make_model, text_encoder
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     by_id = {p.id: p for p in shop.products}
     space, features = catalog_features([by_id[i] for i in item_ids], item_ids,
                                        text_encoder("static"))  # fmt: skip
-    labels = {p.id: p.category[0] for p in shop.products if p.category}
+    labels = category_labels(shop.products)
     rows: dict[str, Any] = {}
     print(f"{'model':<12}{'fit s':>7}{'mapped':>8}{'no vector':>11}{'NN same':>9}"
           f"{'chance':>8}{'lift':>7}")  # fmt: skip

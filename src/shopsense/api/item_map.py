@@ -23,7 +23,7 @@ from cachetools import LRUCache
 from markupsafe import Markup
 
 from shopsense.evaluation.embedding_map import EmbeddingMap, embedding_map, view_box
-from shopsense.models.base import Recommender
+from shopsense.models.base import FloatArray, Recommender
 from shopsense.recommend.catalog import CatalogView, top_category
 from shopsense.recommend.models import ModelSet
 
@@ -46,9 +46,7 @@ def serving_maps(models: ModelSet, catalog: CatalogView) -> list[EmbeddingMap]:
     if kept is not None and kept[0] is models:
         return kept[1]
     maps = []
-    for name, model in _embedding_models(models):
-        vectors = model.item_embeddings()
-        assert vectors is not None  # _embedding_models keeps only these
+    for name, model, vectors in _embedding_models(models):
         ids = model.items_.to_list()
         labels = [top_category(catalog.get(i)) for i in ids]
         maps.append(
@@ -59,9 +57,9 @@ def serving_maps(models: ModelSet, catalog: CatalogView) -> list[EmbeddingMap]:
     return maps
 
 
-def _embedding_models(models: ModelSet) -> list[tuple[str, Recommender]]:
-    """``(name, model)`` of each distinct model that embeds items: the stack's sources
-    (named ``stack/<source>``), then the bundle's own models."""
+def _embedding_models(models: ModelSet) -> list[tuple[str, Recommender, FloatArray]]:
+    """``(name, model, item vectors)`` of each distinct model that embeds items: the
+    stack's sources (named ``stack/<source>``), then the bundle's own models."""
     found: list[tuple[str, Recommender]] = []
     if models.stack is not None:
         found += [(f"stack/{n}", m) for n, m in models.stack.sources.models.items()]
@@ -69,9 +67,10 @@ def _embedding_models(models: ModelSet) -> list[tuple[str, Recommender]]:
     seen: set[int] = set()
     out = []
     for name, model in found:
-        if id(model) not in seen and model.item_embeddings() is not None:
+        vectors = model.item_embeddings() if id(model) not in seen else None
+        if vectors is not None:
             seen.add(id(model))
-            out.append((name, model))
+            out.append((name, model, vectors))
     return out
 
 

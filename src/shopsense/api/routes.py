@@ -168,8 +168,9 @@ def recommendations(
     }
     if explain:
         body["attention"] = [
-            {"item_id": item, "title": state.item_out(item, 0.0, "")["title"], "weight": w}
+            {"item_id": item, "title": product.title if product else item, "weight": w}
             for item, w in attention
+            for product in [state.catalog.get(item)]
         ] or None
     return body
 

@@ -73,7 +73,7 @@ def register(add: AddCommand) -> None:
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from shopsense.evaluation.report import require_plotting, text_table, write_html_report
-    from shopsense.evaluation.runner import evaluate_data, run_evaluation
+    from shopsense.evaluation.runner import category_labels, evaluate_data, run_evaluation
     from shopsense.evaluation.tuning import Budget
 
     if args.report:
@@ -98,15 +98,9 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
         store = open_store(settings)
         data = build_interactions(store, settings)
-        labels = {
-            p.id: p.category[0]
-            for batch in store.catalog.iter_products()
-            for p in batch
-            if p.category
-        }
-        report = evaluate_data(
-            str(settings.data_dir), data, models, item_labels=labels or None, **common
-        )
+        products = (p for batch in store.catalog.iter_products() for p in batch)
+        labels = category_labels(products)
+        report = evaluate_data(str(settings.data_dir), data, models, item_labels=labels, **common)
     else:
         if not args.path:
             raise ConfigError(f"--path is required with --format {args.format}")

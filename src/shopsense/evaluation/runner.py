@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from shopsense import progress
+from shopsense.domain import Product
 from shopsense.errors import ConfigError
 from shopsense.evaluation.embedding_map import EmbeddingMap, embedding_map, popularity_labels
 from shopsense.evaluation.offline import Stage, evaluate
@@ -86,7 +87,13 @@ def item_labels(format: str, path: Path) -> dict[str, str] | None:
         return None
     from shopsense.ingest.datasets import read_dataset
 
-    labels = {p.id: p.category[0] for p in read_dataset(format, path).products if p.category}
+    return category_labels(read_dataset(format, path).products)
+
+
+def category_labels(products: Iterable[Product]) -> dict[str, str] | None:
+    """Product id -> top category of the products that have one (``None`` when none has):
+    the colours of an item-embedding map."""
+    labels = {p.id: p.category[0] for p in products if p.category}
     return labels or None
 
 

@@ -174,6 +174,7 @@ class SASRec(Recommender):
                 net.load_state_dict(best_state)
         net.eval()
         self.net_ = net.cpu()
+        self.__dict__.pop("_teacher_on", None)
         self.training_curve_ = np.array(curve, np.float32).reshape(-1, 4)
 
     def _train_epoch(
@@ -216,8 +217,7 @@ class SASRec(Recommender):
         if self.teacher_ is None:
             return net.loss(tokens, negatives)
         logits, labels = net.logits(tokens, negatives)
-        teacher = self.teacher_.net_.to(device)
-        teacher.eval()
+        teacher = self._teacher_net(device)
         with torch.no_grad():
             target, _ = teacher.logits(tokens, negatives)
         hard = F.cross_entropy(logits, labels)
@@ -229,6 +229,24 @@ class SASRec(Recommender):
         soft = (teacher_p * (torch.log(teacher_p.clamp_min(1e-12)) - student_log_p)).sum(1)
         w = self.distill_weight
         return (1 - w) * hard + w * t * t * soft.mean()
+
+    def _teacher_net(self, device: Any) -> SASRecNet:
+        """The teacher's network on ``device``, made once per fit (a copy off the CPU: the
+        teacher itself keeps serving from the CPU)."""
+        import copy
+
+        import torch
+
+        assert self.teacher_ is not None
+        net = self.teacher_.net_
+        if torch.device(device).type == "cpu":
+            return net
+        kept = self.__dict__.get("_teacher_on")
+        if kept is None or kept[0] is not net or kept[1] != str(device):
+            kept = (net, str(device), copy.deepcopy(net).to(device).eval())
+            self.__dict__["_teacher_on"] = kept
+        moved: SASRecNet = kept[2]
+        return moved
 
     def _torch_device(self) -> Any:
         import torch
