@@ -45,6 +45,9 @@ REFERENCES = {
     "bandit_mf_square": "recogym.agents:BanditMFSquare",
 }
 SHOPSENSE = "shopsense_agent:ShopSenseAgent"
+#: Reads the simulator's static parameters (not the shopper's state): a ceiling, not a rival.
+CEILING = "ceiling:HistoryCeilingAgent"
+POLICIES = ("oracle", "best_static_true", "history_ceiling", *REFERENCES, "shopsense")
 
 
 def ensure_venv() -> Path:
@@ -148,8 +151,11 @@ def score_policy(
     return row, np.array(result["_mean_pvec"])
 
 
-def run_setting(seed: int, flips: int, test_users: int, train_users: int) -> dict[str, Any]:
-    """One setting, every policy (runs inside the RecoGym virtualenv)."""
+def run_setting(
+    seed: int, flips: int, test_users: int, train_users: int, policies: tuple[str, ...] = POLICIES
+) -> dict[str, Any]:
+    """One setting, each of ``policies`` in the order of ``POLICIES`` (the oracle and the best
+    fixed product always; runs inside the RecoGym virtualenv)."""
     env_args, events, after_logs = logged(seed, flips, train_users)
     import harness
     import numpy as np
@@ -157,9 +163,14 @@ def run_setting(seed: int, flips: int, test_users: int, train_users: int) -> dic
 
     first_test_user = 100 + train_users
     out: dict[str, Any] = {"seed": seed, "flips": flips, "policies": {}}
-    specs = {"oracle": "oracle_agents:OracleAgent", **REFERENCES, "shopsense": SHOPSENSE}
+    specs = {
+        "oracle": "oracle_agents:OracleAgent",
+        "history_ceiling": CEILING,
+        **REFERENCES,
+        "shopsense": SHOPSENSE,
+    }
     best_static = None
-    for name in ["oracle", "best_static_true", *REFERENCES, "shopsense"]:
+    for name in [n for n in POLICIES if n in {"oracle", "best_static_true", *policies}]:
         if name == "best_static_true":
             cls, args = oracle_agents.FixedItemAgent, {"item": best_static}
         else:
@@ -177,6 +188,12 @@ def run_setting(seed: int, flips: int, test_users: int, train_users: int) -> dic
     fixed, oracle = policies["best_static_true"]["expected_ctr"], policies["oracle"]["expected_ctr"]
     for row in policies.values():
         row["headroom"] = headroom(row["expected_ctr"], fixed, oracle)
+    if "history_ceiling" in policies:
+        ceiling = policies["history_ceiling"]["expected_ctr"]
+        for row in policies.values():
+            row["achievable_headroom"] = headroom(row["expected_ctr"], fixed, ceiling)
+    if "shopsense" not in policies:
+        return out
     mine = policies["shopsense"]
     out["shopsense_minus_best_reference"] = {
         name: {
@@ -184,12 +201,13 @@ def run_setting(seed: int, flips: int, test_users: int, train_users: int) -> dic
             "se": float(np.hypot(mine["expected_ctr_se"], policies[name]["expected_ctr_se"])),
         }
         for name in ["best_static_true", *REFERENCES]
+        if name in policies
     }
     return out
 
 
 def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
-    names = ["oracle", "best_static_true", *REFERENCES, "shopsense"]
+    names = [n for n in POLICIES if n in results[0]["policies"]]
     lines = [
         "# RecoGym: expected CTR and share of the headroom (benchmarks/recogym_bench.py)",
         "",
@@ -207,10 +225,27 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines += [
         "",
         "Cells: expected CTR (share of the headroom between the best fixed product and the "
-        "oracle). ShopSense minus each reference, in standard errors:",
+        "oracle). `history_ceiling` is the most a policy that sees only the shopper's history "
+        "can expect (it knows the simulator's parameters, not the shopper's state; "
+        "`benchmarks/recogym_agents/ceiling.py`).",
         "",
     ]
+    if "history_ceiling" in names and "shopsense" in names:
+        lines += [
+            "ShopSense's share of the achievable headroom (best fixed product to the ceiling):",
+            "",
+        ]
+        lines += [
+            f"- seed {r['seed']} flips {r['flips']}: "
+            f"{100 * r['policies']['shopsense']['achievable_headroom']:.0f}%"
+            for r in results
+        ]
+        lines.append("")
+    if "shopsense" in names:
+        lines += ["ShopSense minus each reference, in standard errors:", ""]
     for r in results:
+        if "shopsense_minus_best_reference" not in r:
+            continue
         gaps = ", ".join(
             f"{n} {g['difference'] / g['se']:+.1f}" if g["se"] > 0 else n
             for n, g in r["shopsense_minus_best_reference"].items()
@@ -226,13 +261,22 @@ def main() -> None:
     parser.add_argument("--train-users", type=int, default=1000)
     parser.add_argument("--test-users", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=RESULTS / "recogym.json")
+    parser.add_argument(
+        "--policies",
+        default=",".join(POLICIES),
+        help="comma list of policies to run (the oracle and the best fixed product always run)",
+    )
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    chosen = tuple(args.policies.split(","))
+    unknown = set(chosen) - set(POLICIES)
+    if unknown:
+        parser.error(f"unknown policies {sorted(unknown)}; choose from {', '.join(POLICIES)}")
     if not inside_recogym(__file__, args.inside):
         return
     began = time.perf_counter()
     results = [
-        run_setting(int(seed), int(flips), args.test_users, args.train_users)
+        run_setting(int(seed), int(flips), args.test_users, args.train_users, chosen)
         for seed in args.seeds.split(",")
         for flips in args.flips.split(",")
     ]
