@@ -14,6 +14,14 @@ the oracle), for variants of the default stack, separated by ``|``:
   changed, e.g. ``{"ranker": {"item_l2": 1e9}}`` (no item effects) or
   ``{"ranker": {"prior_features": ["*.score_z"]}}``.
 
+``--paired`` judges every variant on the same recorded states instead of simulating each
+one: the test shoppers are walked once (the oracle's actions), and at the first step of each
+bandit streak their organic views so far and every product's true click probability are
+kept, weighted by the streak's length. A variant's value is the mean true click probability
+of its top product over those states. Differences between variants then carry no
+simulation noise (each policy's own run differs in its random draws), at the price of an
+approximation: a variant sees organic views only, not its own skipped recommendations.
+
 Every trained stack's held-out report (the ranker against the smoothed item click rate
 and logistic regression, AUC and log-loss) is kept beside its policy value: a lower
 held-out loss need not make a better top product. Results:
@@ -49,6 +57,75 @@ def held_out(stack: Any) -> dict[str, Any]:
         for name, row in tasks.items()
         if isinstance(row, dict) and "auc" in row
     }
+
+
+Recorded = tuple[list[list[dict[str, Any]]], Any, Any]
+
+
+def recorded_states(after_logs: Any, test_users: int, first: int) -> Recorded:
+    """The test shoppers' states (``--paired``, module doc): their organic views so far,
+    the true click probability of every product ``(states, products)`` and each state's
+    weight (the length of its bandit streak)."""
+    from copy import deepcopy
+
+    import numpy as np
+    import oracle_agents
+
+    env = deepcopy(after_logs)
+    histories: list[list[dict[str, Any]]] = []
+    truth: list[Any] = []
+    weight: list[int] = []
+    for k in range(test_users):
+        env.reset(first + k)
+        observation, _, done, _ = env.step(None)
+        views: list[dict[str, Any]] = []
+        fresh = True
+        while not done:
+            new = [
+                {"user": first + k, "item": int(s["v"]), "kind": "view", "t": float(s["t"])}
+                for s in observation.sessions() or []
+            ]
+            views += new
+            p = oracle_agents.true_ctr(env)
+            if new or fresh:
+                histories.append(list(views))
+                truth.append(p)
+                weight.append(1)
+                fresh = False
+            else:
+                weight[-1] += 1
+            observation, _, done, _ = env.step(int(np.argmax(p)))
+    return histories, np.array(truth), np.array(weight, np.float64)
+
+
+def paired_row(
+    name: str, stack: Any, best_static: int | None, recorded: Recorded, as_events: Any
+) -> tuple[dict[str, Any], Any]:
+    """A variant's value on the recorded states (``--paired``) and the mean true click
+    probability of every product over them."""
+    import numpy as np
+
+    histories, truth, weight = recorded
+    began = time.perf_counter()
+    if name == "oracle":
+        chosen = truth.argmax(axis=1)
+    elif name == "best_static_true":
+        chosen = np.full(len(histories), best_static)
+    else:
+        chosen = np.array(
+            [
+                int(stack.recommend(as_events(h), n=1, objective="click").item_ids[0])
+                for h in histories
+            ]
+        )
+    value = truth[np.arange(len(histories)), chosen]
+    row = {
+        "expected_ctr": float(weight @ value / weight.sum()),
+        "expected_ctr_se": 0.0,  # no simulation noise between variants: the same states
+        "states": len(histories),
+        "wall_s": round(time.perf_counter() - began, 1),
+    }
+    return row, weight @ truth / weight.sum()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -110,9 +187,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         agent.stack = stack
         return agent, stack
 
+    recorded = recorded_states(after_logs, args.test_users, first) if args.paired else None
     for name in ["oracle", "best_static_true", *args.variants.split("|")]:
         agent, stack = policy(name)
-        row, mean_p = score_policy(agent, events, after_logs, args.test_users, first)
+        if recorded is None:
+            row, mean_p = score_policy(agent, events, after_logs, args.test_users, first)
+        else:
+            row, mean_p = paired_row(name, stack, out.get("best_static"), recorded, as_events)
         if name == "oracle":
             out["best_static"] = int(np.argmax(mean_p))
         if stack is not None:
@@ -145,13 +226,17 @@ def main() -> None:
     parser.add_argument("--train-users", type=int, default=1000)
     parser.add_argument("--test-users", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--paired", action="store_true", help="judge every variant on the same recorded states"
+    )
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not inside_recogym(__file__, args.inside):
         return
     began = time.perf_counter()
     result = run(args)
-    out = args.out or RESULTS / f"recogym_ablation_s{args.seed}_f{args.flips}.json"
+    paired = "_paired" if args.paired else ""
+    out = args.out or RESULTS / f"recogym_ablation_s{args.seed}_f{args.flips}{paired}.json"
     body = {
         "settings": vars(args) | {"out": str(out)},
         "machine": {"cpu": platform.machine(), "cores": os.cpu_count()},
