@@ -2,6 +2,7 @@
 
     python benchmarks/recogym_ablation.py --seed 3 --flips 0 --test-users 300 \\
         --variants 'ranker|blend|model:mult_dae|config:{"ranker": {"item_l2": 1e9}}'
+    python benchmarks/recogym_ablation.py --paired --seed 1 --flips 5 --variants 'ranker|blend'
 
 The protocol of ``recogym_bench.py`` (the same logs, a copy of the environment after them
 for every policy, expected CTR and share of the headroom between the best fixed product and
