@@ -101,3 +101,15 @@ def test_serve_load_freshness_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert cpu.returncode == 0, cpu.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["cpu_ms_per_list_median"] > 0 and sum(result["strategies"].values()) == 20
+
+
+@pytest.mark.slow
+def test_ranker_rows_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "ranker_rows.json"
+    run("ranker_rows.py", "--max-rows", "all,300", "--out", str(out))
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["max_rows"] for r in runs] == [None, 300]
+    every, capped = (r["final_fit_rows"] for r in runs)
+    assert every["learned_from"] == every["logged"] > 300
+    assert capped["logged"] == every["logged"] and capped["learned_from"] < every["logged"]
+    assert {"ranker", "logistic", "item_rate"} <= set(runs[1]["held_out"]["click"])

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shopsense.errors import ModelError
 from shopsense.metrics import roc_auc
-from shopsense.ranking.ranker import MultiTaskRanker, propensity_weights
+from shopsense.ranking.ranker import MultiTaskRanker, propensity_weights, sample_rows
 
 NAMES = ["prior", "x1", "x2", "x3"]
 
@@ -84,6 +86,59 @@ def test_item_effects_learn_what_features_miss() -> None:
     assert int(np.argmax(effects)) == 3
     unseen = model.predict(x[:1], items=[99]).click  # a product it never saw: no effect
     assert 0.02 < float(unseen[0]) < 0.15
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 3000),
+    click_share=st.floats(0.0, 1.0),
+    cap=st.integers(2, 2000),
+    seed=st.integers(0, 10),
+)
+def test_sampled_rows_stand_for_every_impression(
+    n: int, click_share: float, cap: int, seed: int
+) -> None:
+    """Every row is kept up to the cap; beyond it, kept rows weigh 1 / rate, so each label's
+    expected weighted count is its count in the log, and about ``cap`` rows are kept."""
+    clicked = np.random.default_rng(seed).random(n) < click_share
+    kept, rate = sample_rows(clicked, cap, np.random.default_rng(seed))
+    if n <= cap:
+        assert kept is None and rate.size == 0
+        return
+    assert kept is not None and kept.size == rate.size
+    assert np.all(np.diff(kept) > 0) and np.all((rate > 0) & (rate <= 1))
+    for label in (True, False):
+        rates = rate[clicked[kept] == label]
+        assert np.unique(rates).size <= 1  # one rate per label
+        if rates.size and rates[0] == 1.0:  # kept whole
+            assert rates.size == int((clicked == label).sum())
+    rates = {label: rate[clicked[kept] == label] for label in (True, False)}
+    if all(r.size for r in rates.values()):  # both labels kept: about ``cap`` rows expected
+        expected = sum(float(r[0]) * int((clicked == label).sum()) for label, r in rates.items())
+        assert expected == pytest.approx(cap)
+
+
+def test_sampling_keeps_clicks_and_weighs_the_rest_back() -> None:
+    """A log of 20,000 impressions with 5% clicks, capped at 4,000: every click is kept,
+    unclicked ones at the rate that meets the cap; the click rate predicted stays the log's."""
+    rng = np.random.default_rng(11)
+    n = 20000
+    x = rng.normal(size=(n, 2)).astype(np.float32)
+    click = (rng.random(n) < 1 / (1 + np.exp(-(-3.2 + 0.8 * x[:, 0])))).astype(np.int8)
+    kept, rate = sample_rows(click > 0, 4000, np.random.default_rng(0))
+    assert kept is not None
+    assert np.all(click[kept][rate == 1.0] == 1) and int(click[kept].sum()) == int(click.sum())
+    assert kept.size == pytest.approx(4000, rel=0.05)
+    model = MultiTaskRanker(tasks=("click",), hidden=8, max_epochs=10, max_rows=4000).fit(
+        x, np.zeros(n), click, feature_names=["prior", "x1"]
+    )
+    rows = model.selection_["rows"]
+    assert rows["logged"] == n and rows["learned_from"] == pytest.approx(4000, rel=0.05)
+    test = rng.normal(size=(20000, 2)).astype(np.float32)
+    truth = 1 / (1 + np.exp(-(-3.2 + 0.8 * test[:, 0])))
+    assert model.predict(test).click.mean() == pytest.approx(truth.mean(), rel=0.15)
+    everything = MultiTaskRanker(tasks=("click",), hidden=8, max_epochs=10, max_rows=None)
+    assert everything.fit(x, np.zeros(n), click).selection_["rows"]["learned_from"] == n
 
 
 def test_propensity_weights() -> None:
