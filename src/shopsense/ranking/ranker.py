@@ -32,6 +32,10 @@ The click logit is the retrieval prior plus what the feedback adds::
 - **Propensities**: each impression is weighted by ``1 / propensity`` (clipped at
   ``max_weight``, normalised to mean 1) when the log carries the logging policy's
   propensities: the counterfactual (inverse-propensity) risk of Joachims et al. 2017.
+- **Large logs**: beyond ``max_rows`` impressions (100,000), unclicked ones are sampled at
+  the rate that meets it and weigh 1 / rate (negative down-sampling, He et al. ADKDD 2014):
+  the weighted loss still estimates the loss over every impression, and fitting time stops
+  growing with the log (``benchmarks/ranker_rows.py``).
 - **Early stopping**: a share of the requests is held out; the number of updates with
   the lowest held-out loss is then used to refit on all rows.
 
