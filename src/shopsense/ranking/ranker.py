@@ -304,8 +304,8 @@ class MultiTaskRanker:
         if kept is not None:
             x, pos, y, n = x[kept], pos[kept], y[kept], kept.size
             item_rows = item_rows[kept] if item_rows is not None else None
-            weights = weights[kept] / rate
-            weights = (weights / weights.mean()).astype(np.float32)
+            scaled = weights[kept] / rate
+            weights = (scaled / scaled.mean()).astype(np.float32)
             groups = np.asarray(groups)[kept] if groups is not None else kept
         self.feature_mean_ = x.mean(axis=0)
         self.feature_scale_ = np.maximum(x.std(axis=0), MIN_SCALE).astype(np.float32)
