@@ -107,12 +107,11 @@ def test_sampled_rows_stand_for_every_impression(
         return
     assert kept is not None and kept.size == rate.size
     assert np.all(np.diff(kept) > 0) and np.all((rate > 0) & (rate <= 1))
-    for label in (True, False):
-        rates = rate[clicked[kept] == label]
-        assert np.unique(rates).size <= 1  # one rate per label
-        if rates.size and rates[0] == 1.0:  # kept whole
-            assert rates.size == int((clicked == label).sum())
     rates = {label: rate[clicked[kept] == label] for label in (True, False)}
+    for label, chosen in rates.items():
+        assert np.unique(chosen).size <= 1  # one rate per label
+        if chosen.size and chosen[0] == 1.0:  # kept whole
+            assert chosen.size == int((clicked == label).sum())
     if all(r.size for r in rates.values()):  # both labels kept: about ``cap`` rows expected
         expected = sum(float(r[0]) * int((clicked == label).sum()) for label, r in rates.items())
         assert expected == pytest.approx(cap)
