@@ -30,6 +30,7 @@ from shopsense.errors import ConfigError, ModelError
 from shopsense.evaluation.tuning import Budget
 from shopsense.features.interactions import InteractionData
 from shopsense.models import MODELS, Recommender
+from shopsense.ranking.fitting import BOUGHT_TOGETHER
 from shopsense.ranking.stack import Stack, StackConfig
 from shopsense.recommend.models import STACK
 from shopsense.store.artifacts import ArtifactStore, Bundle
@@ -176,7 +177,7 @@ def _fit_serving_models(events: EventBatch, stack: Stack) -> dict[str, Recommend
         group_by="session",
     )
     if baskets.n_events:
-        fitted["bought_together"] = ItemKNN(similarity="cooccurrence").fit(baskets)
+        fitted["bought_together"] = ItemKNN(**BOUGHT_TOGETHER).fit(baskets)
     return fitted
 
 

@@ -44,7 +44,7 @@ from shopsense.models import ALS, ItemKNN, Popularity, Recommender
 from shopsense.models.base import Histories
 from shopsense.models.hybrid import normalise
 from shopsense.models.popularity import TRENDING_HALF_LIFE_DAYS
-from shopsense.ranking.fitting import Step, model_params
+from shopsense.ranking.fitting import BOUGHT_TOGETHER, Step, model_params
 from shopsense.ranking.items import RECENT_DAYS, ItemStats, ItemTable
 from shopsense.ranking.repeats import RepeatPolicy
 from shopsense.ranking.sources import RetrievalSources
@@ -53,8 +53,8 @@ from shopsense.training import blend_line, blend_on_validation, validation_ndcg
 
 #: The retrieval models the Spark engine fits.
 SPARK_MODELS = ("popularity", "als")
-#: "Bought together" keeps the local model's default number of neighbours.
-BOUGHT_TOGETHER_NEIGHBORS = ItemKNN().neighbors
+#: "Bought together" keeps as many neighbours as the local model.
+BOUGHT_TOGETHER_NEIGHBORS: int = BOUGHT_TOGETHER["neighbors"]
 
 
 def train_on_spark(
@@ -221,7 +221,7 @@ def _serving_helpers(
     together, baskets = jobs.co_occurrence(events, n, BOUGHT_TOGETHER_NEIGHBORS)
     if baskets.sum() > 0:
         helpers["bought_together"] = ItemKNN.from_state(
-            {"similarity": "cooccurrence"},
+            dict(BOUGHT_TOGETHER),
             items,
             baskets.astype(np.float32),
             {

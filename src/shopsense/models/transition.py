@@ -52,13 +52,15 @@ class Transition(Recommender):
 
     name: ClassVar[str] = "transition"
 
+    # The defaults are the setting chosen on validation across the datasets we ship
+    # (benchmarks/default_study.py, benchmarks/results/default_study.json).
     #: How many of the last items contribute their transition rows (1 = only the last).
-    order: int = 1
+    order: int = 3
     #: Weight of the ``k``-th item before the last: ``decay ** k``.
-    decay: float = 0.5
+    decay: float = 0.706
     #: Pseudo-count of the popularity prior in each row (Dirichlet smoothing); larger values
     #: trust sparse rows less. 0 ranks unseen successors by popularity only as a tie-break.
-    smoothing: float = 1.0
+    smoothing: float = 91.0
 
     counts_: sp.csr_matrix = dataclasses.field(init=False, repr=False)
     row_totals_: FloatArray = dataclasses.field(init=False, repr=False)

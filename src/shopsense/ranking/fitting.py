@@ -54,6 +54,8 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "item_knn": {"neighbors": 100, "similarity": "cosine", "shrink": 0.0, "weighting": "none"},
     "ease": {"l2": 500.0},
 }
+#: The "bought together" co-occurrence model's settings (local and Spark alike).
+BOUGHT_TOGETHER: dict[str, Any] = {"similarity": "cooccurrence", "neighbors": 100, "shrink": 0.0}
 
 
 def text_encoder(kind: str | None, cache: Path | None = None) -> Any:
