@@ -79,10 +79,11 @@ def test_maps_of_vectors_that_learned_the_tastes_beat_chance(tmp_path: Path) -> 
         }
     )
     labels = {str(i): f"taste {(i - 1) // 20}" for i in range(1, 61)}
+    # small, well-regularised vectors for 60 items (the defaults are sized for real shops)
+    als = {"factors": 8, "alpha": 2.0, "regularization": 0.05}
     report = evaluate_data(
-        "toy", data, ["als", "popularity"], params={"als": {"factors": 8}}, maps=True,
-        item_labels=labels,
-    )  # fmt: skip
+        "toy", data, ["als", "popularity"], params={"als": als}, maps=True, item_labels=labels
+    )
     drawn = report.maps["als"]
     assert set(report.maps) == {"als"}
     assert drawn.label_kind == "top category"

@@ -32,8 +32,9 @@ def shop() -> InteractionData:
 def test_weights_pick_the_component() -> None:
     # Popularity alone says D/E; transition after A says B. The weights decide.
     data = shop()
-    popular = Hybrid(components={"popularity": {}, "transition": {}}, weights={"transition": 0})
-    sequential = Hybrid(components={"popularity": {}, "transition": {}}, weights={"popularity": 0})
+    parts = {"popularity": {}, "transition": {"smoothing": 1.0}}  # a light prior: a tiny shop
+    popular = Hybrid(components=parts, weights={"transition": 0})
+    sequential = Hybrid(components=parts, weights={"popularity": 0})
     assert popular.fit(data).recommend("x", n=1, history=["A"])[0][0] in ("D", "E")
     assert sequential.fit(data).recommend("x", n=1, history=["A"])[0][0] == "B"
 

@@ -34,7 +34,7 @@ def hand_cooccurrence() -> np.ndarray:
 
 def test_cosine_matches_the_formula() -> None:
     data = data_from(SEQUENCES)
-    model = ItemKNN(neighbors=0, similarity="cosine").fit(data)
+    model = ItemKNN(neighbors=0, similarity="cosine", shrink=0.0).fit(data)
     c = hand_cooccurrence()
     n = np.diag(c)
     expected = c / np.sqrt(np.outer(n, n))
@@ -46,7 +46,7 @@ def test_cosine_matches_the_formula() -> None:
 
 def test_asymmetric_cosine_with_alpha_one_is_conditional_probability() -> None:
     data = data_from(SEQUENCES)
-    model = ItemKNN(neighbors=0, similarity="asymmetric_cosine", alpha=1.0).fit(data)
+    model = ItemKNN(neighbors=0, similarity="asymmetric_cosine", alpha=1.0, shrink=0.0).fit(data)
     c = hand_cooccurrence()
     ids = [data.items.index(str(i)) for i in range(5)]
     got = model.similarity_.toarray()[np.ix_(ids, ids)]

@@ -71,8 +71,10 @@ FACTORIES = {
     "item_knn_bm25": lambda: ItemKNN(similarity="asymmetric_cosine", alpha=0.8, weighting="bm25"),
     "bought_together": lambda: ItemKNN(similarity="cooccurrence"),
     "ease": lambda: EASE(l2=1.0),
-    "transition": Transition,
-    "transition_order2": lambda: Transition(order=2, decay=0.5),
+    # A light popularity prior: this shop's rows hold a few transitions each, and the
+    # default (smoothing 91, for real catalogs) would let popularity outweigh them.
+    "transition": lambda: Transition(smoothing=1.0),
+    "transition_order2": lambda: Transition(order=2, decay=0.5, smoothing=1.0),
     "bpr": lambda: BPR(factors=8, iterations=300, learning_rate=0.05, num_threads=1),
     "sasrec": lambda: SASRec(
         hidden=16, layers=1, dropout=0.0, epochs=60, valid_fraction=0.0, num_threads=1
