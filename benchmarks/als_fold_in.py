@@ -1,6 +1,6 @@
 """How close a served shopper's ALS scores come to the trained ones: the fold-in.
 
-    python benchmarks/als_fold_in.py [--datasets beauty,sports] [--alpha 2]
+    python benchmarks/als_fold_in.py [--datasets beauty,sports] [--alpha A]
 
 The server never has a shopper's trained ALS factors at hand for a live history: it folds
 the history in (one ALS half-step against the item factors). Here ALS at its defaults
@@ -31,16 +31,16 @@ from common import load, provenance
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def measure(dataset: str, alpha: float) -> dict[str, Any]:
+def measure(dataset: str, alpha: float | None) -> dict[str, Any]:
     from shopsense.evaluation.offline import rank_targets
     from shopsense.evaluation.split import leave_one_out
     from shopsense.models import ALS
 
     split = leave_one_out(load(dataset))
-    model = ALS(alpha=alpha)
+    model = ALS() if alpha is None else ALS(alpha=alpha)
     started = time.perf_counter()
     model.fit(split.train_full)
-    out: dict[str, Any] = {"dataset": dataset, "alpha": alpha}
+    out: dict[str, Any] = {"dataset": dataset, "alpha": model.alpha, "factors": model.factors}
     out["fit_s"] = round(time.perf_counter() - started, 1)
     trained = rank_targets(model, split, "test").metrics
     # The same histories in another object: rank_targets folds them in as fresh input.
@@ -63,16 +63,17 @@ def measure(dataset: str, alpha: float) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="beauty,sports")
-    parser.add_argument("--alpha", type=float, default=2.0)
+    parser.add_argument("--alpha", type=float, default=None, help="default: ALS's own")
     parser.add_argument("--out", type=Path, default=RESULTS / "als_fold_in.json")
     args = parser.parse_args()
     rows = []
     for dataset in args.datasets.split(","):
         rows.append(measure(dataset, args.alpha))
         print(json.dumps(rows[-1]))
+    alpha = "" if args.alpha is None else f" --alpha {args.alpha}"
     result = {
-        "command": f"python benchmarks/als_fold_in.py --datasets {args.datasets} "
-        f"--alpha {args.alpha}",
+        "command": f"python benchmarks/als_fold_in.py --datasets {args.datasets}{alpha} "
+        f"--out {args.out.name}",
         **provenance(),
         "results": rows,
     }
