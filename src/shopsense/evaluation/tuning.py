@@ -61,7 +61,7 @@ SPACES: dict[str, dict[str, tuple[Any, ...]]] = {
     "transition": {
         "order": ("int", 1, 3, False),
         "decay": ("float", 0.1, 1.0, False),
-        "smoothing": ("float", 0.1, 100.0, True),
+        "smoothing": ("float", 0.1, 1000.0, True),
     },
     "als": {
         "factors": ("int", 16, 256, True),
