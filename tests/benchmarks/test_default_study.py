@@ -6,17 +6,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from benchmark_helpers import BENCHMARKS, run_benchmark
 from shopsense.models import MODELS
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 STUDY = BENCHMARKS / "results" / "default_study.json"
-SCIENTIFIC = BENCHMARKS.parents[1] / "shared" / "datasets" / "amazon-scientific"
 
 
 def defaults(name: str) -> dict[str, object]:
@@ -42,23 +39,12 @@ def test_model_defaults_are_the_studys_choice() -> None:
 
 @pytest.mark.slow
 def test_default_study_smoke(tmp_path: Path) -> None:
-    if not SCIENTIFIC.exists():
-        pytest.skip("../shared/datasets is not beside the checkout")
     out = tmp_path / "study.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "default_study.py"),
-            *("--models", "als", "--datasets", "scientific", "--trials", "2"),
-            *("--out", str(out)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=BENCHMARKS,
-        check=False,
+    run_benchmark(
+        "default_study.py",
+        *("--models", "als", "--datasets", "scientific", "--trials", "2", "--out", str(out)),
+        needs_datasets=True,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.read_text())["als"]
     assert len(result["trials"]) == 2
     # the first trial is the package's default, scored on the dataset's validation step
