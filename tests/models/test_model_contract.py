@@ -35,6 +35,7 @@ from shopsense.models import (
     load_model,
 )
 from shopsense.models.base import rows_matrix
+from shopsense.ranking.fitting import BOUGHT_TOGETHER
 from shopsense.store import InMemoryStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -69,7 +70,7 @@ FACTORIES = {
     "als": lambda: ALS(factors=4, iterations=20, regularization=0.01),
     "item_knn": ItemKNN,
     "item_knn_bm25": lambda: ItemKNN(similarity="asymmetric_cosine", alpha=0.8, weighting="bm25"),
-    "bought_together": lambda: ItemKNN(similarity="cooccurrence"),
+    "bought_together": lambda: ItemKNN(**BOUGHT_TOGETHER),  # as served
     "ease": lambda: EASE(l2=1.0),
     # A light popularity prior: this shop's rows hold a few transitions each, and the
     # default (smoothing 91, for real catalogs) would let popularity outweigh them.

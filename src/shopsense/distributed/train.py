@@ -53,8 +53,6 @@ from shopsense.training import blend_line, blend_on_validation, validation_ndcg
 
 #: The retrieval models the Spark engine fits.
 SPARK_MODELS = ("popularity", "als")
-#: "Bought together" keeps as many neighbours as the local model.
-BOUGHT_TOGETHER_NEIGHBORS: int = BOUGHT_TOGETHER["neighbors"]
 
 
 def train_on_spark(
@@ -218,10 +216,10 @@ def _serving_helpers(
             {"counts_": decayed.astype(np.float32)},
         )
     }
-    together, baskets = jobs.co_occurrence(events, n, BOUGHT_TOGETHER_NEIGHBORS)
+    together, baskets = jobs.co_occurrence(events, n, BOUGHT_TOGETHER["neighbors"])
     if baskets.sum() > 0:
         helpers["bought_together"] = ItemKNN.from_state(
-            dict(BOUGHT_TOGETHER),
+            BOUGHT_TOGETHER,
             items,
             baskets.astype(np.float32),
             {
