@@ -3,8 +3,8 @@
     python benchmarks/spark_als.py [--datasets beauty,sports] [--master local[2]]
 
 Each dataset is split leave-one-out (as ``models_offline.py``). The default stack's ALS
-settings (``ranking.fitting.DEFAULT_PARAMS``: 64 factors, 15 iterations, regularisation
-0.05, alpha 2, log-scaled weights) are fitted on the training + validation events twice:
+settings (``ranking.fitting.model_params("als", {})``: 64 factors, the rest ALS's defaults;
+log-scaled weights) are fitted on the training + validation events twice:
 
 - **local**: ``shopsense.models.ALS`` (the ``implicit`` library), as ``shopsense train``;
 - **spark**: :func:`shopsense.distributed.jobs.als_item_factors` (MLlib) in a Spark session
@@ -46,9 +46,15 @@ def measure(dataset: str, master: str) -> dict[str, Any]:
     from shopsense.evaluation.offline import rank_targets
     from shopsense.evaluation.split import leave_one_out
     from shopsense.models import ALS
-    from shopsense.ranking.fitting import DEFAULT_PARAMS
+    from shopsense.ranking.fitting import model_params
 
-    params = dict(DEFAULT_PARAMS["als"])
+    stack = ALS(**model_params("als", {}))
+    params: dict[str, Any] = {
+        "factors": stack.factors,
+        "iterations": stack.iterations,
+        "regularization": stack.regularization,
+        "alpha": stack.alpha,
+    }
     split = leave_one_out(load(dataset))
     data = split.train_full
     out: dict[str, Any] = {"dataset": dataset, "params": params, "master": master}
