@@ -10,7 +10,8 @@
    cross-fitting over shoppers (the retrieval models and item statistics that describe a
    shopper's impressions never saw that shopper's events), a share of the shoppers is held
    out to report the ranker against its baselines (:mod:`shopsense.evaluation.feedback`),
-   then the ranker is trained on every row.
+   then the ranker is trained on every row (on large logs, with the settings the report's
+   ranker chose: :func:`~shopsense.ranking.fitting.reused_choices`).
 3. The chosen models (and the item tower, which scores products with no events) are
    refitted on every event; item statistics come from the whole log.
 
@@ -56,6 +57,7 @@ from shopsense.ranking.fitting import (
     interaction_data,
     make_model,
     model_params,
+    reused_choices,
     serving_sources,
     text_encoder,
     usable_candidates,
@@ -276,9 +278,8 @@ def train_stack(
         held_out = fit_ranker(train_rows, config.ranker, names)
         report["ranker"] = feedback_report(train_rows, test_rows, len(table), held_out)
         step("ranker: training on every impression")
-        ranker = fit_ranker(rows, config.ranker, names)
-        # what the held-out requests chose: item-effect shrinkage, how much beyond the prior
-        report["ranker"]["selection"] = ranker.selection_
+        ranker = fit_ranker(rows, reused_choices(config.ranker, held_out, len(train_rows)), names)
+        report["ranker"]["selection"] = {**held_out.selection_, "final": ranker.selection_}
     else:
         report["ranker"] = {
             "skipped": f"{impressions} impressions with {clicks} clicks; the ranker needs "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from shopsense.errors import ModelError
 from shopsense.metrics import roc_auc
+from shopsense.ranking import ranker_select
 from shopsense.ranking.ranker import MultiTaskRanker, propensity_weights, sample_rows
 
 NAMES = ["prior", "x1", "x2", "x3"]
@@ -248,3 +250,34 @@ def test_the_traced_serving_net_scores_as_the_network(ranker: MultiTaskRanker) -
     finally:
         ranker.net_ = before
     np.testing.assert_allclose(ranker.predict(x, items).click, got.click)
+
+
+def test_chosen_settings_refit_without_searching_again() -> None:
+    """The stack's final ranker fits with what the held-out report's ranker chose: the
+    settings name the chosen level and strength, and a ranker given them trains one net."""
+    rng = np.random.default_rng(7)
+    n = 8000
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    click = (rng.random(n) < 1 / (1 + np.exp(-(-3.0 + 0.8 * x[:, 1])))).astype(np.int8)
+    names = ["prior", "x1", "x2"]
+    common = {"tasks": ("click",), "hidden": 16, "max_epochs": 10, "prior_features": ("prior",)}
+    searched = MultiTaskRanker(**common).fit(x, np.zeros(n), click, feature_names=names)
+    chosen = searched.chosen_settings()
+    assert chosen["item_l2"] == searched.item_l2_
+    assert str(chosen["item_l2"]) in searched.selection_["item_l2_losses"]
+    assert {"off": 0, "linear": 1, "on": 2}[chosen["residual"]] == searched.residual_ >= 1
+    calls = []
+    real = ranker_select.train_net
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[-1])
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ranker_select, "train_net", counting)
+        again = MultiTaskRanker(**common, **chosen).fit(x, np.zeros(n), click, feature_names=names)
+    assert calls == [searched.residual_]  # one early-stopping run, then the final fit
+    assert again.residual_ == searched.residual_ and again.item_l2_ == searched.item_l2_
+    assert "item_l2_losses" not in again.selection_
+    with pytest.raises(ModelError, match="residual"):
+        MultiTaskRanker(residual="wide").fit(x, np.zeros(n), click)

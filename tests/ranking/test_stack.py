@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,31 @@ def test_report_compares_the_ranker_with_its_baselines(stack: shopsense.Stack) -
         assert 0.0 <= click[model]["ece"] <= 1.0
         assert click[model]["reliability"]
     assert click["ranker"]["auc"] > 0.6  # P19 vs the rest is easy
+
+
+def test_the_final_ranker_searches_again_on_small_logs(stack: shopsense.Stack) -> None:
+    """Below ``max_rows`` the final ranker has a quarter more rows than the report's and
+    makes its own choices."""
+    assert stack.ranker is not None
+    selection = stack.report["ranker"]["selection"]
+    assert "item_l2_losses" in selection and "item_l2_losses" in selection["final"]
+    assert stack.ranker.item_l2_ == selection["final"]["item_l2"]
+
+
+def test_on_large_logs_the_final_ranker_keeps_the_report_rankers_choices(
+    feedback_log: list[dict[str, Any]],
+) -> None:
+    """One search, not two: when both rankers learn from a sample of ``max_rows``
+    impressions, the served one is fitted with the item-effect shrinkage and click residual
+    that the held-out report's ranker chose."""
+    capped = dataclasses.replace(FAST, ranker={**FAST.ranker, "max_rows": 1000})
+    stack = shopsense.train(shopsense.Dataset.from_events(feedback_log), capped)
+    assert stack.ranker is not None
+    selection = stack.report["ranker"]["selection"]
+    assert selection["rows"]["learned_from"] < selection["rows"]["logged"]  # sampled
+    assert stack.ranker.item_l2_ == selection["item_l2"]
+    assert stack.ranker.residual_ == selection["residual"]
+    assert "item_l2_losses" in selection and "item_l2_losses" not in selection["final"]
 
 
 def test_shown_and_not_clicked_lowers_an_item_at_once(stack: shopsense.Stack) -> None:

@@ -66,6 +66,7 @@ import numpy.typing as npt
 from shopsense.errors import ModelError
 from shopsense.ranking.ranker_net import (
     RESIDUAL_FULL,
+    RESIDUAL_LINEAR,
     RESIDUAL_NONE,
     chain_log_probs,
     scoring_net,
@@ -79,6 +80,9 @@ Objective = Literal["click", "conversion", "revenue"]
 OBJECTIVES: tuple[str, ...] = ("click", "conversion", "revenue")
 TASKS = ("click", "cart", "purchase")
 BOTTOMS = ("shared", "mmoe")
+#: The click head's residual settings that fix a level (``"auto"`` chooses one).
+RESIDUAL_LEVELS = {"off": RESIDUAL_NONE, "linear": RESIDUAL_LINEAR, "on": RESIDUAL_FULL}
+RESIDUALS = ("auto", *RESIDUAL_LEVELS)
 #: Floor of a feature's spread when standardising: a feature nearly constant in training
 #: (launch age in a short log) must not become a huge number when it moves at serving.
 MIN_SCALE = 0.05
@@ -154,8 +158,9 @@ class MultiTaskRanker:
     #: its effect on the click logit is learned but never positive.
     skip_feature: str = "log_skips"
     #: Does the click head learn beyond the monotone prior and the item effects? ``"on"``:
-    #: wide and deep terms; ``"off"``: neither; ``"auto"``: the linear (wide) term alone or
-    #: wide and deep, whichever lowers the held-out loss most, if either does significantly.
+    #: wide and deep terms; ``"linear"``: the wide term alone; ``"off"``: neither;
+    #: ``"auto"``: the linear (wide) term alone or wide and deep, whichever lowers the
+    #: held-out loss most, if either does significantly.
     residual: str = "auto"
     #: Strength of the pull of each item effect towards 0, in impressions' worth of loss:
     #: the penalty is ``item_l2 * sum(effect**2) / n_rows`` (a normal prior, sd
@@ -217,8 +222,10 @@ class MultiTaskRanker:
             )
         if self.bottom not in BOTTOMS:
             raise ModelError(f"ranker bottom must be 'shared' or 'mmoe', got {self.bottom!r}")
-        if self.residual not in ("auto", "on", "off"):
-            raise ModelError(f"ranker residual must be auto, on or off, got {self.residual!r}")
+        if self.residual not in RESIDUALS:
+            raise ModelError(
+                f"ranker residual must be one of {', '.join(RESIDUALS)}, got {self.residual!r}"
+            )
 
     @property
     def fitted(self) -> bool:
@@ -327,7 +334,7 @@ class MultiTaskRanker:
                 self.residual_, updates = choose_heads(self, train, valid, knots)
             else:
                 self.validation_curve_ = np.zeros(0, np.float32)
-                self.residual_ = RESIDUAL_NONE if self.residual == "off" else RESIDUAL_FULL
+                self.residual_ = RESIDUAL_LEVELS.get(self.residual, RESIDUAL_FULL)
                 self.item_l2_ = self.item_l2 if self.item_l2 is not None else ITEM_L2_GRID[1]
                 updates = self.min_updates
             self.updates_ = max(updates, self.min_updates)
@@ -336,6 +343,14 @@ class MultiTaskRanker:
                 self, list(arrays), None, self.updates_, knots, self.residual_
             )
         return self
+
+    def chosen_settings(self) -> dict[str, Any]:
+        """What the held-out requests chose (item-effect shrinkage, click residual), as
+        settings: a ranker given them fits once, without searching again."""
+        if not self.fitted:
+            raise ModelError("the ranker is not fitted; call fit() or load() first")
+        names = {level: name for name, level in RESIDUAL_LEVELS.items()}
+        return {"item_l2": self.item_l2_, "residual": names[self.residual_]}
 
     # --- scoring ----------------------------------------------------------------------
     def predict(

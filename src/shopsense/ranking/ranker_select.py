@@ -119,23 +119,25 @@ def choose_heads(
         plain[strength] = train_net(ranker, train, valid, None, knots, RESIDUAL_NONE)
         return row_losses(plain[strength][0], valid)
 
-    grid = ITEM_L2_GRID if ranker.item_l2 is None else (ranker.item_l2,)
-    ranker.item_l2_, losses = choose_strength(attempt, grid, ITEM_L2_EXTEND)
+    if ranker.item_l2 is None:
+        ranker.item_l2_, losses = choose_strength(attempt, ITEM_L2_GRID, ITEM_L2_EXTEND)
+        ranker.selection_["item_l2_losses"] = {
+            str(g): float(v.mean()) for g, v in sorted(losses.items())
+        }
+    else:
+        ranker.item_l2_ = float(ranker.item_l2)
     ranker.selection_["item_l2"] = ranker.item_l2_
-    ranker.selection_["item_l2_losses"] = {
-        str(g): float(v.mean()) for g, v in sorted(losses.items())
-    }
     levels = {
         "off": (RESIDUAL_NONE,),
+        "linear": (RESIDUAL_LINEAR,),
         "on": (RESIDUAL_FULL,),
         "auto": (RESIDUAL_NONE, RESIDUAL_LINEAR, RESIDUAL_FULL),
     }[ranker.residual]
     for level in levels:
-        fits[level] = (
-            plain[ranker.item_l2_]
-            if level == RESIDUAL_NONE
-            else train_net(ranker, train, valid, None, knots, level)
-        )
+        if level == RESIDUAL_NONE and ranker.item_l2_ in plain:
+            fits[level] = plain[ranker.item_l2_]
+        else:
+            fits[level] = train_net(ranker, train, valid, None, knots, level)
     kept = levels[0]
     if len(levels) > 1:
         held = {level: row_losses(fits[level][0], valid) for level in levels}
