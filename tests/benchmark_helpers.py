@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,10 @@ def run_benchmark(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
+
+
+def free_port() -> str:
+    """A TCP port nothing listens on now, for a benchmark's own server."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        return str(free.getsockname()[1])

@@ -7,30 +7,20 @@ runs end to end and writes the results its documentation promises.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from benchmark_helpers import BENCHMARKS, free_port, run_benchmark
 from shopsense.config import Settings
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 TINY = ("--products", "150", "--users", "60")
 
 
 def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), *TINY, *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=BENCHMARKS,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
+    """``script`` on the tiny shop."""
+    return run_benchmark(script, *TINY, *args)
 
 
 @pytest.mark.slow
@@ -71,12 +61,8 @@ def test_ranker_auc_smoke(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_serve_load_freshness_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = str(free.getsockname()[1])
-    done = run(
-        "serve_load.py", "--only", "fresh", "--data-dir", str(tmp_path / "shop"), "--port", port
-    )
+    shop = str(tmp_path / "shop")
+    done = run("serve_load.py", "--only", "fresh", "--data-dir", shop, "--port", free_port())
     rows = [line for line in done.stdout.splitlines() if line.startswith("| freshness:")]
     assert len(rows) == 4
     assert all("| 0 not reflected |" in line for line in rows)
@@ -93,12 +79,8 @@ def test_serve_load_freshness_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert not any(u.startswith("fresh-") for u in serve_load.Workload(settings).users)
     # The per-list CPU benchmark runs on the shop serve_load prepared.
     out = tmp_path / "cpu.json"
-    cpu = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "serve_cpu.py"), "--data-dir", str(tmp_path / "shop"),
-         "--requests", "20", "--runs", "1", "--out", str(out)],
-        capture_output=True, text=True, timeout=600, cwd=BENCHMARKS, check=False,
-    )  # fmt: skip
-    assert cpu.returncode == 0, cpu.stderr[-3000:]
+    run_benchmark("serve_cpu.py", "--data-dir", str(tmp_path / "shop"), "--requests", "20",
+                  "--runs", "1", "--out", str(out))  # fmt: skip
     result = json.loads(out.read_text())
     assert result["cpu_ms_per_list_median"] > 0 and sum(result["strategies"].values()) == 20
 

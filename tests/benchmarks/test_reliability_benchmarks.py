@@ -4,28 +4,11 @@ figures come from the full runs."""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def free_port() -> str:
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        return str(free.getsockname()[1])
-
-
-def run_benchmark(script: str, *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), *args],
-        capture_output=True, text=True, timeout=600, cwd=BENCHMARKS, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
+from benchmark_helpers import free_port, run_benchmark
 
 
 @pytest.mark.slow

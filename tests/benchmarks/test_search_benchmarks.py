@@ -6,32 +6,17 @@ script runs end to end and prints every line its documentation promises.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from benchmark_helpers import run_benchmark
 
 
 @pytest.mark.slow
 def test_search_latency_smoke_with_the_static_encoder() -> None:
     pytest.importorskip("model2vec")
     pytest.importorskip("tantivy")
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "search_latency.py"),
-            *("--products", "400", "--queries", "30", "--encoder", "static"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=BENCHMARKS,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    arguments = ("--products", "400", "--queries", "30", "--encoder", "static")
+    done = run_benchmark("search_latency.py", *arguments, timeout=300)
     for line in (
         "encoder static alone",
         "indexing (tantivy",
