@@ -66,8 +66,7 @@ import numpy.typing as npt
 from shopsense.errors import ModelError
 from shopsense.ranking.ranker_net import (
     RESIDUAL_FULL,
-    RESIDUAL_LINEAR,
-    RESIDUAL_NONE,
+    RESIDUAL_LEVELS,
     chain_log_probs,
     scoring_net,
     train_net,
@@ -80,8 +79,6 @@ Objective = Literal["click", "conversion", "revenue"]
 OBJECTIVES: tuple[str, ...] = ("click", "conversion", "revenue")
 TASKS = ("click", "cart", "purchase")
 BOTTOMS = ("shared", "mmoe")
-#: The click head's residual settings that fix a level (``"auto"`` chooses one).
-RESIDUAL_LEVELS = {"off": RESIDUAL_NONE, "linear": RESIDUAL_LINEAR, "on": RESIDUAL_FULL}
 RESIDUALS = ("auto", *RESIDUAL_LEVELS)
 #: Floor of a feature's spread when standardising: a feature nearly constant in training
 #: (launch age in a short log) must not become a huge number when it moves at serving.

@@ -20,6 +20,8 @@ FloatArray = npt.NDArray[np.float32]
 #: How much the click head learns beyond its monotone priors and item effects: nothing,
 #: a linear (wide) term, or wide + deep.
 RESIDUAL_NONE, RESIDUAL_LINEAR, RESIDUAL_FULL = 0, 1, 2
+#: The click head's residual settings that fix a level (``"auto"`` chooses one of them).
+RESIDUAL_LEVELS = {"off": RESIDUAL_NONE, "linear": RESIDUAL_LINEAR, "on": RESIDUAL_FULL}
 
 
 class NetSpec(Protocol):

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from shopsense.ranking.ranker_net import (
     RESIDUAL_FULL,
+    RESIDUAL_LEVELS,
     RESIDUAL_LINEAR,
     RESIDUAL_NONE,
     NetSpec,
@@ -127,12 +128,11 @@ def choose_heads(
     else:
         ranker.item_l2_ = float(ranker.item_l2)
     ranker.selection_["item_l2"] = ranker.item_l2_
-    levels = {
-        "off": (RESIDUAL_NONE,),
-        "linear": (RESIDUAL_LINEAR,),
-        "on": (RESIDUAL_FULL,),
-        "auto": (RESIDUAL_NONE, RESIDUAL_LINEAR, RESIDUAL_FULL),
-    }[ranker.residual]
+    levels = (
+        (RESIDUAL_NONE, RESIDUAL_LINEAR, RESIDUAL_FULL)
+        if ranker.residual == "auto"
+        else (RESIDUAL_LEVELS[ranker.residual],)
+    )
     for level in levels:
         if level == RESIDUAL_NONE and ranker.item_l2_ in plain:
             fits[level] = plain[ranker.item_l2_]
