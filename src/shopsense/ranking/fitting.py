@@ -189,8 +189,8 @@ def fit_ranker(
     rows: LoggedRows, params: Mapping[str, Any], feature_names: Sequence[str]
 ) -> MultiTaskRanker:
     """The multi-task ranker fitted on ``rows`` (weights, groups and item effects included);
-    its monotone priors read the blend's z-score, the next-engagement log-probabilities, the
-    click affinity and the product's click rate (see :class:`.ranker.MultiTaskRanker`)."""
+    its monotone priors read the blend's z-score, the next-engagement log-probabilities and
+    the click affinity (see :class:`.ranker.MultiTaskRanker`)."""
     return MultiTaskRanker(**dict(params)).fit(
         rows.features,
         rows.position,

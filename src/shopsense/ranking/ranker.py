@@ -15,9 +15,8 @@ The click logit is the retrieval prior plus what the feedback adds::
     z_click = sum_f g_f(prior_f) + item_effect[item] + wide(x) + deep(x) (+ position term)
 
 - each ``g_f`` is a learned **monotone** function of a prior feature (the retrieval blend's
-  z-score, the next-engagement log-probabilities, the click affinity, the product's own
-  smoothed click-through rate): where the log holds little feedback, the ranker orders
-  like the retrieval models it is given and never reverses them;
+  z-score): where the log holds little feedback, the ranker orders like the retrieval
+  models it is given and never reverses them;
 - ``item_effect`` is one learned logit per product, shrunk towards 0 (a random effect:
   only products with enough impressions move), which learns where shoppers click a product
   more or less than its browsing suggests;
@@ -151,12 +150,7 @@ class MultiTaskRanker:
     hidden: int = 64
     experts: int = 4
     dropout: float = 0.1
-    prior_features: tuple[str, ...] = (
-        "blend.score_z",
-        "*.log_prob",
-        "click_affinity",
-        "ctr_logit",
-    )
+    prior_features: tuple[str, ...] = ("blend.score_z", "*.log_prob", "click_affinity")
     #: The column counting how often the shopper was shown the product and did not click:
     #: its effect on the click logit is learned but never positive.
     skip_feature: str = "log_skips"
