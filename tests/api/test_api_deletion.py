@@ -92,6 +92,9 @@ def test_a_deletion_by_another_process_reaches_a_running_server(shop_copy: Setti
         other = open_store(shop_copy)  # what `shopsense delete-user` does
         other.events.delete_user(user)
         other.close()
+        # Regression: the list just served was queued as impressions; written after the
+        # deletion (the background writer's timing), they brought the shopper back.
+        state.impressions.flush()
         assert state.follow_deletions() == 1
         assert state.history(user) == []  # read again from the store: nothing
         assert state.follow_deletions() == 0

@@ -211,7 +211,9 @@ class ServingState:
 
     def follow_deletions(self) -> int:
         """Forget the shoppers other processes deleted (``shopsense delete-user``) since the
-        last look: learned factors, in-memory history; returns how many were found."""
+        last look: learned factors, in-memory history, lists served to them and not yet
+        written; returns how many were found. Their stored events are deleted once more:
+        impressions this server queued before the deletion may have been written after it."""
         digests = self.store.events.forgotten()
         new = digests - self.tombstones
         if not new:
@@ -221,6 +223,9 @@ class ServingState:
         found = engine.forget_digests(new, digest) if engine is not None else set()
         found |= {u for u in self.recent.user_ids() if digest(u) in new}
         for user_id in found:
+            if self.impressions is not None:
+                self.impressions.forget(user_id)
+            self.store.events.delete_user(user_id)
             self.recent.forget(user_id)
             self.models.forgotten.add(user_id)
         self.tombstones = digests
