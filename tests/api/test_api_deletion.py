@@ -100,6 +100,31 @@ def test_a_deletion_by_another_process_reaches_a_running_server(shop_copy: Setti
         assert state.follow_deletions() == 0
 
 
+@pytest.mark.parametrize("written", [False, True], ids=["queued", "written"])
+def test_a_deletion_finds_a_shopper_known_only_by_their_logged_lists(
+    shop_copy: Settings, written: bool
+) -> None:
+    """Regression: a shopper the in-memory histories had let go of (and the models never
+    knew) was not found, so lists served to them before another process deleted them
+    were stored after the deletion and stayed."""
+    user = f"visitor-gone-{'written' if written else 'queued'}"  # the shop is the module's
+    with serve(shop_copy, follow_changes_s=0) as client:
+        state = client.app.state.serving  # type: ignore[attr-defined]
+        assert client.get(f"/recommendations/{user}").status_code == 200
+        state.recent.forget(user)  # let go, as an evicted history is
+        other = open_store(shop_copy)  # what `shopsense delete-user` does
+        other.events.delete_user(user)
+        other.close()
+        if written:
+            state.impressions.flush()  # the writer's timing: after the deletion
+        assert state.follow_deletions() == 1
+        state.impressions.flush()
+        assert state.history(user) == []
+    store = open_store(shop_copy)
+    assert [e for b in store.events.iter_batches() for e in b.user_id if str(e) == user] == []
+    store.close()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     not os.environ.get("SHOPSENSE_TEST_POSTGRES_URL"), reason="needs the PostgreSQL test server"

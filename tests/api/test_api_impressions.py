@@ -58,6 +58,22 @@ def test_forgetting_a_shopper_drops_their_queued_lists_only() -> None:
     assert log.forget("U1") == 0
 
 
+def test_the_shoppers_taken_are_those_queued_or_written_since_the_last_take() -> None:
+    log = ImpressionLog(lambda rows: None, max_written_shoppers=2)
+    log.served("U1", None, "r1", ["P1"], [1.0])
+    assert log.flush() == 1
+    log.served("U2", None, "r2", ["P2"], [1.0])  # still queued
+    assert log.take_shoppers() == {"U1", "U2"}
+    assert log.take_shoppers() == {"U2"}  # queued still; U1's write was taken
+    log.flush()
+    assert log.take_shoppers() == {"U2"}  # written since the last take
+    assert log.take_shoppers() == set()
+    for user in ("U3", "U4", "U1", "U5"):  # the oldest written are let go past the bound
+        log.served(user, None, f"r-{user}", ["P1"], [1.0])
+        log.flush()
+    assert log.take_shoppers() == {"U1", "U5"}
+
+
 def test_flush_waits_for_the_batch_the_writer_thread_is_storing() -> None:
     """Regression: ``flush()`` found the queue empty while the writer thread was storing
     the batch it had taken, and returned before those impressions were stored (a CI run

@@ -81,6 +81,11 @@ class ImpressionLog:
     a tenth of its time); ``remember(user_id, shown)`` (optional) gets each list's
     impressions at once as :class:`~shopsense.recommend.history.RecentEvent` s.
     ``max_queue`` counts lists.
+
+    It also keeps the shoppers whose lists it wrote since the last :meth:`take_shoppers`
+    (at most ``max_written_shoppers``, the oldest let go first): a deletion made by
+    another process is followed by looking for the deleted shopper among them (see
+    :meth:`~shopsense.api.state.ServingState.follow_deletions`).
     """
 
     def __init__(
@@ -89,6 +94,7 @@ class ImpressionLog:
         remember: Callable[[str, Sequence[RecentEvent]], object] | None = None,
         flush_s: float = 0.5,
         max_queue: int = 10_000,
+        max_written_shoppers: int = 100_000,
     ) -> None:
         self._write = write
         self._remember = remember
@@ -101,6 +107,9 @@ class ImpressionLog:
         self._thread: threading.Thread | None = None
         self.written = 0
         self.dropped = 0
+        # an ordered set: shoppers written since the last take_shoppers, oldest first
+        self._written_shoppers: dict[str, None] = {}
+        self.max_written_shoppers = max_written_shoppers
 
     def served(
         self,
@@ -152,11 +161,14 @@ class ImpressionLog:
 
     def _flush_locked(self) -> int:
         batch: list[tuple[object, ...]] = []
+        shoppers: dict[str, None] = {}
         while True:
             try:
-                batch += self._queue.get_nowait().rows()
+                listed = self._queue.get_nowait()
             except queue.Empty:
                 break
+            batch += listed.rows()
+            shoppers[listed.user_id] = None
         if not batch:
             return 0
         try:
@@ -166,7 +178,29 @@ class ImpressionLog:
             log.warning("%d impressions not stored: %s", len(batch), exc)
             return 0
         self.written += len(batch)
+        written = self._written_shoppers
+        for user_id in shoppers:
+            written.pop(user_id, None)  # moves to the newest end
+            written[user_id] = None
+        while len(written) > self.max_written_shoppers:
+            del written[next(iter(written))]
         return len(batch)
+
+    def take_shoppers(self) -> set[str]:
+        """The shoppers with lists queued now or written since the last call, which starts
+        the next count. Waits for a write in progress.
+
+        A shopper deleted by another process is looked for here too: the in-memory
+        histories may have let them go while their last lists were still queued, or were
+        written after the deletion. Take them *before* reading the deletions, so that a
+        list written after this call is taken by the next one.
+        """
+        with self._flushing:
+            taken = set(self._written_shoppers)
+            self._written_shoppers = {}
+            with self._queue.mutex:
+                taken.update(listed.user_id for listed in self._queue.queue)
+            return taken
 
     def forget(self, user_id: str) -> int:
         """Drop the shopper's queued lists, unwritten; returns how many impressions.

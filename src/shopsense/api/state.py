@@ -213,8 +213,11 @@ class ServingState:
         """Forget the shoppers other processes deleted (``shopsense delete-user``) since the
         last look: learned factors, in-memory history, lists served to them and not yet
         written; returns how many were found. Their stored events are deleted once more:
-        impressions this server queued before the deletion may have been written after it."""
-        digests = self.store.events.forgotten()
+        impressions this server queued before the deletion may have been written after it.
+        Shoppers are looked for in the models, the in-memory histories and the impression
+        log (lists queued, or written since the last look)."""
+        logged = self.impressions.take_shoppers() if self.impressions is not None else set()
+        digests = self.store.events.forgotten()  # after the take: see take_shoppers
         new = digests - self.tombstones
         if not new:
             return 0
@@ -222,6 +225,7 @@ class ServingState:
         engine = self.models.engine
         found = engine.forget_digests(new, digest) if engine is not None else set()
         found |= {u for u in self.recent.user_ids() if digest(u) in new}
+        found |= {u for u in logged if digest(u) in new}
         for user_id in found:
             if self.impressions is not None:
                 self.impressions.forget(user_id)
