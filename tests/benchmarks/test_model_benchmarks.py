@@ -62,3 +62,13 @@ def test_als_fold_in_smoke(tmp_path: Path) -> None:
     assert (row["alpha"], row["factors"]) == (ALS().alpha, ALS().factors)
     assert abs(row["folded_in"]["NDCG@10"] - row["trained"]["NDCG@10"]) < 0.01
     assert result["command"].endswith(f"--out {out.name}")
+
+
+def test_sparse_rows_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "sparse_rows.json"
+    run_benchmark("sparse_rows.py", "--repeats", "3", "--out", str(out))
+    rows = json.loads(out.read_text())["rows"]
+    assert {(r["matrix"], r["history"]) for r in rows} == {
+        (m, h) for m in ("serving shop", "beauty") for h in (3, 10, 30)
+    }
+    assert all(r[k] > 0 for r in rows for k in r if k.endswith("_us"))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,7 +35,7 @@ from shopsense.models import (
     Transition,
     load_model,
 )
-from shopsense.models.base import rows_matrix
+from shopsense.models.base import FEW_ROWS, rows_matrix, sparse_block, sparse_product
 from shopsense.ranking.fitting import BOUGHT_TOGETHER
 from shopsense.store import InMemoryStore
 
@@ -329,3 +330,37 @@ def test_rows_matrix_sums_repeats_like_a_coo_matrix(rows: list[list[tuple[int, f
             want[r, i] += np.float32(w)
     assert got.shape == (len(rows), 10) and got.has_canonical_format
     np.testing.assert_allclose(got.toarray(), want, rtol=1e-6)
+
+
+def _sparse(seed: int, shape: tuple[int, int], density: float) -> sp.csr_matrix:
+    matrix = sp.random(*shape, density, format="csr", dtype=np.float32, random_state=seed)
+    return sp.csr_matrix(matrix)
+
+
+@given(st.integers(0, 10_000), st.integers(0, FEW_ROWS + 3), st.floats(0.0, 0.5))
+def test_sparse_product_equals_scipys_for_few_and_many_rows(
+    seed: int, rows: int, density: float
+) -> None:
+    """A served list's rows are summed directly, offline batches go to scipy: the same
+    product either way (empty rows and empty similarity rows included)."""
+    x = _sparse(seed, (rows, 12), density)
+    s = _sparse(seed + 1, (12, 9), density)
+    got = sparse_product(x, s)
+    assert got.shape == (rows, 9) and got.dtype == np.float32
+    np.testing.assert_allclose(got, (x @ s).toarray(), rtol=1e-5, atol=1e-6)
+
+
+@given(
+    st.integers(0, 10_000),
+    st.lists(st.integers(0, 11), max_size=6),
+    st.lists(st.integers(0, 8), max_size=6),
+)
+def test_sparse_block_reads_the_entries_scipy_indexing_reads(
+    seed: int, rows: list[int], columns: list[int]
+) -> None:
+    """Repeated and unsorted rows and columns (the targets of an explanation) included."""
+    s = _sparse(seed, (12, 9), 0.4)
+    got = sparse_block(s, np.array(rows, np.int64), np.array(columns, np.int64))
+    want = s.toarray()[np.ix_(rows, columns)]
+    assert got.shape == (len(rows), len(columns))
+    np.testing.assert_array_equal(got, want)

@@ -105,6 +105,60 @@ def rows_matrix(
     )
 
 
+#: Up to this many rows, :func:`sparse_product` gathers the rows of the right-hand matrix
+#: itself: scipy's sparse product builds several matrix objects per call, which cost more
+#: than the product for the one shopper of a served list.
+FEW_ROWS = 16
+
+
+def _row_entries(matrix: sp.csr_matrix, rows: IntArray) -> tuple[IntArray, IntArray]:
+    """Positions in ``matrix.indices`` / ``.data`` of every entry of ``rows``, in order,
+    and how many each row has ``(len(rows),)``."""
+    starts = matrix.indptr[rows].astype(np.int64)
+    lengths = matrix.indptr[rows + 1].astype(np.int64) - starts
+    total = int(lengths.sum())
+    first = np.cumsum(lengths) - lengths  # where each row's entries begin in the output
+    positions = np.arange(total, dtype=np.int64) + np.repeat(starts - first, lengths)
+    return positions, lengths
+
+
+def sparse_product(x: sp.csr_matrix, s: sp.csr_matrix) -> FloatArray:
+    """Dense float32 ``x @ s`` ``(b, m)`` of two CSR matrices. A few rows (a served list)
+    are summed from ``s``'s rows directly; many (offline evaluation) go to scipy."""
+    if x.shape[0] > FEW_ROWS:
+        return np.asarray((x @ s).toarray(), dtype=np.float32)
+    out = np.zeros((x.shape[0], s.shape[1]), np.float32)
+    for r in range(x.shape[0]):
+        begin, end = x.indptr[r], x.indptr[r + 1]
+        if begin == end:
+            continue
+        positions, lengths = _row_entries(s, x.indices[begin:end].astype(np.int64))
+        weights = s.data[positions] * np.repeat(x.data[begin:end], lengths)
+        out[r] = np.bincount(s.indices[positions], weights, minlength=s.shape[1])
+    return out
+
+
+def sparse_block(s: sp.csr_matrix, rows: IntArray, columns: IntArray) -> FloatArray:
+    """Dense float32 ``s[rows][:, columns]`` ``(len(rows), len(columns))`` of a CSR matrix,
+    read from its arrays (no intermediate matrices)."""
+    rows, columns = np.asarray(rows, np.int64), np.asarray(columns, np.int64)
+    wanted, back = np.unique(columns, return_inverse=True)
+    out = np.zeros((rows.size, wanted.size), np.float32)
+    if rows.size and wanted.size:
+        positions, lengths = _row_entries(s, rows)
+        found = s.indices[positions]
+        slot = np.minimum(np.searchsorted(wanted, found), wanted.size - 1)
+        hit = wanted[slot] == found
+        row_of = np.repeat(np.arange(rows.size), lengths)
+        where, values = (row_of[hit], slot[hit]), s.data[positions[hit]]
+        if s.has_canonical_format:  # no column twice in a row: plain assignment
+            out[where] = values
+        else:
+            np.add.at(out, where, values)
+    block: FloatArray = out[:, back.reshape(-1)]
+    return block
+
+
 def fold_in(
     vectors: FloatArray,
     gram: npt.NDArray[np.float64],

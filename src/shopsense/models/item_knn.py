@@ -40,7 +40,13 @@ import scipy.sparse as sp
 
 from shopsense.errors import ModelError
 from shopsense.features.interactions import InteractionData
-from shopsense.models.base import FloatArray, Histories, Recommender, interaction_input
+from shopsense.models.base import (
+    FloatArray,
+    Histories,
+    Recommender,
+    interaction_input,
+    sparse_product,
+)
 
 SIMILARITIES = ("cosine", "cooccurrence", "asymmetric_cosine")
 WEIGHTINGS = ("none", "idf", "bm25")
@@ -154,8 +160,7 @@ class ItemKNN(Recommender):
 
     def _score(self, histories: Histories) -> FloatArray:
         """``history (b, n_items) @ S (n_items, n_items)`` as dense ``(b, n_items)``."""
-        x = self._input(histories.matrix)
-        scores = np.asarray((x @ self.similarity_).toarray(), dtype=np.float32)
+        scores = sparse_product(self._input(histories.matrix), self.similarity_)
         scores += self.tie_break_[None, :]
         return scores
 

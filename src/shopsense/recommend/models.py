@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from shopsense.errors import ModelError
 from shopsense.models import load_model
-from shopsense.models.base import FloatArray, Recommender
+from shopsense.models.base import FloatArray, Recommender, sparse_block
 from shopsense.ranking.stack import Stack
 from shopsense.store.artifacts import Bundle
 
@@ -182,8 +182,7 @@ def pair_similarity(
         return result
     similarity = getattr(model, "similarity_", None)
     if isinstance(similarity, sp.csr_matrix):
-        dense: FloatArray = similarity[anchors][:, targets].toarray().astype(np.float32)
-        return dense
+        return sparse_block(similarity, anchors, targets)
     try:
         # The full similarity row of each anchor (the last five only: this is the slow path).
         rows = [model._item_scores(int(a))[targets] for a in anchors[-5:]]
