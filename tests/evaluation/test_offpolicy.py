@@ -67,3 +67,35 @@ def test_estimates_cover_the_true_value(seed: int) -> None:
     assert found["dr"].se < found["ips"].se  # the model takes most of the variance
     logged = inputs.logged_value("click").value
     assert logged == pytest.approx(appeal.mean() * 1.5, abs=0.02)  # the random logger's own
+
+
+def test_few_matching_lists_floor_the_standard_error() -> None:
+    """Regression: two matching lists with no click gave SNIPS and IPS a standard error of
+    0, an interval of [0, 0] for a slot whose truth the log cannot tell. Now at least that
+    of an Agresti-Coull proportion over the effective number of lists (2 here)."""
+    reward = np.zeros((1000, 1))
+    weight = np.zeros((1000, 1))
+    weight[[3, 7], 0] = 500.0  # two matches, logged with probability 1/500
+    adjusted = (1.959964**2 / 2) / (2 + 1.959964**2)
+    floor = np.sqrt(adjusted * (1 - adjusted) / (2 + 1.959964**2))
+    found = snips(reward, weight)
+    assert found.value == 0.0 and found.effective_lists == pytest.approx(2.0)
+    assert found.se == pytest.approx(floor)
+    assert ips(reward, weight).se == pytest.approx(floor)  # mean weight 1: the same floor
+    assert found.as_dict()["effective_lists"] == pytest.approx(2.0)
+
+
+def test_a_slot_the_candidate_fills_but_no_list_matched_is_not_known() -> None:
+    items = [np.array([0, 1]), np.array([1, 2])]
+    propensity = [np.full(2, 0.5), np.full(2, 0.5)]
+    clicks = [np.array([1.0, 0.0]), np.array([0.0, 1.0])]
+    fills_both = offpolicy_inputs(
+        items, propensity, {"click": clicks}, [Target(np.array([0, 5]))] * 2
+    )
+    fills_one = offpolicy_inputs(items, propensity, {"click": clicks}, [Target(np.array([0]))] * 2)
+    both, one = estimates(fills_both, "click")["snips"], estimates(fills_one, "click")["snips"]
+    assert both.value == one.value == pytest.approx(1.0)  # slot 1 matched nowhere: adds 0
+    assert both.effective_lists == 0.0  # slot 1, filled and never matched
+    assert one.effective_lists == pytest.approx(1.0)  # slot 0 only: one match
+    unknown = np.sqrt(0.25 / 1.959964**2)  # a proportion known not at all, at slot 1
+    assert both.se**2 == pytest.approx(one.se**2 + unknown**2)

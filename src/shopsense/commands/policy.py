@@ -8,7 +8,8 @@ Every logged list whose impressions carry propensities (ShopSense logs them for 
 it serves) is replayed: the shopper's state at that moment, what the candidate would have
 shown, and IPS, SNIPS and doubly robust estimates of its clicks and purchases per list,
 with 95% intervals, next to what the logging policy itself earned
-(:mod:`shopsense.evaluation.offpolicy`).
+(:mod:`shopsense.evaluation.offpolicy`). IPS and SNIPS also give the effective number of
+logged lists behind their least-supported slot.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from typing import Any
 from shopsense.commands import AddCommand, examples
 from shopsense.config import Settings
 from shopsense.errors import ModelError
+
+#: Below this many effective logged lists at a slot, the text output warns (see
+#: :mod:`shopsense.evaluation.offpolicy` on the effective number of lists).
+FEW_EFFECTIVE_LISTS = 30
 
 
 def register(add: AddCommand) -> None:
@@ -108,11 +113,23 @@ def cmd_evaluate_policy(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     lines = [
         f"bundle {bundle.id}: {len(requests):,} logged lists with propensities; per list:",
-        f"{'reward':<9} {'estimator':<10} {'value':>8} {'95% CI':>20}",
+        f"{'reward':<9} {'estimator':<10} {'value':>8} {'95% CI':>20} {'effective lists':>16}",
     ]
+    few = False
     for reward, rows in body["rewards"].items():
         for name, row in rows.items():
             low, high = row["ci95"]
-            lines.append(f"{reward:<9} {name:<10} {row['value']:8.4f} [{low:8.4f}, {high:8.4f}]")
+            effective = row.get("effective_lists")
+            shown = "" if effective is None else f"{effective:16,.1f}"
+            few |= effective is not None and effective < FEW_EFFECTIVE_LISTS
+            lines.append(
+                f"{reward:<9} {name:<10} {row['value']:8.4f} [{low:8.4f}, {high:8.4f}] {shown}"
+            )
+    if few:
+        lines.append(
+            f"few logged lists show what the candidate would (under {FEW_EFFECTIVE_LISTS} "
+            "effective lists at some slot): IPS and SNIPS say little there, and their "
+            "intervals are widened to match; log more lists with exploration on"
+        )
     sys.stdout.write("\n".join(lines) + "\n")
     return 0

@@ -14,7 +14,16 @@ candidate's expected reward per list:
   value of the candidate's slot; unbiased when either the propensities or ``q`` are right.
 
 Intervals are 95% normal intervals over lists (a list is the unit: its slots share a
-shopper), by the delta method for SNIPS. The candidate's probabilities come from its
+shopper), by the delta method for SNIPS. Where few logged lists match the candidate, those
+standard errors say too little: with one or two matches at a slot and no click among them
+they are 0. So each slot also has an **effective number of lists**, Kish's
+``(sum w)^2 / sum w^2`` (reported as ``effective_lists``, the smallest over the slots), and
+the IPS and SNIPS standard errors are at least those of a proportion over that many lists
+(Agresti-Coull: ``z^2 / 2`` added successes and failures; rewards per slot are 0 or 1),
+slots taken as independent. With thousands of matches the floor is far below the delta
+method's; with a handful it widens the interval to what the log can say, and a slot the
+candidate fills but no logged list matched gets the floor of a proportion known not at all.
+The candidate's probabilities come from its
 greedy ranking and its exploration rate: ``(1 - epsilon)`` for its item at a slot, plus
 ``epsilon / pool`` for every item of its exploration pool (see
 :mod:`shopsense.ranking.exploration`).
@@ -47,18 +56,29 @@ Z95 = 1.959964
 
 @dataclass(frozen=True)
 class Estimate:
-    """A policy's estimated reward per list with its standard error and 95% interval."""
+    """A policy's estimated reward per list with its standard error and 95% interval;
+    ``effective_lists``: for the importance-weighted estimators, the fewest effective
+    logged lists of any slot (Kish)."""
 
     value: float
     se: float
     lists: int
+    effective_lists: float | None = None
 
     @property
     def ci95(self) -> tuple[float, float]:
         return (self.value - Z95 * self.se, self.value + Z95 * self.se)
 
     def as_dict(self) -> dict[str, object]:
-        return {"value": self.value, "se": self.se, "ci95": list(self.ci95), "lists": self.lists}
+        out: dict[str, object] = {
+            "value": self.value,
+            "se": self.se,
+            "ci95": list(self.ci95),
+            "lists": self.lists,
+        }
+        if self.effective_lists is not None:
+            out["effective_lists"] = self.effective_lists
+        return out
 
 
 def _mean(values: npt.NDArray[np.float64]) -> Estimate:
@@ -67,24 +87,63 @@ def _mean(values: npt.NDArray[np.float64]) -> Estimate:
     return Estimate(float(values.mean()) if n else math.nan, se, n)
 
 
-def ips(reward: FloatMatrix, weight: FloatMatrix) -> Estimate:
-    """Inverse propensity scoring: ``(lists, slots)`` rewards and weights (0 where padded)."""
-    return _mean((weight * reward).sum(axis=1))
+def _slot_floor(
+    reward: FloatMatrix, weight: FloatMatrix, filled: npt.NDArray[np.bool_] | None = None
+) -> tuple[FloatMatrix, FloatMatrix]:
+    """The effective number of lists (Kish) of each slot the candidate fills, and per slot
+    ``(slots,)`` the variance of an Agresti-Coull proportion over that many (see the module
+    doc). ``filled`` ``(slots,)``: the slots the candidate shows something at (default:
+    those some list matches); a slot it leaves empty has no floor."""
+    totals = weight.sum(axis=0)
+    squares = np.square(weight).sum(axis=0)
+    effective = np.divide(np.square(totals), squares, out=np.zeros_like(totals), where=squares > 0)
+    rate = np.divide((weight * reward).sum(axis=0), totals, out=np.zeros_like(totals),
+                     where=totals > 0)  # fmt: skip
+    z2 = Z95**2
+    adjusted = (effective * rate + z2 / 2) / (effective + z2)
+    filled = totals > 0 if filled is None else filled | (totals > 0)
+    floor = np.where(filled, adjusted * (1 - adjusted) / (effective + z2), 0.0)
+    return effective[filled], floor
 
 
-def snips(reward: FloatMatrix, weight: FloatMatrix) -> Estimate:
-    """Self-normalised IPS, normalised per slot; delta-method standard error over lists."""
+def _fewest(effective: FloatMatrix) -> float:
+    return float(effective.min()) if effective.size else 0.0
+
+
+def ips(
+    reward: FloatMatrix, weight: FloatMatrix, filled: npt.NDArray[np.bool_] | None = None
+) -> Estimate:
+    """Inverse propensity scoring: ``(lists, slots)`` rewards and weights (0 where padded);
+    standard error over lists, at least the effective-lists floor (module doc; ``filled``:
+    the slots the candidate fills)."""
+    plain = _mean((weight * reward).sum(axis=1))
+    effective, floor = _slot_floor(reward, weight, filled)
+    # IPS at a slot is the slot's mean weight times its SNIPS rate; a slot nothing matched
+    # counts as weight 1 (the mean weight where the logger covers the candidate)
+    share = np.where(weight.sum(axis=0) > 0, weight.mean(axis=0), 1.0)
+    se = max(plain.se, math.sqrt(float((np.square(share) * floor).sum())))
+    return Estimate(plain.value, se, plain.lists, _fewest(effective))
+
+
+def snips(
+    reward: FloatMatrix, weight: FloatMatrix, filled: npt.NDArray[np.bool_] | None = None
+) -> Estimate:
+    """Self-normalised IPS, normalised per slot; delta-method standard error over lists, at
+    least the effective-lists floor (module doc; ``filled``: the slots the candidate
+    fills)."""
     n = reward.shape[0]
     totals = weight.sum(axis=0)
     used = totals > 0
     if not used.any():
-        return Estimate(math.nan, math.inf, n)
+        return Estimate(math.nan, math.inf, n, 0.0)
     per_slot = np.zeros(reward.shape[1])
     per_slot[used] = (weight * reward).sum(axis=0)[used] / totals[used]
     scale = np.where(used, n / np.where(used, totals, 1.0), 0.0)
     influence = (weight * (reward - per_slot) * scale).sum(axis=1)
     se = float(influence.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
-    return Estimate(float(per_slot.sum()), se, n)
+    effective, floor = _slot_floor(reward, weight, filled)
+    se = max(se, math.sqrt(float(floor.sum())))
+    return Estimate(float(per_slot.sum()), se, n, _fewest(effective))
 
 
 def doubly_robust(
@@ -126,6 +185,8 @@ class OffPolicyInputs:
     rewards: dict[str, FloatMatrix]
     q_logged: dict[str, FloatMatrix]
     q_target: dict[str, FloatMatrix]
+    #: ``(slots,)``: the slots where the candidate shows something in some logged context
+    filled: npt.NDArray[np.bool_] | None = None
 
     @property
     def weight(self) -> FloatMatrix:
@@ -142,7 +203,7 @@ class OffPolicyInputs:
 def estimates(inputs: OffPolicyInputs, reward: str) -> dict[str, Estimate]:
     """IPS, SNIPS and (when a reward model was given) DR for one reward."""
     r, w = inputs.rewards[reward], inputs.weight
-    out = {"ips": ips(r, w), "snips": snips(r, w)}
+    out = {"ips": ips(r, w, inputs.filled), "snips": snips(r, w, inputs.filled)}
     if reward in inputs.q_logged:
         out["dr"] = doubly_robust(r, w, inputs.q_logged[reward], inputs.q_target[reward])
     return out
@@ -171,12 +232,17 @@ def offpolicy_inputs(
     reward = {name: np.zeros((n, slots)) for name in rewards}
     q_logged = {name: np.zeros((n, slots)) for name in rewards} if model else {}
     q_target = {name: np.zeros((n, slots)) for name in rewards} if model else {}
+    filled = np.zeros(slots, bool)
     for j, (items, p, goal) in enumerate(
         zip(logged_items, logged_propensity, targets, strict=True)
     ):
         k = len(items)
         propensity[j, :k] = p
         target[j, :k] = [goal.probability(s, int(a)) for s, a in enumerate(items)]
+        shows = min(k, goal.greedy.size)
+        filled[:shows] |= goal.greedy[:shows] >= 0
+        if goal.epsilon and goal.pool.size:
+            filled[:k] = True
         for name in rewards:
             reward[name][j, :k] = rewards[name][j]
         if model is None:
@@ -200,7 +266,7 @@ def offpolicy_inputs(
                 value[name] += goal.epsilon * pooled[name].reshape(k, m).mean(axis=1)
         for name in rewards:
             q_target[name][j, :k] = value[name]
-    return OffPolicyInputs(propensity, target, reward, q_logged, q_target)
+    return OffPolicyInputs(propensity, target, reward, q_logged, q_target, filled)
 
 
 #: What may be shown in a logged context (``(n_items,)``), e.g. in stock and not yet seen.
