@@ -37,6 +37,7 @@ held-out loss need not make a better top product. Results:
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -140,14 +141,18 @@ def reuse_rows() -> None:
     import shopsense.training as training
 
     fitted = training.cross_fitted_rows
+    signature = inspect.signature(fitted)
     kept: dict[str, Any] = {}
 
-    def cross_fitted_rows(*args: Any) -> Any:
-        names, config, blend = args[4], args[5], args[8]
+    def cross_fitted_rows(*args: Any, **kwargs: Any) -> Any:
+        named = signature.bind(*args, **kwargs).arguments  # by name, however it is called
+        config = named["config"]
         retrieval = replace(config, ranker={}, objective="click", exploration=0.0).as_json()
-        key = json.dumps([list(names), retrieval, dict(blend)], sort_keys=True, default=str)
+        key = json.dumps(
+            [list(named["names"]), retrieval, dict(named["blend"])], sort_keys=True, default=str
+        )
         if key not in kept:
-            kept[key] = fitted(*args)
+            kept[key] = fitted(*args, **kwargs)
         return kept[key]
 
     training.cross_fitted_rows = cross_fitted_rows
